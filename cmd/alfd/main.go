@@ -1,0 +1,107 @@
+// Command alfd finds DNS over HTTPS in flow data and keeps its classifier
+// fresh by active learning. It is a drop-in successor of CESNET's ALF NEMEA
+// module, and its subcommands stand in for NEMEA's tools.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "alfd:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// env is what every subcommand runs with.
+type env struct {
+	stdout, stderr io.Writer
+}
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, e *env, args []string) error
+}
+
+var commands = []command{
+	{"dump", "print the records of a TRAP interface as CSV or JSON lines (like NEMEA's logger)", runDump},
+	{"replay", "copy the records of one TRAP interface to another (like NEMEA's traffic_repeater)", runReplay},
+}
+
+// run is main without the process: tests call it.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	e := &env{stdout: stdout, stderr: stderr}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return errors.New("no command given")
+		}
+		return nil
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, e, args[1:])
+		}
+	}
+	usage(stderr)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: alfd COMMAND [options]   (alfd COMMAND -h for a command's options)")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nTRAP interfaces are given as NEMEA's IFC_SPEC: u:NAME (unix socket),")
+	fmt.Fprintln(w, "t:[HOST:]PORT (TCP), f:FILE (trapcap file; a glob for input), b: (blackhole);")
+	fmt.Fprintln(w, "several are separated by commas, inputs first. TRAP_SOCKET_DIR sets where")
+	fmt.Fprintln(w, "u: sockets live (default /tmp).")
+}
+
+// verbosity holds NEMEA's -v, -vv and -vvv.
+type verbosity struct{ v, vv, vvv bool }
+
+func (v *verbosity) register(fs *flag.FlagSet) {
+	fs.BoolVar(&v.v, "v", false, "be verbose")
+	fs.BoolVar(&v.vv, "vv", false, "be more verbose")
+	fs.BoolVar(&v.vvv, "vvv", false, "be even more verbose")
+}
+
+// logger returns a text logger on w at the chosen level: warnings by default,
+// -v info, -vv and -vvv debug.
+func (v *verbosity) logger(w io.Writer) *slog.Logger {
+	level := slog.LevelWarn
+	switch {
+	case v.vv || v.vvv:
+		level = slog.LevelDebug
+	case v.v:
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting.
+func newFlagSet(e *env, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet("alfd "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: alfd %s %s\n\nOptions:\n", name, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}

@@ -1,0 +1,352 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/alfd/alfd/trap"
+)
+
+// parseIfcs parses an -i argument for a command with a fixed number of
+// input and output interfaces.
+func parseIfcs(cmd, list string, inputs, outputs int) ([]trap.IfcSpec, error) {
+	if list == "" {
+		return nil, fmt.Errorf("%s: -i is required", cmd)
+	}
+	specs, err := trap.ParseIfcSpecs(list)
+	if err != nil {
+		return nil, fmt.Errorf("%s: -i: %w", cmd, err)
+	}
+	if len(specs) != inputs+outputs {
+		return nil, fmt.Errorf("%s: -i: %d interfaces given, want %d input(s) and %d output(s)", cmd, len(specs), inputs, outputs)
+	}
+	for _, s := range specs[:inputs] {
+		if s.Kind == 'b' {
+			return nil, fmt.Errorf("%s: -i: %s is an output-only interface", cmd, s)
+		}
+	}
+	return specs, nil
+}
+
+func runDump(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "dump", "-i IFC [options]")
+	ifc := fs.String("i", "", "input interface (IFC_SPEC), e.g. u:alf_socket or f:flows.trapcap")
+	format := fs.String("format", "csv", "output format: csv (with a header) or json (JSON lines)")
+	count := fs.Int("c", 0, "stop after this many records (0: read to the end of the stream)")
+	fields := fs.String("fields", "", "comma-separated fields to print (default: all, in record order)")
+	noHeader := fs.Bool("no-header", false, "omit the CSV header")
+	outPath := fs.String("o", "-", "write to this file (- is standard output)")
+	var v verbosity
+	v.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *format != "csv" && *format != "json" {
+		return fmt.Errorf("dump: --format %q: want csv or json", *format)
+	}
+	log := v.logger(e.stderr)
+	specs, err := parseIfcs("dump", *ifc, 1, 0)
+	if err != nil {
+		return err
+	}
+	spec := specs[0]
+	if (spec.Kind == 'u' || spec.Kind == 't') && spec.Timeout == trap.Wait {
+		// Wake up now and then to show what came, while the sender idles.
+		spec.Timeout = trap.Timeout(200 * time.Millisecond)
+	}
+	r, err := trap.OpenInput(spec, trap.InputConfig{})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	defer context.AfterFunc(ctx, func() { r.Close() })()
+
+	dst := e.stdout
+	if *outPath != "-" {
+		f, err := os.Create(*outPath)
+		if err != nil {
+			return fmt.Errorf("dump: %w", err)
+		}
+		defer f.Close()
+		dst = f
+	}
+	w := bufio.NewWriterSize(dst, 64<<10)
+	p := printer{json: *format == "json", header: !*noHeader}
+	if *fields != "" {
+		p.names = strings.Split(*fields, ",")
+	}
+	n, skipped := 0, 0
+read:
+	for *count == 0 || n < *count {
+		rec, err := r.Next()
+		var se *trap.StreamError
+		switch {
+		case err == nil:
+		case errors.Is(err, trap.ErrTimeout):
+			if err := w.Flush(); err != nil {
+				return fmt.Errorf("dump: %w", err)
+			}
+			continue
+		case errors.As(err, &se):
+			log.Warn("skipped broken input", "err", err)
+			skipped++
+			continue
+		case errors.Is(err, io.EOF), ctx.Err() != nil:
+			break read
+		default:
+			return fmt.Errorf("dump: %w", err)
+		}
+		if err := p.print(w, rec); err != nil {
+			return fmt.Errorf("dump: %w", err)
+		}
+		n++
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("dump: %w", err)
+	}
+	log.Info("dump finished", "input", r.Name(), "records", n, "skipped", skipped)
+	if skipped > 0 {
+		return fmt.Errorf("dump: %d broken containers or records skipped", skipped)
+	}
+	return nil
+}
+
+// printer writes records as CSV or JSON lines, and a CSV header whenever
+// the template changes.
+type printer struct {
+	json, header bool
+	names        []string // fields chosen by the user, or nil for all
+	tmpl         *trap.Template
+	fields       []*trap.Field
+	line         []byte
+}
+
+func (p *printer) print(w io.Writer, rec trap.Record) error {
+	if rec.Template() != p.tmpl {
+		if err := p.setTemplate(rec.Template()); err != nil {
+			return err
+		}
+		if p.header && !p.json {
+			p.line = p.line[:0]
+			for i, f := range p.fields {
+				if i > 0 {
+					p.line = append(p.line, ',')
+				}
+				p.line = append(p.line, f.Name...)
+			}
+			p.line = append(p.line, '\n')
+			if _, err := w.Write(p.line); err != nil {
+				return err
+			}
+		}
+	}
+	p.line = p.line[:0]
+	if p.json {
+		p.line = append(p.line, '{')
+	}
+	for i, f := range p.fields {
+		if i > 0 {
+			p.line = append(p.line, ',')
+		}
+		if p.json {
+			p.line = append(p.line, '"')
+			p.line = append(p.line, f.Name...)
+			p.line = append(p.line, '"', ':')
+			p.line = rec.AppendValueJSON(p.line, f)
+		} else {
+			start := len(p.line)
+			p.line = rec.AppendValue(p.line, f)
+			p.line = csvQuote(p.line, start)
+		}
+	}
+	if p.json {
+		p.line = append(p.line, '}')
+	}
+	p.line = append(p.line, '\n')
+	_, err := w.Write(p.line)
+	return err
+}
+
+func (p *printer) setTemplate(t *trap.Template) error {
+	p.tmpl = t
+	p.fields = p.fields[:0]
+	if p.names == nil {
+		for i := range t.Fields() {
+			p.fields = append(p.fields, &t.Fields()[i])
+		}
+		return nil
+	}
+	for _, name := range p.names {
+		f := t.Field(name)
+		if f == nil {
+			return fmt.Errorf("--fields: the input has no field %s (it has: %s)", name, t.Spec())
+		}
+		p.fields = append(p.fields, f)
+	}
+	return nil
+}
+
+// csvQuote quotes the value in line[start:] if CSV needs it.
+func csvQuote(line []byte, start int) []byte {
+	v := line[start:]
+	if !bytes.ContainsAny(v, ",\"\r\n") {
+		return line
+	}
+	quoted := append([]byte{'"'}, bytes.ReplaceAll(v, []byte{'"'}, []byte{'"', '"'})...)
+	return append(append(line[:start], quoted...), '"')
+}
+
+func runReplay(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "replay", "-i IN,OUT [options]")
+	ifc := fs.String("i", "", "input and output interface (IFC_SPEC), e.g. f:flows.trapcap,u:alf_socket")
+	count := fs.Int("c", 0, "stop after this many records (0: to the end of the input)")
+	progress := fs.Duration("progress", time.Second, "how often to show progress on stderr for file inputs (0: never)")
+	var v verbosity
+	v.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := v.logger(e.stderr)
+	specs, err := parseIfcs("replay", *ifc, 1, 1)
+	if err != nil {
+		return err
+	}
+	r, err := trap.OpenInput(specs[0], trap.InputConfig{})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	w, err := trap.OpenOutput(specs[1])
+	if err != nil {
+		r.Close()
+		return err
+	}
+	// On a signal, stop reading, and give readers of the output a moment.
+	defer context.AfterFunc(ctx, func() {
+		r.Close()
+		shutdown, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		w.CloseContext(shutdown)
+	})()
+
+	var meter *progressLine
+	if specs[0].Kind == 'f' && *progress > 0 {
+		meter = newProgressLine(e.stderr, *progress)
+	}
+	n, skipped := 0, 0
+	var bytesIn int64
+	var sent trap.Format
+	for *count == 0 || n < *count {
+		msg, err := r.Recv()
+		var se *trap.StreamError
+		if errors.As(err, &se) {
+			log.Warn("skipped broken input", "err", err)
+			skipped++
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) || ctx.Err() != nil {
+				break
+			}
+			w.Close()
+			return fmt.Errorf("replay: %w", err)
+		}
+		if f := r.Format(); f.Type != sent.Type || f.Spec != sent.Spec {
+			if err := w.SetFormat(f); err != nil {
+				if ctx.Err() != nil {
+					break
+				}
+				w.Close()
+				return fmt.Errorf("replay: %w", err)
+			}
+			sent = f
+		}
+		if err := w.Send(msg); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			w.Close()
+			return fmt.Errorf("replay: %w", err)
+		}
+		n++
+		bytesIn += int64(len(msg))
+		meter.update(n, bytesIn, r.Stream())
+	}
+	meter.done(n, bytesIn)
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	st := w.Stats()
+	log.Info("replay finished", "records", n, "skipped", skipped, "dropped", st.Dropped)
+	if st.Dropped > 0 {
+		log.Warn("records dropped by the output (no reader, or readers too slow for its timeout)", "dropped", st.Dropped)
+	}
+	if skipped > 0 {
+		return fmt.Errorf("replay: %d broken containers or records skipped", skipped)
+	}
+	return nil
+}
+
+// progressLine shows how far an offline job has come, on a terminal in
+// place, elsewhere as a line now and then.
+type progressLine struct {
+	w      io.Writer
+	every  time.Duration
+	start  time.Time
+	next   time.Time
+	inTerm bool
+}
+
+func newProgressLine(w io.Writer, every time.Duration) *progressLine {
+	p := &progressLine{w: w, every: every, start: time.Now()}
+	p.next = p.start.Add(every)
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			p.inTerm = true
+		}
+	}
+	if !p.inTerm {
+		p.every *= 10
+		p.next = p.start.Add(p.every)
+	}
+	return p
+}
+
+func (p *progressLine) update(n int, bytes int64, stream string) {
+	// Look at the clock every 1024 records only.
+	if p == nil || n&1023 != 0 {
+		return
+	}
+	now := time.Now()
+	if now.Before(p.next) {
+		return
+	}
+	p.next = now.Add(p.every)
+	p.print(n, bytes, now, stream)
+}
+
+func (p *progressLine) print(n int, bytes int64, now time.Time, stream string) {
+	secs := now.Sub(p.start).Seconds()
+	end := "\n"
+	if p.inTerm {
+		end = "\x1b[K\r"
+	}
+	fmt.Fprintf(p.w, "%d records, %.1f MB, %.0f records/s, %s%s", n, float64(bytes)/1e6, float64(n)/secs, stream, end)
+}
+
+func (p *progressLine) done(n int, bytes int64) {
+	if p == nil {
+		return
+	}
+	p.print(n, bytes, time.Now(), "done")
+	if p.inTerm {
+		fmt.Fprintln(p.w)
+	}
+}

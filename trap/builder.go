@@ -1,0 +1,208 @@
+package trap
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+)
+
+// MaxRecordLen is the largest message TRAP can carry (its length is a uint16).
+const MaxRecordLen = math.MaxUint16
+
+// ErrRecordTooLong is returned by Builder.Append for a record over
+// MaxRecordLen bytes.
+var ErrRecordTooLong = errors.New("UniRec record longer than 65535 bytes")
+
+// A Builder writes records of one template. Set the fields, Append the
+// record to a buffer, Reset, and start again; after the first records it
+// does not allocate. Fields not set are zero (variable-size ones empty).
+// A Builder is not safe for concurrent use.
+type Builder struct {
+	t     *Template
+	fixed []byte
+	data  []byte // variable-size values, in the order they were set
+	spans []span // per variable-size field (Field.Index order), where its value is in data
+	last  int    // the variable-size field whose span ends data, or -1
+
+	planFrom *Template
+	plan     []copyStep
+}
+
+type span struct{ start, n int }
+
+type copyStep struct {
+	from, to *Field
+}
+
+// NewBuilder returns a Builder for records of t.
+func NewBuilder(t *Template) *Builder {
+	b := &Builder{t: t, fixed: make([]byte, t.staticSize), spans: make([]span, len(t.fields)), last: -1}
+	return b
+}
+
+// Template is the template the builder writes.
+func (b *Builder) Template() *Template { return b.t }
+
+// Reset clears every field, keeping the buffers.
+func (b *Builder) Reset() {
+	clear(b.fixed)
+	clear(b.spans)
+	b.data = b.data[:0]
+	b.last = -1
+}
+
+// SetUint sets an integer, char or time field, truncating v to its width.
+func (b *Builder) SetUint(f *Field, v uint64) {
+	switch f.Type.Size() {
+	case 1:
+		b.fixed[f.off] = byte(v)
+	case 2:
+		le.PutUint16(b.fixed[f.off:], uint16(v))
+	case 4:
+		le.PutUint32(b.fixed[f.off:], uint32(v))
+	case 8:
+		le.PutUint64(b.fixed[f.off:], v)
+	}
+}
+
+// SetInt sets a signed integer field.
+func (b *Builder) SetInt(f *Field, v int64) { b.SetUint(f, uint64(v)) }
+
+// SetTime sets a time field.
+func (b *Builder) SetTime(f *Field, v Time) { le.PutUint64(b.fixed[f.off:], uint64(v)) }
+
+// SetDouble sets a double field.
+func (b *Builder) SetDouble(f *Field, v float64) { le.PutUint64(b.fixed[f.off:], math.Float64bits(v)) }
+
+// SetFloat sets a float field.
+func (b *Builder) SetFloat(f *Field, v float32) { le.PutUint32(b.fixed[f.off:], math.Float32bits(v)) }
+
+// SetIP sets an ipaddr field.
+func (b *Builder) SetIP(f *Field, a netip.Addr) { putIP(b.fixed[f.off:], a) }
+
+// SetMAC sets a macaddr field.
+func (b *Builder) SetMAC(f *Field, m [6]byte) { copy(b.fixed[f.off:], m[:]) }
+
+// SetVar sets a variable-size field (string, bytes, or an array as its
+// little-endian elements) to a copy of v.
+func (b *Builder) SetVar(f *Field, v []byte) {
+	b.spans[f.Index] = span{len(b.data), len(v)}
+	b.data = append(b.data, v...)
+	b.last = f.Index
+}
+
+// SetString sets a string field.
+func (b *Builder) SetString(f *Field, s string) {
+	b.spans[f.Index] = span{len(b.data), len(s)}
+	b.data = append(b.data, s...)
+	b.last = f.Index
+}
+
+// AppendElem appends one element to an array field: an integer, the raw
+// value of a Time, or the bits of a float (math.Float64bits).
+func (b *Builder) AppendElem(f *Field, v uint64) {
+	s := b.spans[f.Index]
+	if b.last != f.Index {
+		// Move the value to the end of data so that it can grow.
+		moved := len(b.data)
+		b.data = append(b.data, b.data[s.start:s.start+s.n]...)
+		s.start = moved
+		b.last = f.Index
+	}
+	switch f.Type.ElemSize() {
+	case 1:
+		b.data = append(b.data, byte(v))
+	case 2:
+		b.data = le.AppendUint16(b.data, uint16(v))
+	case 4:
+		b.data = le.AppendUint32(b.data, uint32(v))
+	case 8:
+		b.data = le.AppendUint64(b.data, v)
+	}
+	s.n = len(b.data) - s.start
+	b.spans[f.Index] = s
+}
+
+// Integer is what SetArray takes: integers of any width, and Time.
+type Integer interface {
+	~int8 | ~uint8 | ~int16 | ~uint16 | ~int32 | ~uint32 | ~int64 | ~uint64
+}
+
+// SetArray sets an array field to the elements of v, each truncated to the
+// field's element width (floats go in as their bits).
+func SetArray[E Integer](b *Builder, f *Field, v []E) {
+	start := len(b.data)
+	switch f.Type.ElemSize() {
+	case 1:
+		for _, x := range v {
+			b.data = append(b.data, byte(x))
+		}
+	case 2:
+		for _, x := range v {
+			b.data = le.AppendUint16(b.data, uint16(x))
+		}
+	case 4:
+		for _, x := range v {
+			b.data = le.AppendUint32(b.data, uint32(x))
+		}
+	case 8:
+		for _, x := range v {
+			b.data = le.AppendUint64(b.data, uint64(x))
+		}
+	}
+	b.spans[f.Index] = span{start, len(b.data) - start}
+	b.last = f.Index
+}
+
+// CopyFrom sets every field of the builder's template that rec's template
+// has with the same type to rec's value. Fields rec lacks are left alone.
+func (b *Builder) CopyFrom(rec Record) {
+	if b.planFrom != rec.t {
+		b.plan = b.plan[:0]
+		for i := range b.t.fields {
+			to := &b.t.fields[i]
+			if from := rec.t.byName[to.Name]; from != nil && from.Type == to.Type {
+				b.plan = append(b.plan, copyStep{from, to})
+			}
+		}
+		b.planFrom = rec.t
+	}
+	for _, s := range b.plan {
+		if s.to.Type.Variable() {
+			b.SetVar(s.to, rec.Var(s.from))
+		} else {
+			copy(b.fixed[s.to.off:s.to.off+s.to.Type.Size()], rec.b[s.from.off:])
+		}
+	}
+}
+
+// Len is the length of the record as it stands.
+func (b *Builder) Len() int {
+	n := b.t.staticSize
+	for _, f := range b.t.variable {
+		n += b.spans[f.Index].n
+	}
+	return n
+}
+
+// Append appends the record to dst in libunirec's layout: the fixed part,
+// then the variable-size values in template order.
+func (b *Builder) Append(dst []byte) ([]byte, error) {
+	if n := b.Len(); n > MaxRecordLen {
+		return dst, fmt.Errorf("%w: %d bytes", ErrRecordTooLong, n)
+	}
+	off := 0
+	for _, f := range b.t.variable {
+		n := b.spans[f.Index].n
+		le.PutUint16(b.fixed[f.off:], uint16(off))
+		le.PutUint16(b.fixed[f.off+2:], uint16(n))
+		off += n
+	}
+	dst = append(dst, b.fixed...)
+	for _, f := range b.t.variable {
+		s := b.spans[f.Index]
+		dst = append(dst, b.data[s.start:s.start+s.n]...)
+	}
+	return dst, nil
+}

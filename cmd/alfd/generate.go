@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/alfd/alfd/synth"
+	"github.com/alfd/alfd/trap"
+)
+
+func runGenerate(ctx context.Context, e *env, args []string) error {
+	def := synth.DefaultConfig()
+	fs := newFlagSet(e, "generate", "[-o IFC] [options]")
+	out := fs.String("o", "f:synth.trapcap", "output interface (IFC_SPEC): a trapcap file, or a socket to serve the flows on")
+	flows := fs.Int("flows", def.Flows, "number of flows")
+	seed := fs.Uint64("seed", def.Seed, "random seed: the same seed gives the same flows")
+	share := fs.Float64("doh-share", def.DoHShare, "fraction of DoH flows")
+	driftAt := fs.Float64("drift-at", def.DriftAt, "fraction of the flows after which traffic drifts (1: no drift)")
+	perSecond := fs.Float64("flows-per-second", def.FlowsPerSecond, "how densely flows start, in the flows' own time")
+	blacklist := fs.String("blacklist", "", "also write the resolvers' addresses to this file, one per line (ALF's blacklist format)")
+	var v verbosity
+	v.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch {
+	case *flows <= 0:
+		return errors.New("generate: --flows must be positive")
+	case *share < 0 || *share > 1:
+		return errors.New("generate: --doh-share must be between 0 and 1")
+	case *driftAt < 0:
+		return errors.New("generate: --drift-at must not be negative")
+	case *perSecond <= 0:
+		return errors.New("generate: --flows-per-second must be positive")
+	}
+	log := v.logger(e.stderr)
+	specs, err := parseIfcs("generate", *out, 0, 1)
+	if err != nil {
+		return err
+	}
+	if *blacklist != "" {
+		if err := writeBlacklist(*blacklist); err != nil {
+			return fmt.Errorf("generate: %w", err)
+		}
+	}
+	w, err := trap.OpenOutput(specs[0])
+	if err != nil {
+		return err
+	}
+	defer context.AfterFunc(ctx, func() {
+		shutdown, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		w.CloseContext(shutdown)
+	})()
+	enc := synth.NewEncoder()
+	if err := w.SetFormat(trap.UniRecFormat(enc.Template())); err != nil {
+		return err
+	}
+	g := synth.New(synth.Config{Seed: *seed, DoHShare: *share, DriftAt: *driftAt, Flows: *flows, Start: def.Start, FlowsPerSecond: *perSecond})
+	var f synth.Flow
+	var rec []byte
+	n, doh := 0, 0
+	for g.Next(&f) {
+		if rec, err = enc.Append(rec[:0], &f); err != nil {
+			return fmt.Errorf("generate: %w", err)
+		}
+		if err := w.Send(rec); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return fmt.Errorf("generate: %w", err)
+		}
+		n++
+		if f.DoH {
+			doh++
+		}
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("generate: %w", err)
+	}
+	log.Info("generated flows", "output", specs[0].Text, "flows", n, "doh", doh, "seed", *seed)
+	return nil
+}
+
+// writeBlacklist writes the synthetic resolvers in ALF's blacklist format,
+// crash-safely.
+func writeBlacklist(path string) error {
+	var b strings.Builder
+	for _, a := range synth.Resolvers() {
+		b.WriteString(a.String())
+		b.WriteByte('\n')
+	}
+	return writeFileAtomic(path, []byte(b.String()))
+}
+
+// writeFileAtomic writes data to a temporary file beside path, syncs it and
+// renames it over path, so that path holds the old or the new data whole.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
+	err = errors.Join(err, tmp.Sync(), tmp.Close())
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -215,7 +215,7 @@ func (e *Extractor) Compute(f *Flow, v *Vector) SkipReason {
 	if alf {
 		if !e.batchStarted {
 			e.batchStarted = true
-			e.batchInt = intBranch
+			e.batchInt = intBranch & typedColumns
 		}
 		for cols := e.batchInt; cols != 0; cols &= cols - 1 {
 			// numpy casts float to int64 by truncation.
@@ -449,6 +449,11 @@ func varianceMedian(x []float64) (variance, median float64) {
 // truth, so a best lag of 1 (index 0) gives 0; so does a flow of fewer than
 // 5 packets or without a defined correlation. ok is false in these cases,
 // where ALF's code keeps its int 0.
+//
+// Every lag's correlation is computed exactly from integer sums. For
+// SetALF, numpy's own rounding then decides where it can change the outcome:
+// numpy often gets 0.9999999999999998 for a perfect correlation, which
+// ALF's integer columns truncate to 0.
 func (e *Extractor) autocorr(lengths []uint16) (corr float64, ok bool) {
 	n := len(lengths)
 	if n < 5 {
@@ -456,122 +461,126 @@ func (e *Extractor) autocorr(lengths []uint16) (corr float64, ok bool) {
 	}
 	maxLag := min(n/2, 10) - 1
 	var r [10]float64
-	if e.set == SetALF {
-		numpyCorrelations(lengths, maxLag, &r)
-	} else {
-		exactCorrelations(lengths, maxLag, &r)
+	exactCorrelations(lengths, maxLag, &r)
+	best, bestLag := nanArgmax(r[1 : maxLag+1])
+	if bestLag < 0 {
+		return 0, false
 	}
-	best, bestLag := math.NaN(), -1
+	bestLag++
+	if e.set == SetFixed {
+		return best, true
+	}
+	// numpy's values differ from the exact ones by a few units in the last
+	// place. That decides the outcome only between lags that tie up to
+	// rounding, and at ±1, where ALF's integer columns truncate numpy's
+	// 0.9999999999999998 to 0: there, numpy's own rounding is followed.
+	const near = 1e-12
+	ties := 0
 	for lag := 1; lag <= maxLag; lag++ {
-		if !math.IsNaN(r[lag]) && (bestLag < 0 || r[lag] > best) {
-			best, bestLag = r[lag], lag
+		if r[lag] >= best-near {
+			ties++
 		}
 	}
-	if bestLag < 0 || bestLag == 1 && e.set == SetALF {
+	if ties > 1 || math.Abs(best) > 1-near {
+		exactBest := best
+		bestLag = -1
+		for lag := 1; lag <= maxLag; lag++ {
+			if r[lag] >= exactBest-near {
+				if c := numpyCorrelation(lengths, lag); bestLag < 0 || c > best {
+					best, bestLag = c, lag
+				}
+			}
+		}
+	}
+	if bestLag == 1 {
 		return 0, false
 	}
 	return best, true
 }
 
-// numpyCorrelations sets r[lag] to numpy.corrcoef(x[lag:], x[:-lag])[0][1]
-// for lag 1..maxLag, computed in numpy's floating-point steps: the means
-// (exact, as sums of integers are), the centred products summed in order
-// with fused multiply-adds as OpenBLAS's kernels do, scaled by 1/(m-1),
-// divided by each standard deviation in turn, clipped to [-1, 1]. The
-// rounding matters: for a perfect correlation numpy often gets
-// 0.9999999999999998, which ALF's integer columns truncate to 0. r[lag] is
-// NaN when either sequence is constant. The lags are summed side by side,
-// each in its own order, for the processor's sake.
-func numpyCorrelations(x []uint16, maxLag int, r *[10]float64) {
-	n := len(x)
-	var xf [MaxPackets]float64
-	var prefix [MaxPackets + 1]int64
-	for i, v := range x {
-		xf[i] = float64(v)
-		prefix[i+1] = prefix[i] + int64(v)
+// nanArgmax is numpy.nanargmax: the first largest value that is not NaN,
+// and its index; -1 when all are NaN.
+func nanArgmax(r []float64) (best float64, at int) {
+	at = -1
+	for i, x := range r {
+		if !math.IsNaN(x) && (at < 0 || x > best) {
+			best, at = x, i
+		}
 	}
-	var mx, my, sxx, sxy, syy [12]float64
-	for lag := 1; lag <= maxLag; lag++ {
-		m := float64(n - lag)
-		mx[lag] = float64(prefix[n]-prefix[lag]) / m
-		my[lag] = float64(prefix[n-lag]) / m
+	return best, at
+}
+
+// numpyCorrelation is numpy.corrcoef(x[lag:], x[:-lag])[0][1] computed in
+// numpy's floating-point steps: the means (exact, as sums of integers are),
+// the centred products summed in order with fused multiply-adds as
+// OpenBLAS's kernels do, scaled by 1/(m-1), divided by each standard
+// deviation in turn, clipped to [-1, 1].
+func numpyCorrelation(x []uint16, lag int) float64 {
+	m := len(x) - lag
+	var sx, sy int64
+	for k := range m {
+		sx += int64(x[k+lag])
+		sy += int64(x[k])
 	}
-	// Three lags at a time, with their sums in registers: lag a runs k over
-	// [0, n-a), b = a+1 over [0, n-b), c = a+2 over [0, n-c).
-	for a := 1; a <= maxLag; a += 3 {
-		b, c := a+1, a+2
-		ka, kb, kc := n-a, max(n-b, 0), max(n-c, 0)
-		if b > maxLag {
-			kb = 0
-		}
-		if c > maxLag {
-			kc = 0
-		}
-		mxa, mya, mxb, myb, mxc, myc := mx[a], my[a], mx[b], my[b], mx[c], my[c]
-		var xxa, xya, yya, xxb, xyb, yyb, xxc, xyc, yyc float64
-		k := 0
-		for ; k < kc; k++ {
-			y := xf[k]
-			dxa, dya := xf[k+a]-mxa, y-mya
-			dxb, dyb := xf[k+b]-mxb, y-myb
-			dxc, dyc := xf[k+c]-mxc, y-myc
-			xxa, xya, yya = math.FMA(dxa, dxa, xxa), math.FMA(dxa, dya, xya), math.FMA(dya, dya, yya)
-			xxb, xyb, yyb = math.FMA(dxb, dxb, xxb), math.FMA(dxb, dyb, xyb), math.FMA(dyb, dyb, yyb)
-			xxc, xyc, yyc = math.FMA(dxc, dxc, xxc), math.FMA(dxc, dyc, xyc), math.FMA(dyc, dyc, yyc)
-		}
-		for ; k < kb; k++ {
-			y := xf[k]
-			dxa, dya := xf[k+a]-mxa, y-mya
-			dxb, dyb := xf[k+b]-mxb, y-myb
-			xxa, xya, yya = math.FMA(dxa, dxa, xxa), math.FMA(dxa, dya, xya), math.FMA(dya, dya, yya)
-			xxb, xyb, yyb = math.FMA(dxb, dxb, xxb), math.FMA(dxb, dyb, xyb), math.FMA(dyb, dyb, yyb)
-		}
-		for ; k < ka; k++ {
-			dxa, dya := xf[k+a]-mxa, xf[k]-mya
-			xxa, xya, yya = math.FMA(dxa, dxa, xxa), math.FMA(dxa, dya, xya), math.FMA(dya, dya, yya)
-		}
-		sxx[a], sxy[a], syy[a] = xxa, xya, yya
-		sxx[b], sxy[b], syy[b] = xxb, xyb, yyb
-		sxx[c], sxy[c], syy[c] = xxc, xyc, yyc
+	mx, my := float64(sx)/float64(m), float64(sy)/float64(m)
+	var sxx, sxy, syy float64
+	xs, ys := x[lag:], x[:m]
+	xs = xs[:len(ys)]
+	for k, yk := range ys {
+		dx, dy := float64(xs[k])-mx, float64(yk)-my
+		sxx, sxy, syy = math.FMA(dx, dx, sxx), math.FMA(dx, dy, sxy), math.FMA(dy, dy, syy)
 	}
-	for lag := 1; lag <= maxLag; lag++ {
-		scale := 1 / float64(n-lag-1)
-		c := sxy[lag] * scale / math.Sqrt(sxx[lag]*scale) / math.Sqrt(syy[lag]*scale)
-		if !math.IsNaN(c) {
-			c = max(-1, min(1, c))
-		}
-		r[lag] = c
+	scale := 1 / float64(m-1)
+	c := sxy * scale / math.Sqrt(sxx*scale) / math.Sqrt(syy*scale)
+	if math.IsNaN(c) {
+		return c
 	}
+	return max(-1, min(1, c))
 }
 
 // exactCorrelations sets r[lag] to the Pearson correlation of x[lag:] with
-// x[:-lag] from exact integer sums, so that a perfect correlation is exactly
-// 1 or -1; NaN when either sequence is constant.
+// x[:-lag], for lag 1..maxLag (at most 9), from exact integer sums, so that
+// a perfect correlation is exactly 1 or -1; NaN when either sequence is
+// constant.
 func exactCorrelations(x []uint16, maxLag int, r *[10]float64) {
 	n := len(x)
+	// Zeros past the end let every lag's products be summed side by side.
+	var xp [MaxPackets + 10]int64
 	var sum, sumSq [MaxPackets + 1]int64
 	for i, v := range x {
+		xp[i] = int64(v)
 		sum[i+1] = sum[i] + int64(v)
 		sumSq[i+1] = sumSq[i] + int64(v)*int64(v)
 	}
+	var p1, p2, p3, p4, p5, p6, p7, p8, p9 int64
+	for k := range n {
+		w := xp[k : k+10]
+		xk := w[0]
+		p1 += xk * w[1]
+		p2 += xk * w[2]
+		p3 += xk * w[3]
+		p4 += xk * w[4]
+		p5 += xk * w[5]
+		p6 += xk * w[6]
+		p7 += xk * w[7]
+		p8 += xk * w[8]
+		p9 += xk * w[9]
+	}
+	products := [10]int64{0, p1, p2, p3, p4, p5, p6, p7, p8, p9}
 	for lag := 1; lag <= maxLag; lag++ {
 		m := int64(n - lag)
-		var sxy int64
-		for k := range n - lag {
-			sxy += int64(x[k+lag]) * int64(x[k])
-		}
 		sx, sy := sum[n]-sum[lag], sum[n-lag]
 		// m times the centred sums of squares and products.
 		cxx := m*(sumSq[n]-sumSq[lag]) - sx*sx
 		cyy := m*sumSq[n-lag] - sy*sy
-		cxy := m*sxy - sx*sy
+		cxy := m*products[lag] - sx*sy
 		switch {
 		case cxx == 0 || cyy == 0:
 			r[lag] = math.NaN()
 		case perfect(cxy, cxx, cyy):
 			r[lag] = math.Copysign(1, float64(cxy))
 		default:
-			r[lag] = max(-1, min(1, float64(cxy)/math.Sqrt(float64(cxx))/math.Sqrt(float64(cyy))))
+			r[lag] = max(-1, min(1, float64(cxy)/math.Sqrt(float64(cxx)*float64(cyy))))
 		}
 	}
 }

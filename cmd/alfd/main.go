@@ -40,6 +40,7 @@ type command struct {
 var commands = []command{
 	{"dump", "print the records of a TRAP interface as CSV or JSON lines (like NEMEA's logger)", runDump},
 	{"replay", "copy the records of one TRAP interface to another (like NEMEA's traffic_repeater)", runReplay},
+	{"features", "compute ALF's DoH features of the flows on a TRAP interface, as CSV", runFeatures},
 	{"generate", "write seeded synthetic DoH and HTTPS flows, with a drift, to a TRAP interface", runGenerate},
 }
 

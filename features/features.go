@@ -545,28 +545,30 @@ func numpyCorrelation(x []uint16, lag int) float64 {
 func exactCorrelations(x []uint16, maxLag int, r *[10]float64) {
 	n := len(x)
 	// Zeros past the end let every lag's products be summed side by side.
-	var xp [MaxPackets + 10]int64
+	// Floats hold these products and sums exactly (below 2^53), and the
+	// processor multiplies them faster than integers.
+	var xp [MaxPackets + 10]float64
 	var sum, sumSq [MaxPackets + 1]int64
 	for i, v := range x {
-		xp[i] = int64(v)
+		xp[i] = float64(v)
 		sum[i+1] = sum[i] + int64(v)
 		sumSq[i+1] = sumSq[i] + int64(v)*int64(v)
 	}
-	var p1, p2, p3, p4, p5, p6, p7, p8, p9 int64
+	var p1, p2, p3, p4, p5, p6, p7, p8, p9 float64
 	for k := range n {
 		w := xp[k : k+10]
 		xk := w[0]
-		p1 += xk * w[1]
-		p2 += xk * w[2]
-		p3 += xk * w[3]
-		p4 += xk * w[4]
-		p5 += xk * w[5]
-		p6 += xk * w[6]
-		p7 += xk * w[7]
-		p8 += xk * w[8]
-		p9 += xk * w[9]
+		p1 += float64(xk * w[1])
+		p2 += float64(xk * w[2])
+		p3 += float64(xk * w[3])
+		p4 += float64(xk * w[4])
+		p5 += float64(xk * w[5])
+		p6 += float64(xk * w[6])
+		p7 += float64(xk * w[7])
+		p8 += float64(xk * w[8])
+		p9 += float64(xk * w[9])
 	}
-	products := [10]int64{0, p1, p2, p3, p4, p5, p6, p7, p8, p9}
+	products := [10]int64{0, int64(p1), int64(p2), int64(p3), int64(p4), int64(p5), int64(p6), int64(p7), int64(p8), int64(p9)}
 	for lag := 1; lag <= maxLag; lag++ {
 		m := int64(n - lag)
 		sx, sy := sum[n]-sum[lag], sum[n-lag]
@@ -580,7 +582,14 @@ func exactCorrelations(x []uint16, maxLag int, r *[10]float64) {
 		case perfect(cxy, cxx, cyy):
 			r[lag] = math.Copysign(1, float64(cxy))
 		default:
-			r[lag] = max(-1, min(1, float64(cxy)/math.Sqrt(float64(cxx)*float64(cyy))))
+			c := float64(cxy) / math.Sqrt(float64(cxx)*float64(cyy))
+			// Rounding may step past ±1 for a near-perfect correlation.
+			if c > 1 {
+				c = 1
+			} else if c < -1 {
+				c = -1
+			}
+			r[lag] = c
 		}
 	}
 }

@@ -91,6 +91,9 @@ func TestTimeConversions(t *testing.T) {
 		if int64(got.Nsec()) != nsec {
 			late++
 		}
+		if got.UnixMilli() != int64(got.Sec())*1000+int64(got.Msec()) {
+			t.Fatalf("UnixMilli of %d s %d ns is %d", sec, nsec, got.UnixMilli())
+		}
 	}
 	if late > 10000 {
 		t.Errorf("%d of 100000 times read back late", late)

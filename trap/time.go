@@ -41,8 +41,11 @@ func (t Time) Msec() uint32 { return t.Nsec() / 1e6 }
 func (t Time) UnixNano() int64 { return int64(t.Sec())*1e9 + int64(t.Nsec()) }
 
 // UnixMilli is the time in whole milliseconds since the epoch, as ALF reads
-// it through pytrap.
-func (t Time) UnixMilli() int64 { return int64(t.Sec())*1e3 + int64(t.Msec()) }
+// it through pytrap: Sec()*1000 + Msec(), with Msec's two truncating
+// divisions done as one.
+func (t Time) UnixMilli() int64 {
+	return int64(t.Sec())*1e3 + int64((uint64(t.Frac())*1e9+0xffffffff)/(1e6<<32))
+}
 
 // Time converts to a time.Time in UTC.
 func (t Time) Time() time.Time { return time.Unix(int64(t.Sec()), int64(t.Nsec())).UTC() }

@@ -4,7 +4,10 @@ go 1.26.8
 
 tool honnef.co/go/tools/cmd/staticcheck
 
-require github.com/RoaringBitmap/roaring/v2 v2.30.0
+require (
+	github.com/RoaringBitmap/roaring/v2 v2.30.0
+	github.com/dmitryikh/leaves v0.0.0-20230708180554-25d19a787328
+)
 
 require (
 	github.com/BurntSushi/toml v1.4.1-0.20240526193622-a339e1f7089c // indirect

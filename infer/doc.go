@@ -1,0 +1,12 @@
+// Package infer classifies flows with tree ensembles: it loads LightGBM,
+// XGBoost and leaves models, compiles them into a flat form that predicts
+// exactly what leaves predicts, only faster, and holds the model in use
+// behind an atomic pointer so that a new one can be swapped in while
+// classifiers run.
+//
+// Load reads a model file (or alfd's metadata naming several) and checks
+// that it was trained on the features alfd computes. Model.Score gives, for
+// one feature vector, the probability of DoH and the scores the query
+// strategies rank by; Model.ScoreBatch does the same for many flows, tree by
+// tree. Forest.WriteLightGBM writes models in LightGBM's text format.
+package infer

@@ -1,0 +1,176 @@
+package infer
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/alfd/alfd/features"
+)
+
+// handModel is a small XGBoost JSON model written by hand:
+//
+//	tree 0: x0 < 0.5 ? -0.4 : 0.3                   (NaN goes left)
+//	tree 1: x5 < 100 ? 0.25 : (x7 < 0.1 ? -0.125 : 0.5)
+//	        (NaN at x5 goes right, NaN at x7 left)
+//
+// with base_score 0.5, whose logit, 0, is the base margin.
+const handModel = `{"learner":{"feature_names":[],
+ "gradient_booster":{"name":"gbtree","model":{"gbtree_model_param":{"num_trees":"2"},"tree_info":[0,0],"trees":[
+  {"left_children":[1,-1,-1],"right_children":[2,-1,-1],"split_indices":[0,0,0],
+   "split_conditions":[0.5,-0.4,0.3],"default_left":[1,0,0],"split_type":[0,0,0]},
+  {"left_children":[1,-1,3,-1,-1],"right_children":[2,-1,4,-1,-1],"split_indices":[5,0,7,0,0],
+   "split_conditions":[100,0.25,0.1,-0.125,0.5],"default_left":[false,false,true,false,false],"split_type":[0,0,0,0,0]}]}},
+ "learner_model_param":{"base_score":"5E-1","num_class":"0","num_feature":"24"},
+ "objective":{"name":"binary:logistic"}},"version":[2,0,3]}`
+
+func writeText(t *testing.T, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// sigmoid32 is XGBoost's logistic transformation, in float32.
+func sigmoid32(margin float32) float64 {
+	return float64(1 / (1 + float32(math.Exp(float64(-margin)))))
+}
+
+func TestXGBoostJSONByHand(t *testing.T) {
+	m, err := Load(writeText(t, "xgb.json", handModel), features.SetALF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nan := math.NaN()
+	for _, tc := range []struct {
+		name       string
+		x0, x5, x7 float64
+		margin     float32
+	}{
+		{"both trees left", 0.4, 50, 0, float32(-0.4) + float32(0.25)},
+		// XGBoost splits on <: a value equal to the threshold goes right.
+		{"values on the thresholds", 0.5, 100, 0.1, float32(0.3) + float32(0.5)},
+		// In float32, 0.49999999999 is 0.5, 99.999999999 is 100 and
+		// 0.0999999999 is 0.1f: right each time, where float64 goes left.
+		{"float32 rounding", 0.49999999999, 99.999999999, 0.0999999999, float32(0.3) + float32(0.5)},
+		{"NaN the default ways", nan, nan, nan, float32(-0.4) + float32(-0.125)},
+		{"x7 past its threshold", -1, 1e9, 7, float32(-0.4) + float32(0.5)},
+	} {
+		var x features.Vector
+		x[0], x[5], x[7] = tc.x0, tc.x5, tc.x7
+		var s Scores
+		m.Score(&x, &s)
+		if want := sigmoid32(tc.margin); s.Proba != want {
+			t.Errorf("%s: P = %v, want sigmoid(%v) = %v", tc.name, s.Proba, tc.margin, want)
+		}
+	}
+
+	// DART: each tree scaled by its weight.
+	dart := strings.Replace(handModel, `"gradient_booster":{"name":"gbtree","model":`, `"gradient_booster":{"name":"dart","weight_drop":[1,0.5],"gbtree":{"model":`, 1)
+	dart = strings.Replace(dart, `"split_type":[0,0,0,0,0]}]}},`, `"split_type":[0,0,0,0,0]}]}}},`, 1)
+	dm, err := Load(writeText(t, "dart.json", dart), features.SetALF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var x features.Vector
+	x[0], x[5] = 0.4, 50
+	if got, want := dm.Members[0].Proba(x[:]), sigmoid32(float32(-0.4)+float32(0.25)*0.5); got != want {
+		t.Errorf("dart: P = %v, want %v", got, want)
+	}
+
+	// Two classes by softmax, with base score 0.5 on each margin.
+	multi := strings.Replace(handModel, `"tree_info":[0,0]`, `"tree_info":[0,1]`, 1)
+	multi = strings.Replace(multi, `"num_class":"0"`, `"num_class":"2"`, 1)
+	multi = strings.Replace(multi, `"binary:logistic"`, `"multi:softprob"`, 1)
+	mm, err := Load(writeText(t, "multi.json", multi), features.SetALF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m0, m1 := float64(float32(0.5)+float32(-0.4)), float64(float32(0.5)+float32(0.25))
+	if got, want := mm.Members[0].Proba(x[:]), math.Exp(m1)*(1/(math.Exp(m0)+math.Exp(m1))); got != want {
+		t.Errorf("softmax: P = %v, want %v", got, want)
+	}
+}
+
+func TestBadModelFiles(t *testing.T) {
+	good, err := os.ReadFile(writeForest(t, &Forest{
+		Trees:     []Tree{{SplitFeature: []int{3}, Threshold: []float64{1}, DecisionType: []uint8{0}, LeftChild: []int{-1}, RightChild: []int{-2}, LeafValue: []float64{1, 2}}},
+		NumClass:  1,
+		Objective: "binary sigmoid:1", FeatureNames: features.Names[:],
+	}, "good.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(good)
+	tooMany := strings.Replace(strings.Replace(text, "max_feature_idx=23", "max_feature_idx=29", 1),
+		"feature_names="+strings.Join(features.Names[:], " "), "feature_names="+strings.Join(features.Names[:], " ")+" a b c d e f", 1)
+	for _, tc := range []struct {
+		name, text, want string
+	}{
+		{"empty", "", "empty file"},
+		{"truncated", text[:len(text)/2], "LightGBM text"},
+		{"corrupt number", strings.Replace(text, "leaf_value=1 2", "leaf_value=1 x", 1), "LightGBM text"},
+		{"garbage", "\x00\x01\x02garbage", "not LightGBM text or JSON"},
+		{"bad JSON", `{"learner": [}`, "JSON"},
+		{"JSON of something else", `{"hello": 1}`, "neither an XGBoost nor a LightGBM model"},
+		{"more features than alfd computes", tooMany, "reads 30 features, alfd computes 24"},
+		{"other feature names", strings.Replace(text, "bytes_ration", "bytes_ratio", 1), `feature 5 is "bytes_ratio" in the model, but alfd computes "bytes_ration"`},
+		{"XGBoost regression", strings.Replace(handModel, "binary:logistic", "reg:squarederror", 1), `objective "reg:squarederror" is not a classifier`},
+		{"XGBoost child out of range", strings.Replace(handModel, `"right_children":[2,-1,-1]`, `"right_children":[9,-1,-1]`, 1), "child 9 out of range"},
+		{"XGBoost cycle", strings.Replace(handModel, `"left_children":[1,-1,-1]`, `"left_children":[0,-1,-1]`, 1), "reached twice"},
+	} {
+		path := writeText(t, "model", tc.text)
+		_, err := Load(path, features.SetALF)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: %v, want an error naming the file and %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "none"), features.SetALF); err == nil {
+		t.Error("a missing file loaded")
+	}
+}
+
+func TestMetadataAndFeatureSets(t *testing.T) {
+	dir := t.TempDir()
+	f := &Forest{
+		Trees:     []Tree{{SplitFeature: []int{3}, Threshold: []float64{1}, DecisionType: []uint8{0}, LeftChild: []int{-1}, RightChild: []int{-2}, LeafValue: []float64{0.2, 0.9}}},
+		NumClass:  1,
+		Objective: "regression", AverageOutput: true, FeatureNames: features.Names[:],
+	}
+	for _, name := range []string{"m.0.txt", "m.1.txt"} {
+		out, _ := os.Create(filepath.Join(dir, name))
+		f.WriteLightGBM(out)
+		out.Close()
+	}
+	os.WriteFile(filepath.Join(dir, "m.json"), []byte(`{"format":"alfd-model/1","version":7,"kind":"committee","feature_set":"fixed","members":["m.0.txt","m.1.txt"]}`), 0o644)
+	m, err := Load(filepath.Join(dir, "m.json"), features.SetFixed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var x features.Vector
+	x[3] = 5 // right: 0.9
+	var s Scores
+	m.Score(&x, &s)
+	if m.Version != 7 || m.Kind != KindCommittee || s.NMembers != 2 || s.Members[1] != 0.9 || s.Proba != 0.9 {
+		t.Errorf("committee: version %d kind %s scores %+v", m.Version, m.Kind, s)
+	}
+	if _, err := Load(filepath.Join(dir, "m.json"), features.SetALF); err == nil || !strings.Contains(err.Error(), "trained on feature set fixed, but alfd computes alf") {
+		t.Errorf("feature set mismatch: %v", err)
+	}
+	// A bare file from elsewhere is taken as ALF's; with a sidecar, as it says.
+	bare := filepath.Join(dir, "m.0.txt")
+	if m, err := Load(bare, features.SetALF); err != nil || len(m.Warnings) == 0 {
+		t.Errorf("bare model: %v, warnings %v", err, m.Warnings)
+	}
+	if _, err := Load(bare, features.SetFixed); err == nil {
+		t.Error("a bare model was taken for the fixed feature set")
+	}
+	os.WriteFile(bare+".meta.json", []byte(`{"format":"alfd-model/1","version":3,"kind":"single","feature_set":"fixed"}`), 0o644)
+	if m, err := Load(bare, features.SetFixed); err != nil || m.Version != 3 {
+		t.Errorf("model with a sidecar: %v", err)
+	}
+}

@@ -56,3 +56,7 @@ func (e *Extractor) AppendValue(dst []byte, v *Vector, i int) []byte {
 	}
 	return AppendFloat(dst, v[i])
 }
+
+// IsIntFeature reports whether feature i is a whole number for every flow
+// (counts and sums), so that CSVs write it without a decimal point.
+func IsIntFeature(i int) bool { return intColumns&(1<<i) != 0 }

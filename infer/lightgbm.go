@@ -196,3 +196,40 @@ func joinFloats(v []float64) string {
 	}
 	return string(b)
 }
+
+// Predict is the forest's raw score for x (for one class), summed as leaves
+// sums it, so that the forest written and loaded predicts exactly this. It
+// knows the plain numerical splits alfd's trainer makes; other splits
+// (missing types, categories) are for compiled ensembles.
+func (f *Forest) Predict(x []float64) float64 {
+	coef := 1.0
+	if f.AverageOutput {
+		coef = 1.0 / float64(len(f.Trees)/f.NumClass)
+	}
+	sum := 0.0
+	for i := range f.Trees {
+		sum += f.Trees[i].predict(x) * coef
+	}
+	return sum
+}
+
+func (t *Tree) predict(x []float64) float64 {
+	if len(t.SplitFeature) == 0 {
+		return t.LeafValue[0]
+	}
+	i := 0
+	for {
+		v := x[t.SplitFeature[i]]
+		if v != v {
+			v = 0
+		}
+		next := t.RightChild[i]
+		if v <= t.Threshold[i] {
+			next = t.LeftChild[i]
+		}
+		if next < 0 {
+			return t.LeafValue[^next]
+		}
+		i = next
+	}
+}

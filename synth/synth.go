@@ -11,6 +11,9 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"time"
+
+	"github.com/alfd/alfd/features"
+	"github.com/alfd/alfd/trap"
 )
 
 // MaxPPI is how many packets of a flow get per-packet information.
@@ -292,4 +295,37 @@ func (s *session) web(drifted bool) {
 		s.wait(s.ms(300))
 	}
 	s.close(rtt)
+}
+
+// FeatureFlow fills ff, the input of the DoH features, from f.
+func (f *Flow) FeatureFlow(ff *features.Flow) {
+	ff.Packets, ff.PacketsRev = uint64(f.Packets), uint64(f.PacketsRev)
+	ff.Bytes, ff.BytesRev = f.Bytes, f.BytesRev
+	ff.TimeFirst, ff.TimeLast = trap.TimeOf(f.First), trap.TimeOf(f.Last)
+	n := min(f.PPI, features.MaxPackets)
+	ff.NLengths, ff.NDirs, ff.NTimes = n, n, n
+	copy(ff.Lengths[:], f.Lengths[:n])
+	copy(ff.Dirs[:], f.Dirs[:n])
+	for i := range n {
+		ff.Times[i] = trap.TimeOf(f.Times[i])
+	}
+}
+
+// Dataset generates flows and computes their features with the given
+// feature set: a labelled training set of DoH and other HTTPS flows.
+func Dataset(cfg Config, set features.Set) (x []features.Vector, y []bool) {
+	g := New(cfg)
+	ex := features.NewExtractor(set)
+	ex.NewBatch()
+	var f Flow
+	var ff features.Flow
+	var v features.Vector
+	for g.Next(&f) {
+		f.FeatureFlow(&ff)
+		if ex.Compute(&ff, &v) == features.Kept {
+			x = append(x, v)
+			y = append(y, f.DoH)
+		}
+	}
+	return x, y
 }

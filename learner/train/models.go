@@ -1,0 +1,35 @@
+package train
+
+import (
+	"github.com/alfd/alfd/features"
+	"github.com/alfd/alfd/infer"
+)
+
+// ALF's models: three random forests of 100 trees each, scikit-learn's
+// defaults, the third splitting by entropy.
+func alfForests(x []features.Vector, y []bool, seed uint64) []*infer.Forest {
+	return []*infer.Forest{
+		RandomForest(x, y, ForestConfig{Seed: seed}),
+		RandomForest(x, y, ForestConfig{Seed: seed + 1}),
+		RandomForest(x, y, ForestConfig{Seed: seed + 2, Criterion: Entropy}),
+	}
+}
+
+// Single is ALF's "single" model: the soft vote of its three forests, as
+// one forest averaging all their trees (equal tree counts make the mean of
+// the trees the mean of the forests).
+func Single(x []features.Vector, y []bool, seed uint64) *infer.Forest {
+	fs := alfForests(x, y, seed)
+	all := *fs[0]
+	all.Trees = nil
+	for _, f := range fs {
+		all.Trees = append(all.Trees, f.Trees...)
+	}
+	return &all
+}
+
+// Committee is ALF's "committee" model: the same three forests, kept apart
+// so that each member's vote can be asked.
+func Committee(x []features.Vector, y []bool, seed uint64) []*infer.Forest {
+	return alfForests(x, y, seed)
+}

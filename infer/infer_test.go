@@ -122,7 +122,7 @@ func TestScoresForStrategies(t *testing.T) {
 		t.Errorf("scores of 1: %+v", s)
 	}
 	s.fill(0.5)
-	if s.Uncertainty != 0.5 || s.Margin != 1 || math.Abs(s.Entropy-math.Ln2) > 1e-15 || !s.DoH() {
+	if s.Uncertainty != 0.5 || s.Margin != 1 || math.Abs(s.Entropy-math.Ln2) > 1e-15 || s.DoH() {
 		t.Errorf("scores of 0.5: %+v", s)
 	}
 }

@@ -68,8 +68,9 @@ type Scores struct {
 	NMembers int
 }
 
-// DoH reports whether the model calls the flow DoH.
-func (s *Scores) DoH() bool { return s.Proba >= 0.5 }
+// DoH reports whether the model calls the flow DoH: P(DoH) above
+// P(not DoH), as ALF's argmax over the classes decides (a tie is not DoH).
+func (s *Scores) DoH() bool { return s.Proba > 0.5 }
 
 // Score fills s for one feature vector. It does not allocate.
 func (m *Model) Score(x *features.Vector, s *Scores) {

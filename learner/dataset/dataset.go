@@ -19,19 +19,30 @@ import (
 	"github.com/alfd/alfd/internal/atomicfile"
 )
 
-// Dataset is a set of labelled flows. Y[i] is true for DoH.
+// Dataset is a set of labelled flows. Y[i] is true for DoH. ID[i] names
+// the row for as long as the process runs (they are not saved), so that a
+// model's training rows can be told from the others.
 type Dataset struct {
-	X []features.Vector
-	Y []bool
+	X  []features.Vector
+	Y  []bool
+	ID []uint64
+	// next is the ID of the next row added.
+	next uint64
 }
 
 // Len is the number of rows.
 func (d *Dataset) Len() int { return len(d.X) }
 
-// Add appends a row.
+// Add appends a row with a new ID.
 func (d *Dataset) Add(x *features.Vector, doh bool) {
+	d.next++
+	d.add(x, doh, d.next)
+}
+
+func (d *Dataset) add(x *features.Vector, doh bool, id uint64) {
 	d.X = append(d.X, *x)
 	d.Y = append(d.Y, doh)
+	d.ID = append(d.ID, id)
 }
 
 // Counts returns the number of rows of each class.
@@ -46,7 +57,28 @@ func (d *Dataset) Counts() (doh, other int) {
 
 // Clone returns a copy that shares nothing with d.
 func (d *Dataset) Clone() *Dataset {
-	return &Dataset{X: append([]features.Vector(nil), d.X...), Y: append([]bool(nil), d.Y...)}
+	return &Dataset{X: append([]features.Vector(nil), d.X...), Y: append([]bool(nil), d.Y...),
+		ID: append([]uint64(nil), d.ID...), next: d.next}
+}
+
+// Without returns the rows whose ID is not in ids.
+func (d *Dataset) Without(ids map[uint64]bool) *Dataset {
+	out := &Dataset{next: d.next}
+	for i := range d.X {
+		if !ids[d.ID[i]] {
+			out.add(&d.X[i], d.Y[i], d.ID[i])
+		}
+	}
+	return out
+}
+
+// IDs returns the set of the rows' IDs.
+func (d *Dataset) IDs() map[uint64]bool {
+	ids := make(map[uint64]bool, len(d.ID))
+	for _, id := range d.ID {
+		ids[id] = true
+	}
+	return ids
 }
 
 // ErrBadCSV is wrapped by every error about a CSV's content.
@@ -208,11 +240,11 @@ func (d *Dataset) keep(rows []int) {
 	j := 0
 	for i := range d.X {
 		if mark[i] {
-			d.X[j], d.Y[j] = d.X[i], d.Y[i]
+			d.X[j], d.Y[j], d.ID[j] = d.X[i], d.Y[i], d.ID[i]
 			j++
 		}
 	}
-	d.X, d.Y = d.X[:j], d.Y[:j]
+	d.X, d.Y, d.ID = d.X[:j], d.Y[:j], d.ID[:j]
 }
 
 // Split divides d at random into a training part of the given fraction and
@@ -220,12 +252,12 @@ func (d *Dataset) keep(rows []int) {
 func (d *Dataset) Split(trainFrac float64, rng *rand.Rand) (train, test *Dataset) {
 	perm := rng.Perm(len(d.X))
 	nTrain := int(math.Round(trainFrac * float64(len(d.X))))
-	train, test = &Dataset{}, &Dataset{}
+	train, test = &Dataset{next: d.next}, &Dataset{next: d.next}
 	for k, i := range perm {
 		if k < nTrain {
-			train.Add(&d.X[i], d.Y[i])
+			train.add(&d.X[i], d.Y[i], d.ID[i])
 		} else {
-			test.Add(&d.X[i], d.Y[i])
+			test.add(&d.X[i], d.Y[i], d.ID[i])
 		}
 	}
 	return train, test

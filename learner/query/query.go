@@ -124,6 +124,34 @@ func (s *Strategy) Name() string { return s.name }
 // NeedsCommittee reports whether the strategy needs each member's vote.
 func (s *Strategy) NeedsCommittee() bool { return s.score == ScoreKLDiv && !s.random }
 
+// Prescore is the strategy's own score of one flow, without the batch:
+// what a generation's pool keeps its best by. (Information density's is
+// its uncertainty; the density needs the whole batch.)
+func (s *Strategy) Prescore(sc *infer.Scores) float64 {
+	switch s.score {
+	case ScoreMargin:
+		return sc.Margin
+	case ScoreEntropy:
+		return sc.Entropy
+	case ScoreKLDiv:
+		return klDivergence(sc)
+	}
+	return sc.Uncertainty
+}
+
+// Worth reports whether a flow with these scores could ever be asked: its
+// score must be above the threshold.
+func (s *Strategy) Worth(sc *infer.Scores) bool {
+	if s.random {
+		return true
+	}
+	if s.score == ScoreDensity {
+		// Density scales the uncertainty down, never up.
+		return sc.Uncertainty > s.p.Threshold
+	}
+	return s.Prescore(sc) > s.p.Threshold
+}
+
 // Select returns the indexes of the candidates to ask about, in increasing
 // order. db is D_i, which ranked strategies keep their distance from.
 func (s *Strategy) Select(c []Candidate, db *dataset.Dataset) []int {
@@ -171,17 +199,7 @@ func (s *Strategy) selectRandom(n int) []int {
 func (s *Strategy) scores(c []Candidate) []float64 {
 	out := make([]float64, len(c))
 	for i := range c {
-		sc := &c[i].S
-		switch s.score {
-		case ScoreUncertainty, ScoreDensity:
-			out[i] = sc.Uncertainty
-		case ScoreMargin:
-			out[i] = sc.Margin
-		case ScoreEntropy:
-			out[i] = sc.Entropy
-		case ScoreKLDiv:
-			out[i] = klDivergence(sc)
-		}
+		out[i] = s.Prescore(&c[i].S)
 	}
 	if s.score == ScoreDensity {
 		// Mean similarity 1/(1+distance) to every candidate, itself

@@ -3,6 +3,7 @@ package train
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/alfd/alfd/features"
 	"github.com/alfd/alfd/infer"
@@ -54,9 +55,13 @@ func (c ForestConfig) withDefaults() ForestConfig {
 // trees, so its output is P(DoH) (LightGBM's average_output, regression
 // objective).
 func RandomForest(x []features.Vector, y []bool, cfg ForestConfig) *infer.Forest {
+	return randomForest(binData(x, y), cfg)
+}
+
+func randomForest(d *binned, cfg ForestConfig) *infer.Forest {
 	cfg = cfg.withDefaults()
-	d := binData(x, y)
-	f := &infer.Forest{NumClass: 1, Objective: "regression", AverageOutput: true, FeatureNames: features.Names[:]}
+	f := &infer.Forest{NumClass: 1, Objective: "regression", AverageOutput: true, FeatureNames: features.Names[:],
+		Trees: make([]infer.Tree, 0, cfg.Trees)}
 	g := newGrower(d, cfg)
 	for t := range cfg.Trees {
 		g.rng = rand.New(rand.NewPCG(cfg.Seed, uint64(t)))
@@ -93,9 +98,20 @@ func (g *grower) grow() infer.Tree {
 			g.idx = append(g.idx, int32(r))
 		}
 	}
-	g.tree = infer.Tree{}
+	t := &g.tree
+	t.SplitFeature, t.Threshold, t.DecisionType = t.SplitFeature[:0], t.Threshold[:0], t.DecisionType[:0]
+	t.SplitGain, t.InternalCount, t.LeftChild, t.RightChild = t.SplitGain[:0], t.InternalCount[:0], t.LeftChild[:0], t.RightChild[:0]
+	t.LeafValue, t.LeafCount = t.LeafValue[:0], t.LeafCount[:0]
 	g.node(0, len(g.idx), 0)
-	return g.tree
+	// The scratch tree is reused; the forest keeps an exact copy, so that
+	// training leaves little garbage for the collector, whose work would
+	// slow the fast path too.
+	return infer.Tree{
+		SplitFeature: slices.Clone(t.SplitFeature), Threshold: slices.Clone(t.Threshold),
+		DecisionType: slices.Clone(t.DecisionType), SplitGain: slices.Clone(t.SplitGain),
+		InternalCount: slices.Clone(t.InternalCount), LeftChild: slices.Clone(t.LeftChild),
+		RightChild: slices.Clone(t.RightChild), LeafValue: slices.Clone(t.LeafValue), LeafCount: slices.Clone(t.LeafCount),
+	}
 }
 
 // split is a candidate split of a node.

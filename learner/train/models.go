@@ -8,10 +8,11 @@ import (
 // ALF's models: three random forests of 100 trees each, scikit-learn's
 // defaults, the third splitting by entropy.
 func alfForests(x []features.Vector, y []bool, seed uint64) []*infer.Forest {
+	d := binData(x, y)
 	return []*infer.Forest{
-		RandomForest(x, y, ForestConfig{Seed: seed}),
-		RandomForest(x, y, ForestConfig{Seed: seed + 1}),
-		RandomForest(x, y, ForestConfig{Seed: seed + 2, Criterion: Entropy}),
+		randomForest(d, ForestConfig{Seed: seed}),
+		randomForest(d, ForestConfig{Seed: seed + 1}),
+		randomForest(d, ForestConfig{Seed: seed + 2, Criterion: Entropy}),
 	}
 }
 
@@ -21,7 +22,7 @@ func alfForests(x []features.Vector, y []bool, seed uint64) []*infer.Forest {
 func Single(x []features.Vector, y []bool, seed uint64) *infer.Forest {
 	fs := alfForests(x, y, seed)
 	all := *fs[0]
-	all.Trees = nil
+	all.Trees = make([]infer.Tree, 0, 3*len(fs[0].Trees))
 	for _, f := range fs {
 		all.Trees = append(all.Trees, f.Trees...)
 	}

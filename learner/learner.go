@@ -1,0 +1,600 @@
+// Package learner runs the active learning loop beside the fast path. The
+// fast path scores every flow and offers the learner only the flows its
+// query strategy may want, through a bounded queue that never makes it
+// wait; at each generation's end the learner picks the flows to ask about,
+// has its oracle label them, grows the training set D_i, trains a new
+// model, evaluates it, and swaps it in when it is not worse. Its working
+// directory keeps D_i, the models and the metrics, written crash-safely, so
+// that a restart goes on where it stopped.
+//
+// Its parts are packages of their own: annotate (oracles), dataset (D_i),
+// query (strategies), train (the trainer) and evaluate (metrics).
+package learner
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/alfd/alfd/features"
+	"github.com/alfd/alfd/infer"
+	"github.com/alfd/alfd/internal/atomicfile"
+	"github.com/alfd/alfd/learner/annotate"
+	"github.com/alfd/alfd/learner/dataset"
+	"github.com/alfd/alfd/learner/evaluate"
+	"github.com/alfd/alfd/learner/query"
+	"github.com/alfd/alfd/learner/train"
+)
+
+// Config sets up a learner, with ALF's names where ALF has them.
+type Config struct {
+	ID      string // the experiment: names D_i (db.ID.csv) and the metrics
+	WorkDir string
+	// Model is single, committee or gbdt.
+	Model      string
+	FeatureSet features.Set
+	// Strategy is a query strategy name (query.Names); Params its options.
+	Strategy string
+	Params   query.Params
+	// Postprocessor is undersample (ALF's) or identity.
+	Postprocessor string
+	MaxDBSize     int
+	// D0 is the CSV D_i starts from when the working directory has none.
+	D0     string
+	Oracle annotate.Oracle
+	// QueueSize bounds the queue from the fast path (default 65536).
+	QueueSize int
+	// PoolSize bounds the candidates a generation keeps (default 10 times
+	// query_nmax, at least 1000): the best by the strategy's own score.
+	PoolSize int
+	// SwapMargin: a new model replaces the running one unless its macro F1
+	// on the held-out split is lower by more than this.
+	SwapMargin float64
+	// CPUs, when set, are where the learner's thread may run (those the
+	// meters are not pinned to).
+	CPUs []int
+	Seed uint64
+	Log  *slog.Logger
+}
+
+// minCompareRows is the fewest held-out rows unseen by the running model
+// that the swap decision trusts.
+const minCompareRows = 50
+
+// Candidate is a flow offered to the learner.
+type Candidate struct {
+	query.Candidate
+	Flow annotate.Flow
+	// RAL is RAL's decision for the flow, when the strategy is RAL.
+	RAL query.Decision
+}
+
+// GenerationStats is what the fast path saw during a generation.
+type GenerationStats struct {
+	Flows uint64
+	// All counts every flow's prediction against the oracle's label, when
+	// the fast path labels them all (ALF's dry run): test_all_predicted.
+	All evaluate.Confusion
+}
+
+// Report is one generation's record, appended to metrics.ID.jsonl.
+type Report struct {
+	Generation   int                         `json:"generation"`
+	Time         time.Time                   `json:"time"`
+	Flows        uint64                      `json:"flows"`
+	Candidates   int                         `json:"candidates"`
+	Asked        int                         `json:"asked"`
+	Unknown      int                         `json:"unknown_labels"`
+	NewInDB      int                         `json:"new_in_db"`
+	DBSize       int                         `json:"db_size"`
+	QueueDrops   uint64                      `json:"queue_drops"`
+	ModelVersion uint32                      `json:"model_version"`
+	Swapped      bool                        `json:"swapped"`
+	Metrics      map[string]evaluate.Metrics `json:"metrics"`
+	// CurrentTest is the running model on the held-out rows it has not
+	// trained on (CompareRows of them), which decide the swap.
+	CurrentTest  evaluate.Metrics `json:"running_model_unseen"`
+	CompareRows  int              `json:"compare_rows"`
+	TrainSeconds float64          `json:"train_t"`
+	QuerySeconds float64          `json:"query_t"`
+	EvalSeconds  float64          `json:"evaluation_t"`
+}
+
+// Learner is the active learning loop. Offer and EndGeneration are for the
+// fast path and never block; Run is the learner's own goroutine.
+type Learner struct {
+	cfg      Config
+	log      *slog.Logger
+	slot     *infer.Slot
+	strategy *query.Strategy // nil for RAL
+	ral      *query.RAL
+	rng      *rand.Rand
+
+	queue   chan Candidate
+	genEnd  chan GenerationStats
+	dropped atomic.Uint64
+
+	// Owned by the learner's goroutine.
+	db         *dataset.Dataset
+	trained    map[uint64]bool // the rows of D_i the running model trained on
+	pool       []pooled
+	state      state
+	lastReport atomic.Pointer[Report]
+}
+
+type pooled struct {
+	Candidate
+	key float64 // the strategy's own score, or a random key
+}
+
+// state is what survives a restart besides D_i and the models.
+type state struct {
+	Generation int    `json:"generation"`
+	Version    uint32 `json:"model_version"`
+	Model      string `json:"model"`
+}
+
+// New prepares a learner: it reads D_i from the working directory, or D_0
+// when there is none; loads the newest accepted model, or trains the first
+// from D_i; and puts the model in slot.
+func New(cfg Config, slot *infer.Slot) (*Learner, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	cfg.QueueSize = cmp.Or(cfg.QueueSize, 1<<16)
+	cfg.PoolSize = cmp.Or(cfg.PoolSize, max(10*cfg.Params.NMax, 1000))
+	cfg.Postprocessor = cmp.Or(cfg.Postprocessor, "undersample")
+	switch cfg.Postprocessor {
+	case "undersample", "identity":
+	default:
+		return nil, fmt.Errorf("unknown postprocessor %q (want undersample or identity)", cfg.Postprocessor)
+	}
+	switch cfg.Model {
+	case "single", "committee", "gbdt":
+	default:
+		return nil, fmt.Errorf("unknown model %q (want single, committee or gbdt)", cfg.Model)
+	}
+	if cfg.Oracle == nil {
+		return nil, errors.New("no oracle: give a blacklist or another annotator")
+	}
+	l := &Learner{
+		cfg:    cfg,
+		log:    cfg.Log.With("component", "learner"),
+		slot:   slot,
+		rng:    rand.New(rand.NewPCG(cfg.Seed, 0x1ea4)),
+		queue:  make(chan Candidate, cfg.QueueSize),
+		genEnd: make(chan GenerationStats, 1),
+	}
+	if cfg.Strategy == "ral" {
+		if cfg.Model != "committee" {
+			return nil, errors.New("query strategy ral needs --model committee")
+		}
+		l.ral = query.NewRAL(3, cfg.Params)
+	} else {
+		s, err := query.New(cfg.Strategy, cfg.Params)
+		if err != nil {
+			return nil, err
+		}
+		if s.NeedsCommittee() && cfg.Model != "committee" {
+			return nil, fmt.Errorf("query strategy %s needs --model committee", cfg.Strategy)
+		}
+		l.strategy = s
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.WorkDir, "models"), 0o755); err != nil {
+		return nil, err
+	}
+	if err := l.restore(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *Learner) dbPath() string { return filepath.Join(l.cfg.WorkDir, "db."+l.cfg.ID+".csv") }
+func (l *Learner) statePath() string {
+	return filepath.Join(l.cfg.WorkDir, "state."+l.cfg.ID+".json")
+}
+func (l *Learner) metricsPath() string {
+	return filepath.Join(l.cfg.WorkDir, "metrics."+l.cfg.ID+".jsonl")
+}
+
+// restore reads D_i and the state, and loads or trains the model.
+func (l *Learner) restore() error {
+	db, err := dataset.ReadFile(l.dbPath())
+	switch {
+	case err == nil:
+		l.log.Info("continuing from the working directory", "db", l.dbPath(), "rows", db.Len())
+	case errors.Is(err, os.ErrNotExist):
+		if l.cfg.D0 == "" {
+			return errors.New("no D_i in the working directory and no D_0 (--dpath) to start from")
+		}
+		if db, err = dataset.ReadFile(l.cfg.D0); err != nil {
+			return err
+		}
+		if err := db.WriteFile(l.dbPath()); err != nil {
+			return err
+		}
+		l.log.Info("D_0 copied into the working directory", "from", l.cfg.D0, "rows", db.Len())
+	default:
+		return err
+	}
+	if db.Len() == 0 {
+		return errors.New("the training set is empty")
+	}
+	l.db = db
+	if data, err := os.ReadFile(l.statePath()); err == nil {
+		if err := json.Unmarshal(data, &l.state); err != nil {
+			return fmt.Errorf("%s: %w", l.statePath(), err)
+		}
+	}
+	if l.state.Model != "" {
+		m, err := infer.Load(l.state.Model, l.cfg.FeatureSet)
+		if err == nil {
+			l.slot.Store(m)
+			l.log.Info("model loaded", "version", m.Version, "path", m.Path)
+			return nil
+		}
+		l.log.Warn("the saved model does not load; training a new one", "err", err)
+	}
+	train, test := l.split()
+	m, _, err := l.trainModel(train, test, l.state.Version+1)
+	if err != nil {
+		return err
+	}
+	l.trained = train.IDs()
+	l.slot.Store(m)
+	l.state.Version = m.Version
+	l.state.Model = m.Path
+	return l.saveState()
+}
+
+// Offer hands a candidate to the learner without waiting: when the queue
+// is full the flow is dropped and counted.
+func (l *Learner) Offer(c *Candidate) bool {
+	select {
+	case l.queue <- *c:
+		return true
+	default:
+		l.dropped.Add(1)
+		return false
+	}
+}
+
+// Dropped is the number of flows the full queue turned away.
+func (l *Learner) Dropped() uint64 { return l.dropped.Load() }
+
+// EndGeneration tells the learner that a generation ended. It never waits:
+// while the learner is still busy with the last one, the two are merged.
+func (l *Learner) EndGeneration(s GenerationStats) {
+	for {
+		select {
+		case l.genEnd <- s:
+			return
+		default:
+		}
+		select {
+		case prev := <-l.genEnd:
+			s.Flows += prev.Flows
+			s.All.Merge(prev.All)
+		default:
+		}
+	}
+}
+
+// Wants reports whether the strategy could ever pick a flow with these
+// scores, so that the fast path offers only those.
+func (l *Learner) Wants(s *infer.Scores) bool {
+	if l.strategy == nil {
+		return true
+	}
+	return l.strategy.Worth(s)
+}
+
+// NewDecider returns a RAL decider for one fast-path goroutine, or nil when
+// the strategy is not RAL.
+func (l *Learner) NewDecider(seed uint64) *query.Decider {
+	if l.ral == nil {
+		return nil
+	}
+	return l.ral.NewDecider(seed)
+}
+
+// LastReport is the last generation's report, or nil.
+func (l *Learner) LastReport() *Report { return l.lastReport.Load() }
+
+// Run takes the queue and runs a generation at each end until ctx ends; it
+// then saves D_i and returns. It runs on its own thread at the lowest
+// priority, on Config.CPUs when given.
+func (l *Learner) Run(ctx context.Context) error {
+	if err := lowerPriority(l.cfg.CPUs); err != nil {
+		l.log.Warn("the learner runs at normal priority", "err", err)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return l.db.WriteFile(l.dbPath())
+		case c := <-l.queue:
+			l.add(c)
+		case s := <-l.genEnd:
+			// The queue first: what was offered belongs to this generation.
+			for drained := false; !drained; {
+				select {
+				case c := <-l.queue:
+					l.add(c)
+				default:
+					drained = true
+				}
+			}
+			if _, err := l.Generation(s); err != nil {
+				l.log.Error("generation failed", "err", err)
+			}
+		}
+	}
+}
+
+// add puts a candidate in the generation's pool, keeping the best
+// PoolSize by the strategy's own score (a random key for random, which
+// makes the pool a uniform sample).
+func (l *Learner) add(c Candidate) {
+	p := pooled{Candidate: c}
+	switch {
+	case l.strategy == nil:
+		l.pool = append(l.pool, p) // RAL has already decided
+		return
+	case l.strategy.Name() == "random":
+		p.key = l.rng.Float64()
+	default:
+		p.key = l.strategy.Prescore(&c.S)
+	}
+	if len(l.pool) < l.cfg.PoolSize {
+		l.pool = append(l.pool, p)
+		return
+	}
+	// Replace the weakest when this one is better.
+	weakest := 0
+	for i := range l.pool {
+		if l.pool[i].key < l.pool[weakest].key {
+			weakest = i
+		}
+	}
+	if p.key > l.pool[weakest].key {
+		l.pool[weakest] = p
+	}
+}
+
+// Add puts a candidate in the pool directly, for callers that run the
+// learner in their own goroutine (tests, offline experiments).
+func (l *Learner) Add(c *Candidate) { l.add(*c) }
+
+// Generation runs one pass of the loop over the pooled candidates.
+func (l *Learner) Generation(s GenerationStats) (*Report, error) {
+	start := time.Now()
+	l.state.Generation++
+	r := &Report{Generation: l.state.Generation, Time: start, Flows: s.Flows, Candidates: len(l.pool),
+		QueueDrops: l.dropped.Load(), Metrics: map[string]evaluate.Metrics{}}
+	running := l.slot.Load()
+
+	// Query: pick, label, grow D_i.
+	picked := l.pick()
+	var asked evaluate.Confusion
+	for _, i := range picked {
+		c := &l.pool[i]
+		doh, known := l.cfg.Oracle.Label(&c.Flow)
+		if !known {
+			r.Unknown++
+			continue
+		}
+		if l.ral != nil {
+			l.ral.Learn(c.RAL, &c.S, doh)
+		}
+		asked.Add(c.S.DoH(), doh)
+		l.db.Add(&c.X, doh)
+		r.NewInDB++
+	}
+	r.Asked = len(picked)
+	l.pool = l.pool[:0]
+	r.QuerySeconds = time.Since(start).Seconds()
+	prevalence := l.prevalence()
+	r.Metrics["test_only_anotated"] = asked.Metrics(prevalence)
+	if s.All.N() > 0 {
+		r.Metrics["test_all_predicted"] = s.All.Metrics(prevalence)
+	}
+
+	// Postprocess, split, train, evaluate, and swap when not worse.
+	if l.cfg.Postprocessor == "undersample" {
+		l.db.Undersample(l.cfg.MaxDBSize, l.rng)
+	}
+	r.DBSize = l.db.Len()
+	if err := l.db.WriteFile(l.dbPath()); err != nil {
+		return nil, err
+	}
+	trainSet, test := l.split()
+	t0 := time.Now()
+	m, newTest, err := l.trainModel(trainSet, test, l.state.Version+1)
+	if err != nil {
+		return nil, err
+	}
+	r.TrainSeconds = time.Since(t0).Seconds()
+	t0 = time.Now()
+	r.Metrics["test_testset"] = newTest
+	// Both models are compared on held-out rows neither trained on: the
+	// running model trained on an earlier split of D_i, and the test
+	// split would flatter it. Too few such rows, and the whole split does.
+	fair := test.Without(l.trained)
+	if fair.Len() < minCompareRows {
+		fair = test
+	}
+	newFair := testMetrics(m, fair, prevalence)
+	if running != nil {
+		r.CurrentTest = testMetrics(running, fair, prevalence)
+	}
+	r.CompareRows = fair.Len()
+	r.EvalSeconds = time.Since(t0).Seconds()
+	if running == nil || newFair.F1 >= r.CurrentTest.F1-l.cfg.SwapMargin {
+		l.slot.Store(m)
+		l.state.Version, l.state.Model = m.Version, m.Path
+		l.trained = trainSet.IDs()
+		r.Swapped = true
+	} else {
+		// Not kept: its files go, the running model stays.
+		removeModel(m)
+	}
+	r.ModelVersion = l.state.Version
+	if err := l.saveState(); err != nil {
+		return nil, err
+	}
+	if err := l.appendReport(r); err != nil {
+		return nil, err
+	}
+	l.lastReport.Store(r)
+	l.log.Info("generation", "n", r.Generation, "flows", r.Flows, "candidates", r.Candidates, "asked", r.Asked,
+		"db", r.DBSize, "model", r.ModelVersion, "swapped", r.Swapped, "f1", fmt.Sprintf("%.4f", newTest.F1),
+		"running_f1", fmt.Sprintf("%.4f", r.CurrentTest.F1), "train_s", fmt.Sprintf("%.2f", r.TrainSeconds))
+	return r, nil
+}
+
+// pick chooses the flows to ask about from the pool.
+func (l *Learner) pick() []int {
+	if l.strategy == nil {
+		all := make([]int, len(l.pool))
+		for i := range all {
+			all[i] = i
+		}
+		return all
+	}
+	cands := make([]query.Candidate, len(l.pool))
+	for i := range l.pool {
+		cands[i] = l.pool[i].Candidate.Candidate
+	}
+	return l.strategy.Select(cands, l.db)
+}
+
+func (l *Learner) prevalence() float64 {
+	doh, _ := l.db.Counts()
+	return float64(doh) / float64(max(l.db.Len(), 1))
+}
+
+// split divides D_i 70/30, afresh each generation, as ALF does.
+func (l *Learner) split() (train, test *dataset.Dataset) {
+	return l.db.Split(0.7, rand.New(rand.NewPCG(l.cfg.Seed, uint64(l.state.Generation))))
+}
+
+// trainModel trains a model of the configured kind, writes it to the
+// working directory, loads it back as the fast path will run it, and
+// evaluates it on test.
+func (l *Learner) trainModel(trainSet, test *dataset.Dataset, version uint32) (*infer.Model, evaluate.Metrics, error) {
+	seed := l.cfg.Seed + uint64(version)*7919
+	var forests []*infer.Forest
+	kind := infer.KindSingle
+	switch l.cfg.Model {
+	case "single":
+		forests = []*infer.Forest{train.Single(trainSet.X, trainSet.Y, seed)}
+	case "committee":
+		forests = train.Committee(trainSet.X, trainSet.Y, seed)
+		kind = infer.KindCommittee
+	case "gbdt":
+		forests = []*infer.Forest{train.GradientBoosting(trainSet.X, trainSet.Y, train.BoostConfig{})}
+	}
+	path, err := WriteModel(filepath.Join(l.cfg.WorkDir, "models"), version, kind, l.cfg.FeatureSet, forests, trainSet.Len())
+	if err != nil {
+		return nil, evaluate.Metrics{}, err
+	}
+	m, err := infer.Load(path, l.cfg.FeatureSet)
+	if err != nil {
+		return nil, evaluate.Metrics{}, err
+	}
+	doh, _ := l.db.Counts()
+	metrics := testMetrics(m, test, float64(doh)/float64(max(l.db.Len(), 1)))
+	m.Meta.Metrics = map[string]float64{"accuracy": metrics.Accuracy, "f1": metrics.F1, "f1_doh": metrics.F1DoH, "mcc": metrics.MCC}
+	if err := writeMeta(path, m.Meta); err != nil {
+		return nil, evaluate.Metrics{}, err
+	}
+	return m, metrics, nil
+}
+
+// testMetrics evaluates a model on a labelled set.
+func testMetrics(m *infer.Model, test *dataset.Dataset, prevalence float64) evaluate.Metrics {
+	var c evaluate.Confusion
+	scores := make([]infer.Scores, test.Len())
+	m.ScoreBatch(test.X, scores)
+	for i := range scores {
+		c.Add(scores[i].DoH(), test.Y[i])
+	}
+	return c.Metrics(prevalence)
+}
+
+// WriteModel writes forests as a model in dir: each forest a LightGBM text
+// file (model-VERSION.K.txt), then the metadata naming them
+// (model-VERSION.json), each crash-safely, the metadata last. It returns
+// the metadata's path.
+func WriteModel(dir string, version uint32, kind infer.Kind, set features.Set, forests []*infer.Forest, rows int) (string, error) {
+	base := fmt.Sprintf("model-%06d", version)
+	meta := infer.Meta{Format: infer.MetaFormat, Version: version, Kind: kind, FeatureSet: set.String(),
+		FeatureNames: features.Names[:], TrainingRows: rows, Created: time.Now().UTC()}
+	for k, f := range forests {
+		name := fmt.Sprintf("%s.%d.txt", base, k)
+		var buf bytes.Buffer
+		if err := f.WriteLightGBM(&buf); err != nil {
+			return "", err
+		}
+		if err := atomicfile.WriteFile(filepath.Join(dir, name), buf.Bytes()); err != nil {
+			return "", err
+		}
+		meta.Members = append(meta.Members, name)
+	}
+	path := filepath.Join(dir, base+".json")
+	return path, writeMeta(path, meta)
+}
+
+func writeMeta(path string, meta infer.Meta) error {
+	data, err := json.MarshalIndent(meta, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, append(data, '\n'))
+}
+
+// removeModel deletes the files of a model that was not kept.
+func removeModel(m *infer.Model) {
+	dir := filepath.Dir(m.Path)
+	for _, name := range m.Meta.Members {
+		os.Remove(filepath.Join(dir, name))
+	}
+	os.Remove(m.Path)
+}
+
+func (l *Learner) saveState() error {
+	data, err := json.MarshalIndent(l.state, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(l.statePath(), append(data, '\n'))
+}
+
+// appendReport appends the report to the metrics file and syncs it.
+func (l *Learner) appendReport(r *Report) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(l.metricsPath(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(append(data, '\n'))
+	return errors.Join(err, f.Sync(), f.Close())
+}
+
+// DB returns D_i. It belongs to the learner's goroutine.
+func (l *Learner) DB() *dataset.Dataset { return l.db }
+
+// Version is the running model's version.
+func (l *Learner) Version() uint32 { return l.state.Version }

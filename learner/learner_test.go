@@ -1,0 +1,178 @@
+package learner
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alfd/alfd/features"
+	"github.com/alfd/alfd/infer"
+	"github.com/alfd/alfd/learner/annotate"
+	"github.com/alfd/alfd/learner/dataset"
+	"github.com/alfd/alfd/learner/query"
+	"github.com/alfd/alfd/synth"
+)
+
+// synthSetup writes a synthetic D_0 and returns it with the resolvers'
+// blacklist and a stream of flows to learn from.
+func synthSetup(t *testing.T) (d0 string, oracle *annotate.Blacklist, stream []Candidate) {
+	t.Helper()
+	cfg := synth.DefaultConfig()
+	cfg.Flows, cfg.DriftAt = 600, 1
+	x, y := synth.Dataset(cfg, features.SetALF)
+	d := &dataset.Dataset{}
+	for i := range x {
+		d.Add(&x[i], y[i])
+	}
+	d0 = filepath.Join(t.TempDir(), "d0.csv")
+	if err := d.WriteFile(d0); err != nil {
+		t.Fatal(err)
+	}
+	var list strings.Builder
+	for _, a := range synth.Resolvers() {
+		list.WriteString(a.String() + "\n")
+	}
+	oracle, _, _ = annotate.ReadBlacklist(strings.NewReader(list.String()), "resolvers")
+	cfg.Seed, cfg.Flows, cfg.DriftAt = 2, 3000, 0
+	g := synth.New(cfg)
+	ex := features.NewExtractor(features.SetALF)
+	var f synth.Flow
+	var ff features.Flow
+	for g.Next(&f) {
+		var c Candidate
+		f.FeatureFlow(&ff)
+		if ex.Compute(&ff, &c.X) != features.Kept {
+			continue
+		}
+		c.Flow = annotate.Flow{Src: f.Src, Dst: f.Dst, SrcPort: f.SrcPort, DstPort: f.DstPort, SNI: f.SNI, Label: -1}
+		stream = append(stream, c)
+	}
+	return d0, oracle, stream
+}
+
+func newLearner(t *testing.T, dir, d0 string, oracle annotate.Oracle, queue int) (*Learner, *infer.Slot) {
+	t.Helper()
+	var slot infer.Slot
+	l, err := New(Config{ID: "t", WorkDir: dir, Model: "single", FeatureSet: features.SetALF,
+		Strategy: "uncertainty_unranked", Params: query.Params{NMax: 50}, MaxDBSize: 2000,
+		D0: d0, Oracle: oracle, QueueSize: queue, Seed: 3}, &slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, &slot
+}
+
+// TestRunBesideTheFastPath runs the learner's goroutine while two fast-path
+// goroutines classify and offer flows and end generations; the queue is
+// small, so some flows are dropped, counted, and nothing waits.
+func TestRunBesideTheFastPath(t *testing.T) {
+	d0, oracle, stream := synthSetup(t)
+	dir := t.TempDir()
+	l, slot := newLearner(t, dir, d0, oracle, 64)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- l.Run(ctx) }()
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Go(func() {
+			for i := w; i < len(stream); i += 2 {
+				c := stream[i]
+				m := slot.Load()
+				m.Score(&c.X, &c.S)
+				if l.Wants(&c.S) {
+					l.Offer(&c)
+				}
+				if i%500 < 2 {
+					l.EndGeneration(GenerationStats{Flows: 500})
+				}
+			}
+		})
+	}
+	wg.Wait()
+	l.EndGeneration(GenerationStats{Flows: 1})
+	for deadline := time.Now().Add(60 * time.Second); l.LastReport() == nil; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no generation ran")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	r := l.LastReport()
+	if r.Generation < 1 || r.DBSize == 0 {
+		t.Errorf("report %+v", r)
+	}
+	if l.Dropped() == 0 {
+		t.Error("a queue of 64 took every flow: the test does not test dropping")
+	}
+	for _, f := range []string{"db.t.csv", "state.t.json", "metrics.t.jsonl"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestRestartContinues runs two generations, then starts a new learner on
+// the same working directory: it goes on from D_i, the model and the
+// generation count.
+func TestRestartContinues(t *testing.T) {
+	d0, oracle, stream := synthSetup(t)
+	dir := t.TempDir()
+	l, slot := newLearner(t, dir, d0, oracle, 0)
+	for g := range 2 {
+		m := slot.Load()
+		for i := g * 1000; i < (g+1)*1000; i++ {
+			c := stream[i]
+			m.Score(&c.X, &c.S)
+			l.Add(&c)
+		}
+		if _, err := l.Generation(GenerationStats{Flows: 1000}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, version := l.DB().Len(), l.Version()
+	again, slot2 := newLearner(t, dir, d0, oracle, 0)
+	if again.DB().Len() != rows || again.Version() != version || slot2.Load().Version != version {
+		t.Errorf("after restart: %d rows, model v%d (v%d); before %d rows, v%d", again.DB().Len(), again.Version(), slot2.Load().Version, rows, version)
+	}
+	r, err := again.Generation(GenerationStats{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Generation != 3 {
+		t.Errorf("generation %d after restart, want 3", r.Generation)
+	}
+	metrics, _ := os.ReadFile(filepath.Join(dir, "metrics.t.jsonl"))
+	if n := strings.Count(string(metrics), "\n"); n != 3 {
+		t.Errorf("%d reports in the metrics file, want 3", n)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	d0, oracle, _ := synthSetup(t)
+	var slot infer.Slot
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Model: "deep", Strategy: "random"}, `unknown model "deep"`},
+		{Config{Model: "single", Strategy: "psychic"}, `unknown query strategy "psychic"`},
+		{Config{Model: "single", Strategy: "ral"}, "ral needs --model committee"},
+		{Config{Model: "single", Strategy: "kldiv"}, "kldiv needs --model committee"},
+		{Config{Model: "single", Strategy: "random", Postprocessor: "magic"}, `unknown postprocessor "magic"`},
+		{Config{Model: "single", Strategy: "random", D0: filepath.Join(t.TempDir(), "none.csv")}, "no such file"},
+	} {
+		tc.cfg.WorkDir, tc.cfg.Oracle, tc.cfg.FeatureSet = t.TempDir(), oracle, features.SetALF
+		if tc.cfg.D0 == "" {
+			tc.cfg.D0 = d0
+		}
+		if _, err := New(tc.cfg, &slot); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+}

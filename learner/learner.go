@@ -531,27 +531,48 @@ func testMetrics(m *infer.Model, test *dataset.Dataset, prevalence float64) eval
 	return c.Metrics(prevalence)
 }
 
-// WriteModel writes forests as a model in dir: each forest a LightGBM text
-// file (model-VERSION.K.txt), then the metadata naming them
-// (model-VERSION.json), each crash-safely, the metadata last. It returns
-// the metadata's path.
+// WriteModel writes forests as model number version in dir: see
+// WriteModelFiles. It returns the metadata's path.
 func WriteModel(dir string, version uint32, kind infer.Kind, set features.Set, forests []*infer.Forest, rows int) (string, error) {
-	base := fmt.Sprintf("model-%06d", version)
-	meta := infer.Meta{Format: infer.MetaFormat, Version: version, Kind: kind, FeatureSet: set.String(),
-		FeatureNames: features.Names[:], TrainingRows: rows, Created: time.Now().UTC()}
+	return WriteModelFiles(filepath.Join(dir, fmt.Sprintf("model-%06d", version)), version, kind, set, forests, rows)
+}
+
+// WriteModelFiles writes each forest as a LightGBM text file (BASE.K.txt),
+// then the metadata naming them (BASE.json), each crash-safely, the
+// metadata last. It returns the metadata's path.
+func WriteModelFiles(base string, version uint32, kind infer.Kind, set features.Set, forests []*infer.Forest, rows int) (string, error) {
+	meta := newMeta(version, kind, set, rows)
 	for k, f := range forests {
-		name := fmt.Sprintf("%s.%d.txt", base, k)
-		var buf bytes.Buffer
-		if err := f.WriteLightGBM(&buf); err != nil {
-			return "", err
-		}
-		if err := atomicfile.WriteFile(filepath.Join(dir, name), buf.Bytes()); err != nil {
+		name := fmt.Sprintf("%s.%d.txt", filepath.Base(base), k)
+		if err := writeForest(filepath.Join(filepath.Dir(base), name), f); err != nil {
 			return "", err
 		}
 		meta.Members = append(meta.Members, name)
 	}
-	path := filepath.Join(dir, base+".json")
+	path := base + ".json"
 	return path, writeMeta(path, meta)
+}
+
+// WriteModelFile writes one forest as a LightGBM text file at path, which
+// LightGBM's own tools read, with its metadata beside it (PATH.meta.json).
+func WriteModelFile(path string, version uint32, set features.Set, f *infer.Forest, rows int) error {
+	if err := writeForest(path, f); err != nil {
+		return err
+	}
+	return writeMeta(path+".meta.json", newMeta(version, infer.KindSingle, set, rows))
+}
+
+func newMeta(version uint32, kind infer.Kind, set features.Set, rows int) infer.Meta {
+	return infer.Meta{Format: infer.MetaFormat, Version: version, Kind: kind, FeatureSet: set.String(),
+		FeatureNames: features.Names[:], TrainingRows: rows, Created: time.Now().UTC()}
+}
+
+func writeForest(path string, f *infer.Forest) error {
+	var buf bytes.Buffer
+	if err := f.WriteLightGBM(&buf); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, buf.Bytes())
 }
 
 func writeMeta(path string, meta infer.Meta) error {

@@ -36,30 +36,17 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("features: --set: %w", err)
 	}
-	if *batch <= 0 {
-		return errors.New("features: --batch must be positive")
-	}
 	var blacklist *annotate.Blacklist
 	if *blacklistPath != "" {
-		var bad []*annotate.LineError
-		if blacklist, bad, err = annotate.LoadBlacklist(*blacklistPath); err != nil {
+		if blacklist, err = loadBlacklist(*blacklistPath, log); err != nil {
 			return fmt.Errorf("features: %w", err)
 		}
-		for _, le := range bad {
-			log.Warn("blacklist line skipped", "err", le)
-		}
 	}
-	specs, err := parseIfcs("features", *ifc, 1, 0)
+	fr, err := openFlowReader(ctx, "features", *ifc, set, *batch)
 	if err != nil {
 		return err
 	}
-	in, err := trap.OpenInput(specs[0], trap.InputConfig{})
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	defer context.AfterFunc(ctx, func() { in.Close() })()
-
+	defer fr.close()
 	dst := e.stdout
 	if *outPath != "-" {
 		f, err := os.Create(*outPath)
@@ -69,133 +56,198 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 		defer f.Close()
 		dst = f
 	}
-	w := &featureCSV{out: bufio.NewWriterSize(dst, 64<<10), ex: features.NewExtractor(set), blacklist: blacklist}
-	fileInput := specs[0].Kind == 'f'
-	records, skipped := 0, 0
-	stream := uint64(0)
+	out := bufio.NewWriterSize(dst, 64<<10)
+	var line []byte
+	header := false
 	for {
-		rec, err := in.Next()
+		ok, err := fr.next(log)
+		if err != nil {
+			return fmt.Errorf("features: %w", err)
+		}
+		if !ok {
+			break
+		}
+		if !fr.kept {
+			continue
+		}
+		line = line[:0]
+		if !header {
+			line = append(line, "row,SRC_IP,DST_IP,SRC_PORT,DST_PORT"...)
+			for _, name := range features.Names {
+				line = append(append(line, ','), name...)
+			}
+			if blacklist != nil {
+				line = append(line, ",class"...)
+			}
+			line = append(line, '\n')
+			header = true
+		}
+		f := &fr.flow
+		line = strconv.AppendInt(line, int64(fr.row), 10)
+		line = append(f.Src.AppendTo(append(line, ',')), ',')
+		line = append(f.Dst.AppendTo(line), ',')
+		line = append(strconv.AppendUint(line, uint64(f.SrcPort), 10), ',')
+		line = strconv.AppendUint(line, uint64(f.DstPort), 10)
+		for i := range features.N {
+			line = fr.ex.AppendValue(append(line, ','), &fr.vec, i)
+		}
+		if blacklist != nil {
+			if doh, _ := blacklist.Label(f); doh {
+				line = append(line, ",True"...)
+			} else {
+				line = append(line, ",False"...)
+			}
+		}
+		line = append(line, '\n')
+		if _, err := out.Write(line); err != nil {
+			return fmt.Errorf("features: %w", err)
+		}
+	}
+	if err := out.Flush(); err != nil {
+		return fmt.Errorf("features: %w", err)
+	}
+	return fr.finish(log)
+}
+
+// loadBlacklist loads a blacklist, warning of lines that are not addresses.
+func loadBlacklist(path string, log *slog.Logger) (*annotate.Blacklist, error) {
+	b, bad, err := annotate.LoadBlacklist(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, le := range bad {
+		log.Warn("blacklist line skipped", "err", le)
+	}
+	return b, nil
+}
+
+// flowReader reads UniRec flows from a TRAP input and computes their
+// features batch by batch as ALF does: a new batch at every file or
+// connection, and every ALF-sized chunk of a socket input.
+type flowReader struct {
+	ctx       context.Context
+	cmd       string
+	in        *trap.Reader
+	stop      func() bool
+	fileInput bool
+	batch     int
+
+	ex           *features.Extractor
+	reader       *features.RecordReader
+	src, dst     *trap.Field
+	sport, dport *trap.Field
+	sni          *trap.Field
+	stream       uint64
+	records      int
+	skipped      int
+	truncated    int
+	rawFlow      features.Flow
+	flow         annotate.Flow // the endpoints of the flow read last
+	row          int           // its index in the batch
+	kept         bool          // whether ALF's filters kept it
+	vec          features.Vector
+}
+
+func openFlowReader(ctx context.Context, cmd, ifc string, set features.Set, batch int) (*flowReader, error) {
+	if batch <= 0 {
+		return nil, fmt.Errorf("%s: --batch must be positive", cmd)
+	}
+	specs, err := parseIfcs(cmd, ifc, 1, 0)
+	if err != nil {
+		return nil, err
+	}
+	in, err := trap.OpenInput(specs[0], trap.InputConfig{})
+	if err != nil {
+		return nil, err
+	}
+	fr := &flowReader{ctx: ctx, cmd: cmd, in: in, fileInput: specs[0].Kind == 'f', batch: batch,
+		ex: features.NewExtractor(set), row: -1}
+	fr.stop = context.AfterFunc(ctx, func() { in.Close() })
+	return fr, nil
+}
+
+func (fr *flowReader) close() {
+	fr.stop()
+	fr.in.Close()
+}
+
+// next reads the next record; false at the end of the input. Broken input
+// is skipped with a warning and counted.
+func (fr *flowReader) next(log *slog.Logger) (bool, error) {
+	for {
+		rec, err := fr.in.Next()
 		var se *trap.StreamError
 		switch {
 		case err == nil:
 		case errors.As(err, &se):
 			log.Warn("skipped broken input", "err", err)
-			skipped++
-			w.row++
+			fr.skipped++
+			fr.row++
 			continue
-		case errors.Is(err, io.EOF), ctx.Err() != nil:
-			if err := w.out.Flush(); err != nil {
-				return fmt.Errorf("features: %w", err)
-			}
-			logFeatureStats(log, w.ex.Stats(), records, w.truncated)
-			if skipped > 0 {
-				return fmt.Errorf("features: %d broken containers or records skipped", skipped)
-			}
-			return nil
+		case errors.Is(err, io.EOF), fr.ctx.Err() != nil:
+			return false, nil
 		default:
-			return fmt.Errorf("features: %w", err)
+			return false, err
 		}
-		// A new file, connection or ALF-sized chunk is a new batch.
-		if st := in.Stats().Streams; st != stream || !fileInput && w.row >= *batch {
-			stream = st
-			w.newBatch()
+		if st := fr.in.Stats().Streams; st != fr.stream || !fr.fileInput && fr.row+1 >= fr.batch {
+			fr.stream = st
+			fr.ex.NewBatch()
+			fr.row = -1
 		}
-		if err := w.write(rec); err != nil {
-			return fmt.Errorf("features: input %s at byte %d: %w", in.Name(), in.Offset(), err)
+		fr.row++
+		if err := fr.read(rec); err != nil {
+			return false, fmt.Errorf("input %s at byte %d: %w", fr.in.Name(), fr.in.Offset(), err)
 		}
-		records++
+		fr.records++
+		return true, nil
 	}
 }
 
-func logFeatureStats(log *slog.Logger, st features.Stats, records, truncated int) {
-	args := []any{"records", records, "kept", st.Kept}
-	for r := features.NoForward; r <= features.TooFewPackets; r++ {
-		args = append(args, "skipped_"+r.String(), st.Skipped[r])
-	}
-	log.Info("features computed", args...)
-	if truncated > 0 {
-		log.Warn("per-packet arrays longer than 30 entries were cut at 30", "flows", truncated)
-	}
-}
-
-// featureCSV writes kept flows as ALF's golden feature files have them.
-type featureCSV struct {
-	out       *bufio.Writer
-	ex        *features.Extractor
-	blacklist *annotate.Blacklist
-	reader    *features.RecordReader
-	src, dst  *trap.Field
-	sport     *trap.Field
-	dport     *trap.Field
-	row       int
-	header    bool
-	truncated int
-	flow      features.Flow
-	vec       features.Vector
-	line      []byte
-}
-
-func (w *featureCSV) newBatch() {
-	w.ex.NewBatch()
-	w.row = 0
-}
-
-func (w *featureCSV) write(rec trap.Record) error {
-	defer func() { w.row++ }()
-	if w.reader == nil || w.reader.Template() != rec.Template() {
+// read computes a record's features and notes its endpoints.
+func (fr *flowReader) read(rec trap.Record) error {
+	if fr.reader == nil || fr.reader.Template() != rec.Template() {
 		t := rec.Template()
 		r, err := features.NewRecordReader(t)
 		if err != nil {
 			return err
 		}
-		if w.src, err = t.Lookup("SRC_IP", trap.TypeIP); err == nil {
-			if w.dst, err = t.Lookup("DST_IP", trap.TypeIP); err == nil {
-				if w.sport, err = t.Lookup("SRC_PORT", trap.TypeUint16); err == nil {
-					w.dport, err = t.Lookup("DST_PORT", trap.TypeUint16)
+		if fr.src, err = t.Lookup("SRC_IP", trap.TypeIP); err == nil {
+			if fr.dst, err = t.Lookup("DST_IP", trap.TypeIP); err == nil {
+				if fr.sport, err = t.Lookup("SRC_PORT", trap.TypeUint16); err == nil {
+					fr.dport, err = t.Lookup("DST_PORT", trap.TypeUint16)
 				}
 			}
 		}
 		if err != nil {
 			return err
 		}
-		w.reader = r
+		fr.sni, _ = t.Lookup("TLS_SNI", trap.TypeString)
+		fr.reader = r
 	}
-	if w.reader.Read(rec, &w.flow) {
-		w.truncated++
+	if fr.reader.Read(rec, &fr.rawFlow) {
+		fr.truncated++
 	}
-	if w.ex.Compute(&w.flow, &w.vec) != features.Kept {
-		return nil
+	fr.flow = annotate.Flow{Src: rec.IP(fr.src), Dst: rec.IP(fr.dst), SrcPort: rec.Uint16(fr.sport), DstPort: rec.Uint16(fr.dport), Label: -1}
+	if fr.sni != nil {
+		fr.flow.SNI = string(rec.String(fr.sni))
 	}
-	line := w.line[:0]
-	if !w.header {
-		line = append(line, "row,SRC_IP,DST_IP,SRC_PORT,DST_PORT"...)
-		for _, name := range features.Names {
-			line = append(append(line, ','), name...)
-		}
-		if w.blacklist != nil {
-			line = append(line, ",class"...)
-		}
-		line = append(line, '\n')
-		w.header = true
+	fr.kept = fr.ex.Compute(&fr.rawFlow, &fr.vec) == features.Kept
+	return nil
+}
+
+// finish logs what was read and reports broken input as an error.
+func (fr *flowReader) finish(log *slog.Logger) error {
+	st := fr.ex.Stats()
+	args := []any{"input", fr.in.Name(), "records", fr.records, "kept", st.Kept}
+	for r := features.NoForward; r <= features.TooFewPackets; r++ {
+		args = append(args, "skipped_"+r.String(), st.Skipped[r])
 	}
-	src, dst := rec.IP(w.src), rec.IP(w.dst)
-	sport, dport := rec.Uint16(w.sport), rec.Uint16(w.dport)
-	line = strconv.AppendInt(line, int64(w.row), 10)
-	line = append(src.AppendTo(append(line, ',')), ',')
-	line = append(dst.AppendTo(line), ',')
-	line = append(strconv.AppendUint(line, uint64(sport), 10), ',')
-	line = strconv.AppendUint(line, uint64(dport), 10)
-	for i := range features.N {
-		line = w.ex.AppendValue(append(line, ','), &w.vec, i)
+	log.Info("flows read", args...)
+	if fr.truncated > 0 {
+		log.Warn("per-packet arrays longer than 30 entries were cut at 30", "flows", fr.truncated)
 	}
-	if w.blacklist != nil {
-		if w.blacklist.IsDoH(src, dst, sport, dport) {
-			line = append(line, ",True"...)
-		} else {
-			line = append(line, ",False"...)
-		}
+	if fr.skipped > 0 {
+		return fmt.Errorf("%s: %d broken containers or records skipped", fr.cmd, fr.skipped)
 	}
-	w.line = append(line, '\n')
-	_, err := w.out.Write(w.line)
-	return err
+	return nil
 }

@@ -41,6 +41,8 @@ var commands = []command{
 	{"dump", "print the records of a TRAP interface as CSV or JSON lines (like NEMEA's logger)", runDump},
 	{"replay", "copy the records of one TRAP interface to another (like NEMEA's traffic_repeater)", runReplay},
 	{"features", "compute ALF's DoH features of the flows on a TRAP interface, as CSV", runFeatures},
+	{"train", "train a model from a CSV in ALF's format (D_0), with alfd's own trainer", runTrain},
+	{"eval", "evaluate a model on the flows of a TRAP interface against a blacklist", runEval},
 	{"generate", "write seeded synthetic DoH and HTTPS flows, with a drift, to a TRAP interface", runGenerate},
 }
 

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/alfd/alfd/features"
+	"github.com/alfd/alfd/infer"
+	"github.com/alfd/alfd/learner"
+	"github.com/alfd/alfd/learner/dataset"
+	"github.com/alfd/alfd/learner/evaluate"
+	"github.com/alfd/alfd/learner/train"
+)
+
+func runTrain(_ context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "train", "--dpath D0.csv -o MODEL [options]")
+	dpath := fs.String("dpath", "", "training set: a CSV in ALF's format (class and the 24 features), such as D_0")
+	kind := fs.String("model", "single", "single (ALF's soft vote of 3 random forests), committee (the same 3 apart) or gbdt (gradient-boosted trees)")
+	out := fs.String("o", "", "where to write the model: MODEL.json (metadata and member files MODEL.K.txt) or, for single and gbdt, a LightGBM text file (with MODEL.meta.json)")
+	setName := fs.String("set", "alf", "the feature set the CSV holds: alf or fixed (recorded in the model)")
+	seed := fs.Uint64("seed", 1, "random seed")
+	var v verbosity
+	v.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := v.logger(e.stderr)
+	switch {
+	case *dpath == "":
+		return errors.New("train: --dpath is required")
+	case *out == "":
+		return errors.New("train: -o is required")
+	}
+	set, err := features.ParseSet(*setName)
+	if err != nil {
+		return fmt.Errorf("train: --set: %w", err)
+	}
+	d, err := dataset.ReadFile(*dpath)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if doh, other := d.Counts(); doh == 0 || other == 0 {
+		return fmt.Errorf("train: %s has %d DoH and %d other rows; both classes are needed", *dpath, doh, other)
+	}
+	var forests []*infer.Forest
+	k := infer.KindSingle
+	switch *kind {
+	case "single":
+		forests = []*infer.Forest{train.Single(d.X, d.Y, *seed)}
+	case "committee":
+		forests, k = train.Committee(d.X, d.Y, *seed), infer.KindCommittee
+	case "gbdt":
+		forests = []*infer.Forest{train.GradientBoosting(d.X, d.Y, train.BoostConfig{})}
+	default:
+		return fmt.Errorf("train: unknown model %q (want single, committee or gbdt)", *kind)
+	}
+	if base, isMeta := strings.CutSuffix(*out, ".json"); isMeta {
+		if _, err := learner.WriteModelFiles(base, 1, k, set, forests, d.Len()); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+	} else {
+		if len(forests) > 1 {
+			return errors.New("train: a committee is several files: name its metadata MODEL.json")
+		}
+		if err := learner.WriteModelFile(*out, 1, set, forests[0], d.Len()); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+	}
+	log.Info("model trained", "model", *kind, "rows", d.Len(), "out", *out)
+	return nil
+}
+
+// evalResult is what alfd eval prints.
+type evalResult struct {
+	Model   string           `json:"model"`
+	Version uint32           `json:"model_version"`
+	Input   string           `json:"input"`
+	Records int              `json:"records"`
+	Flows   int              `json:"flows"`
+	DoH     int              `json:"doh"`
+	Metrics evaluate.Metrics `json:"metrics"`
+}
+
+func runEval(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "eval", "--model MODEL -i IFC --blacklist FILE")
+	modelPath := fs.String("model", "", "the model: alfd's metadata JSON, or a LightGBM or XGBoost file")
+	ifc := fs.String("i", "", "input interface (IFC_SPEC) of the flows to evaluate on")
+	blacklistPath := fs.String("blacklist", "", "the truth: a blacklist of DoH resolvers")
+	setName := fs.String("set", "alf", "feature set: alf or fixed")
+	batch := fs.Int("batch", alfBatchRecords, "records per batch on a socket input, as ALF reads them")
+	var v verbosity
+	v.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := v.logger(e.stderr)
+	switch {
+	case *modelPath == "":
+		return errors.New("eval: --model is required")
+	case *blacklistPath == "":
+		return errors.New("eval: --blacklist is required")
+	}
+	set, err := features.ParseSet(*setName)
+	if err != nil {
+		return fmt.Errorf("eval: --set: %w", err)
+	}
+	m, err := infer.Load(*modelPath, set)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	for _, w := range m.Warnings {
+		log.Warn(w, "model", *modelPath)
+	}
+	blacklist, err := loadBlacklist(*blacklistPath, log)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	fr, err := openFlowReader(ctx, "eval", *ifc, set, *batch)
+	if err != nil {
+		return err
+	}
+	defer fr.close()
+	var c evaluate.Confusion
+	var s infer.Scores
+	res := evalResult{Model: *modelPath, Version: m.Version, Input: *ifc}
+	for {
+		ok, err := fr.next(log)
+		if err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+		if !ok {
+			break
+		}
+		if !fr.kept {
+			continue
+		}
+		m.Score(&fr.vec, &s)
+		truth, _ := blacklist.Label(&fr.flow)
+		c.Add(s.DoH(), truth)
+		if truth {
+			res.DoH++
+		}
+	}
+	if err := fr.finish(log); err != nil {
+		return err
+	}
+	res.Records, res.Flows = fr.records, c.N()
+	res.Metrics = c.Metrics(float64(res.DoH) / float64(max(res.Flows, 1)))
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(res)
+}

@@ -181,16 +181,28 @@ func loadEnsemble(data []byte) (e *Ensemble, names []string, err error) {
 			return readXGBoostJSON(bytes.NewReader(trimmed))
 		}
 		if _, ok := probe["tree_info"]; ok {
-			ens, err := leavesLoad(func(transform bool) (*leaves.Ensemble, error) {
-				return leaves.LGEnsembleFromJSON(bytes.NewReader(trimmed), transform)
-			})
+			// leaves loads LightGBM JSON only raw.
+			lv, err := leaves.LGEnsembleFromJSON(bytes.NewReader(trimmed), false)
+			if err != nil {
+				return nil, nil, fmt.Errorf("LightGBM JSON: %w", err)
+			}
+			ens, err := compileLeaves(lv)
 			if err != nil {
 				return nil, nil, fmt.Errorf("LightGBM JSON: %w", err)
 			}
 			var header struct {
 				FeatureNames []string `json:"feature_names"`
+				Objective    string   `json:"objective"`
 			}
 			json.Unmarshal(trimmed, &header)
+			// leaves reads no objective from JSON: the raw score it gives
+			// is log-odds for a binary model, one per class for multiclass.
+			switch {
+			case strings.HasPrefix(header.Objective, "binary"):
+				ens.output = outSigmoid
+			case strings.HasPrefix(header.Objective, "multiclass"):
+				ens.output = outSoftmax
+			}
 			return ens, header.FeatureNames, nil
 		}
 		return nil, nil, errors.New("JSON that is neither an XGBoost nor a LightGBM model")

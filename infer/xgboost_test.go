@@ -174,3 +174,39 @@ func TestMetadataAndFeatureSets(t *testing.T) {
 		t.Errorf("model with a sidecar: %v", err)
 	}
 }
+
+// lightgbmJSON is a LightGBM JSON dump written by hand: one tree splitting
+// feature 3 at 10 (<= goes left to -1, else 2), NaN counted missing and
+// sent left, binary log loss.
+const lightgbmJSON = `{"name":"tree","version":"v2","num_class":1,"num_tree_per_iteration":1,"label_index":0,
+ "max_feature_idx":23,"objective":"binary sigmoid:1","feature_names":["bytes_rev","bytes","packets","packets_rev",
+ "packets_sum","bytes_ration","num_pkts_ration","time","av_pkt_size","av_pkt_size_rev","var_pkt_size",
+ "var_pkt_size_rev","median_pkt_size","median_pkt_size_rev","mindelay","avgdelay","maxdelay","bursts","fizzles",
+ "time_leap_ration","autocorr","stSum","ndSum","rdSum"],
+ "tree_info":[{"tree_index":0,"num_leaves":2,"num_cat":0,"shrinkage":1,"tree_structure":{
+  "split_index":0,"split_feature":3,"split_gain":1,"threshold":10,"decision_type":"<=","default_left":true,
+  "missing_type":"NaN","internal_value":0,"internal_count":2,
+  "left_child":{"leaf_index":0,"leaf_value":-1,"leaf_count":1},
+  "right_child":{"leaf_index":1,"leaf_value":2,"leaf_count":1}}}]}`
+
+func TestLightGBMJSONByHand(t *testing.T) {
+	m, err := Load(writeText(t, "lgb.json", lightgbmJSON), features.SetALF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigmoid := func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+	for _, tc := range []struct {
+		x3, want float64
+	}{
+		{10, sigmoid(-1)}, // LightGBM's <=: the threshold goes left
+		{10.5, sigmoid(2)},
+		{math.NaN(), sigmoid(-1)}, // missing, sent left
+		{-3, sigmoid(-1)},
+	} {
+		var x features.Vector
+		x[3] = tc.x3
+		if got := m.Members[0].Proba(x[:]); got != tc.want {
+			t.Errorf("x3 = %v: P = %v, want %v", tc.x3, got, tc.want)
+		}
+	}
+}

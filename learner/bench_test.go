@@ -26,7 +26,11 @@ func BenchmarkFastPathWhileTraining(b *testing.B) {
 	cfg := synth.DefaultConfig()
 	cfg.Flows = 5000
 	x, y := synth.Dataset(cfg, features.SetALF)
-	path, err := WriteModel(b.TempDir(), 1, infer.KindSingle, features.SetALF, []*infer.Forest{train.Single(x, y, 1)}, len(x))
+	single, err := train.Single(context.Background(), x, y, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	path, err := WriteModel(b.TempDir(), 1, infer.KindSingle, features.SetALF, []*infer.Forest{single}, len(x))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -67,7 +71,7 @@ func BenchmarkFastPathWhileTraining(b *testing.B) {
 						sink += i
 					}
 				default:
-					train.Single(x, y, 2)
+					train.Single(ctx, x, y, 2)
 				}
 			}
 		})

@@ -6,6 +6,7 @@
 package learner
 
 import (
+	"context"
 	"encoding/csv"
 	"net/netip"
 	"os"
@@ -130,7 +131,7 @@ func TestActiveLearningOnSharedTrapcaps(t *testing.T) {
 					}
 					l.Add(&c)
 				}
-				r, err := l.Generation(stats)
+				r, err := l.Generation(context.Background(), stats)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -245,7 +245,7 @@ func (l *Learner) restore() error {
 		l.log.Warn("the saved model does not load; training a new one", "err", err)
 	}
 	train, test := l.split()
-	m, _, err := l.trainModel(train, test, l.state.Version+1)
+	m, _, err := l.trainModel(context.Background(), train, test, l.state.Version+1)
 	if err != nil {
 		return err
 	}
@@ -333,7 +333,7 @@ func (l *Learner) Run(ctx context.Context) error {
 					drained = true
 				}
 			}
-			if _, err := l.Generation(s); err != nil {
+			if _, err := l.Generation(ctx, s); err != nil && ctx.Err() == nil {
 				l.log.Error("generation failed", "err", err)
 			}
 		}
@@ -374,8 +374,10 @@ func (l *Learner) add(c Candidate) {
 // learner in their own goroutine (tests, offline experiments).
 func (l *Learner) Add(c *Candidate) { l.add(*c) }
 
-// Generation runs one pass of the loop over the pooled candidates.
-func (l *Learner) Generation(s GenerationStats) (*Report, error) {
+// Generation runs one pass of the loop over the pooled candidates. When
+// ctx ends during training, the new rows stay in D_i (saved), the model in
+// use stays, and the error says so.
+func (l *Learner) Generation(ctx context.Context, s GenerationStats) (*Report, error) {
 	start := time.Now()
 	l.state.Generation++
 	r := &Report{Generation: l.state.Generation, Time: start, Flows: s.Flows, Candidates: len(l.pool),
@@ -418,7 +420,7 @@ func (l *Learner) Generation(s GenerationStats) (*Report, error) {
 	}
 	trainSet, test := l.split()
 	t0 := time.Now()
-	m, newTest, err := l.trainModel(trainSet, test, l.state.Version+1)
+	m, newTest, err := l.trainModel(ctx, trainSet, test, l.state.Version+1)
 	if err != nil {
 		return nil, err
 	}
@@ -490,18 +492,14 @@ func (l *Learner) split() (train, test *dataset.Dataset) {
 // trainModel trains a model of the configured kind, writes it to the
 // working directory, loads it back as the fast path will run it, and
 // evaluates it on test.
-func (l *Learner) trainModel(trainSet, test *dataset.Dataset, version uint32) (*infer.Model, evaluate.Metrics, error) {
-	seed := l.cfg.Seed + uint64(version)*7919
-	var forests []*infer.Forest
+func (l *Learner) trainModel(ctx context.Context, trainSet, test *dataset.Dataset, version uint32) (*infer.Model, evaluate.Metrics, error) {
+	forests, err := TrainModel(ctx, l.cfg.Model, trainSet, l.cfg.Seed+uint64(version)*7919)
+	if err != nil {
+		return nil, evaluate.Metrics{}, err
+	}
 	kind := infer.KindSingle
-	switch l.cfg.Model {
-	case "single":
-		forests = []*infer.Forest{train.Single(trainSet.X, trainSet.Y, seed)}
-	case "committee":
-		forests = train.Committee(trainSet.X, trainSet.Y, seed)
+	if l.cfg.Model == "committee" {
 		kind = infer.KindCommittee
-	case "gbdt":
-		forests = []*infer.Forest{train.GradientBoosting(trainSet.X, trainSet.Y, train.BoostConfig{})}
 	}
 	path, err := WriteModel(filepath.Join(l.cfg.WorkDir, "models"), version, kind, l.cfg.FeatureSet, forests, trainSet.Len())
 	if err != nil {
@@ -518,6 +516,23 @@ func (l *Learner) trainModel(trainSet, test *dataset.Dataset, version uint32) (*
 		return nil, evaluate.Metrics{}, err
 	}
 	return m, metrics, nil
+}
+
+// TrainModel trains the forests of a model kind: single (ALF's soft vote
+// of three random forests, as one forest), committee (the three apart) or
+// gbdt (gradient-boosted trees).
+func TrainModel(ctx context.Context, kind string, d *dataset.Dataset, seed uint64) ([]*infer.Forest, error) {
+	switch kind {
+	case "single":
+		f, err := train.Single(ctx, d.X, d.Y, seed)
+		return []*infer.Forest{f}, err
+	case "committee":
+		return train.Committee(ctx, d.X, d.Y, seed)
+	case "gbdt":
+		f, err := train.GradientBoosting(ctx, d.X, d.Y, train.BoostConfig{})
+		return []*infer.Forest{f}, err
+	}
+	return nil, fmt.Errorf("unknown model %q (want single, committee or gbdt)", kind)
 }
 
 // testMetrics evaluates a model on a labelled set.

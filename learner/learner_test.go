@@ -131,7 +131,7 @@ func TestRestartContinues(t *testing.T) {
 			m.Score(&c.X, &c.S)
 			l.Add(&c)
 		}
-		if _, err := l.Generation(GenerationStats{Flows: 1000}); err != nil {
+		if _, err := l.Generation(context.Background(), GenerationStats{Flows: 1000}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -140,7 +140,7 @@ func TestRestartContinues(t *testing.T) {
 	if again.DB().Len() != rows || again.Version() != version || slot2.Load().Version != version {
 		t.Errorf("after restart: %d rows, model v%d (v%d); before %d rows, v%d", again.DB().Len(), again.Version(), slot2.Load().Version, rows, version)
 	}
-	r, err := again.Generation(GenerationStats{})
+	r, err := again.Generation(context.Background(), GenerationStats{})
 	if err != nil {
 		t.Fatal(err)
 	}

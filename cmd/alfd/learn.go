@@ -12,10 +12,9 @@ import (
 	"github.com/alfd/alfd/learner"
 	"github.com/alfd/alfd/learner/dataset"
 	"github.com/alfd/alfd/learner/evaluate"
-	"github.com/alfd/alfd/learner/train"
 )
 
-func runTrain(_ context.Context, e *env, args []string) error {
+func runTrain(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "train", "--dpath D0.csv -o MODEL [options]")
 	dpath := fs.String("dpath", "", "training set: a CSV in ALF's format (class and the 24 features), such as D_0")
 	kind := fs.String("model", "single", "single (ALF's soft vote of 3 random forests), committee (the same 3 apart) or gbdt (gradient-boosted trees)")
@@ -45,17 +44,13 @@ func runTrain(_ context.Context, e *env, args []string) error {
 	if doh, other := d.Counts(); doh == 0 || other == 0 {
 		return fmt.Errorf("train: %s has %d DoH and %d other rows; both classes are needed", *dpath, doh, other)
 	}
-	var forests []*infer.Forest
 	k := infer.KindSingle
-	switch *kind {
-	case "single":
-		forests = []*infer.Forest{train.Single(d.X, d.Y, *seed)}
-	case "committee":
-		forests, k = train.Committee(d.X, d.Y, *seed), infer.KindCommittee
-	case "gbdt":
-		forests = []*infer.Forest{train.GradientBoosting(d.X, d.Y, train.BoostConfig{})}
-	default:
-		return fmt.Errorf("train: unknown model %q (want single, committee or gbdt)", *kind)
+	if *kind == "committee" {
+		k = infer.KindCommittee
+	}
+	forests, err := learner.TrainModel(ctx, *kind, d, *seed)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
 	}
 	if base, isMeta := strings.CutSuffix(*out, ".json"); isMeta {
 		if _, err := learner.WriteModelFiles(base, 1, k, set, forests, d.Len()); err != nil {

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"testing"
 
 	"github.com/alfd/alfd/features"
@@ -24,6 +25,6 @@ func BenchmarkRandomForest(b *testing.B) {
 	x, y := benchData(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		RandomForest(x, y, ForestConfig{Seed: 1})
+		RandomForest(context.Background(), x, y, ForestConfig{Seed: 1})
 	}
 }

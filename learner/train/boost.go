@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"math"
 
 	"github.com/alfd/alfd/features"
@@ -40,8 +41,9 @@ const minHessian = 1e-3
 // as LightGBM does: each tree grown leaf by leaf, always splitting the leaf
 // whose best split gains most, from histograms of gradients; the mean's
 // log-odds folded into the first tree. The output is log-odds (LightGBM's
-// binary objective; the sigmoid gives P(DoH)).
-func GradientBoosting(x []features.Vector, y []bool, cfg BoostConfig) *infer.Forest {
+// binary objective; the sigmoid gives P(DoH)). Training stops early, with
+// ctx's error, when ctx ends.
+func GradientBoosting(ctx context.Context, x []features.Vector, y []bool, cfg BoostConfig) (*infer.Forest, error) {
 	cfg = cfg.withDefaults()
 	d := binData(x, y)
 	f := &infer.Forest{NumClass: 1, Objective: "binary sigmoid:1", FeatureNames: features.Names[:]}
@@ -56,6 +58,9 @@ func GradientBoosting(x []features.Vector, y []bool, cfg BoostConfig) *infer.For
 		b.score[i] = init
 	}
 	for t := range cfg.Trees {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		tree := b.tree()
 		if t == 0 {
 			for i := range tree.LeafValue {
@@ -64,7 +69,7 @@ func GradientBoosting(x []features.Vector, y []bool, cfg BoostConfig) *infer.For
 		}
 		f.Trees = append(f.Trees, tree)
 	}
-	return f
+	return f, nil
 }
 
 type booster struct {

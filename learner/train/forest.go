@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -54,20 +55,25 @@ func (c ForestConfig) withDefaults() ForestConfig {
 // holding the share of DoH among their samples. The forest averages its
 // trees, so its output is P(DoH) (LightGBM's average_output, regression
 // objective).
-func RandomForest(x []features.Vector, y []bool, cfg ForestConfig) *infer.Forest {
-	return randomForest(binData(x, y), cfg)
+//
+// Training stops early, with ctx's error, when ctx ends.
+func RandomForest(ctx context.Context, x []features.Vector, y []bool, cfg ForestConfig) (*infer.Forest, error) {
+	return randomForest(ctx, binData(x, y), cfg)
 }
 
-func randomForest(d *binned, cfg ForestConfig) *infer.Forest {
+func randomForest(ctx context.Context, d *binned, cfg ForestConfig) (*infer.Forest, error) {
 	cfg = cfg.withDefaults()
 	f := &infer.Forest{NumClass: 1, Objective: "regression", AverageOutput: true, FeatureNames: features.Names[:],
 		Trees: make([]infer.Tree, 0, cfg.Trees)}
 	g := newGrower(d, cfg)
 	for t := range cfg.Trees {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		g.rng = rand.New(rand.NewPCG(cfg.Seed, uint64(t)))
 		f.Trees = append(f.Trees, g.grow())
 	}
-	return f
+	return f, nil
 }
 
 // grower grows the trees of one forest; it keeps its buffers between trees.

@@ -2,6 +2,7 @@ package train
 
 import (
 	"bufio"
+	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -23,14 +24,15 @@ func TestModelsRoundTrip(t *testing.T) {
 	x, y := synth.Dataset(cfg, features.SetALF)
 	cfg.Seed = 99
 	probe, _ := synth.Dataset(cfg, features.SetALF)
+	ctx := context.Background()
 	for _, tc := range []struct {
 		name    string
 		forest  *infer.Forest
 		sigmoid bool
 	}{
-		{"random forest", RandomForest(x, y, ForestConfig{Seed: 3, Trees: 30}), false},
-		{"single", Single(x, y, 4), false},
-		{"gradient boosting", GradientBoosting(x, y, BoostConfig{Trees: 40}), true},
+		{"random forest", must(RandomForest(ctx, x, y, ForestConfig{Seed: 3, Trees: 30})), false},
+		{"single", must(Single(ctx, x, y, 4)), false},
+		{"gradient boosting", must(GradientBoosting(ctx, x, y, BoostConfig{Trees: 40})), true},
 	} {
 		path := filepath.Join(t.TempDir(), "model.txt")
 		out, err := os.Create(path)
@@ -80,12 +82,15 @@ func TestTrainingRepeats(t *testing.T) {
 		b, _ := os.ReadFile(path)
 		return string(b)
 	}
-	a, b, c := text(RandomForest(x, y, ForestConfig{Seed: 1, Trees: 10})), text(RandomForest(x, y, ForestConfig{Seed: 1, Trees: 10})), text(RandomForest(x, y, ForestConfig{Seed: 2, Trees: 10}))
+	ctx := context.Background()
+	a := text(must(RandomForest(ctx, x, y, ForestConfig{Seed: 1, Trees: 10})))
+	b := text(must(RandomForest(ctx, x, y, ForestConfig{Seed: 1, Trees: 10})))
+	c := text(must(RandomForest(ctx, x, y, ForestConfig{Seed: 2, Trees: 10})))
 	if a != b || a == c {
 		t.Error("the same seed must give the same forest, another seed another")
 	}
-	g1 := text(GradientBoosting(x, y, BoostConfig{Trees: 5}))
-	g2 := text(GradientBoosting(x, y, BoostConfig{Trees: 5}))
+	g1 := text(must(GradientBoosting(ctx, x, y, BoostConfig{Trees: 5})))
+	g2 := text(must(GradientBoosting(ctx, x, y, BoostConfig{Trees: 5})))
 	if g1 != g2 {
 		t.Error("gradient boosting is not deterministic")
 	}

@@ -1,10 +1,12 @@
 package train
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"testing"
 
+	"github.com/alfd/alfd/infer"
 	"github.com/alfd/alfd/internal/shareddata"
 	"github.com/alfd/alfd/learner/dataset"
 )
@@ -57,7 +59,7 @@ func TestGoldenSplit(t *testing.T) {
 		{"gini", ForestConfig{Seed: 1}, 0.943},
 		{"entropy", ForestConfig{Seed: 2, Criterion: Entropy}, 0.943},
 	} {
-		f := RandomForest(train.X, train.Y, tc.cfg)
+		f := must(RandomForest(context.Background(), train.X, train.Y, tc.cfg))
 		acc, f1 := scoreOf(test, f.Predict)
 		t.Logf("random forest (%s, 100 trees) on 202112071115: accuracy %.4f, F1 %.4f", tc.name, acc, f1)
 		if f1 < tc.minF1 {
@@ -68,7 +70,7 @@ func TestGoldenSplit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acc, f1 := scoreOf(test, RandomForest(d0.X, d0.Y, ForestConfig{Seed: 1}).Predict)
+	acc, f1 := scoreOf(test, must(RandomForest(context.Background(), d0.X, d0.Y, ForestConfig{Seed: 1})).Predict)
 	t.Logf("trained on D_0 alone: accuracy %.4f, F1 %.4f", acc, f1)
 	if acc > 0.7 {
 		t.Errorf("D_0 alone reaches accuracy %.2f on the stream; ALF's measure was 0.46", acc)
@@ -113,16 +115,36 @@ func TestCutPoints(t *testing.T) {
 func TestGradientBoostingGoldenSplit(t *testing.T) {
 	train := readGolden(t, "202112021705", "202112021735", "202112031435", "202112031450")
 	test := readGolden(t, "202112071115")
-	f := GradientBoosting(train.X, train.Y, BoostConfig{})
+	f := must(GradientBoosting(context.Background(), train.X, train.Y, BoostConfig{}))
 	acc, f1 := scoreOf(test, func(x []float64) float64 { return 1 / (1 + math.Exp(-f.Predict(x))) })
 	t.Logf("gradient boosting (100 trees, 31 leaves) on 202112071115: accuracy %.4f, F1 %.4f", acc, f1)
 	if f1 < 0.9 {
 		t.Errorf("F1 %.4f", f1)
 	}
-	single := Single(train.X, train.Y, 1)
+	single := must(Single(context.Background(), train.X, train.Y, 1))
 	acc, f1 = scoreOf(test, single.Predict)
 	t.Logf("ALF's single model (soft vote of 3 forests) on 202112071115: accuracy %.4f, F1 %.4f", acc, f1)
 	if f1 < 0.943 {
 		t.Errorf("single model: F1 %.4f", f1)
+	}
+}
+
+// must is a trained model, or the test's end.
+func must(f *infer.Forest, err error) *infer.Forest {
+	if err != nil {
+		panic(err)
+	}
+	return f
+}
+
+func TestTrainingStopsWhenCancelled(t *testing.T) {
+	train := readGolden(t, "202112021735")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Single(ctx, train.X, train.Y, 1); err != context.Canceled {
+		t.Errorf("a cancelled training: %v", err)
+	}
+	if _, err := GradientBoosting(ctx, train.X, train.Y, BoostConfig{}); err != context.Canceled {
+		t.Errorf("a cancelled boosting: %v", err)
 	}
 }

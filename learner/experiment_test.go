@@ -110,7 +110,7 @@ func TestActiveLearningOnSharedTrapcaps(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := f1On(slot.Load(), test, blacklist)
-			decider := l.NewDecider(1)
+			gate := l.NewGate(1)
 			asked := 0
 			for _, gen := range stream {
 				var stats GenerationStats
@@ -122,14 +122,9 @@ func TestActiveLearningOnSharedTrapcaps(t *testing.T) {
 					stats.Flows++
 					truth, _ := blacklist.Label(&c.Flow)
 					stats.All.Add(c.S.DoH(), truth)
-					if decider != nil {
-						if c.RAL = decider.Decide(&c.S); !c.RAL.Ask {
-							continue
-						}
-					} else if !l.Wants(&c.S) {
-						continue
+					if gate.Consider(&c) {
+						l.Add(&c)
 					}
-					l.Add(&c)
 				}
 				r, err := l.Generation(context.Background(), stats)
 				if err != nil {

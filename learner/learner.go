@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -74,6 +75,10 @@ const minCompareRows = 50
 type Candidate struct {
 	query.Candidate
 	Flow annotate.Flow
+	// Key is what the generation's pool keeps the best of: the strategy's
+	// own score, or a random key for random, which makes the pool a
+	// uniform sample. A Gate sets it.
+	Key float64
 	// RAL is RAL's decision for the flow, when the strategy is RAL.
 	RAL query.Decision
 }
@@ -122,18 +127,16 @@ type Learner struct {
 	queue   chan Candidate
 	genEnd  chan GenerationStats
 	dropped atomic.Uint64
+	// floor is the weakest key in a full pool (float64 bits), so that
+	// gates offer only flows that would get in; -Inf while it has room.
+	floor atomic.Uint64
 
 	// Owned by the learner's goroutine.
 	db         *dataset.Dataset
 	trained    map[uint64]bool // the rows of D_i the running model trained on
-	pool       []pooled
+	pool       []Candidate     // a min-heap by Key, except under RAL
 	state      state
 	lastReport atomic.Pointer[Report]
-}
-
-type pooled struct {
-	Candidate
-	key float64 // the strategy's own score, or a random key
 }
 
 // state is what survives a restart besides D_i and the models.
@@ -174,6 +177,7 @@ func New(cfg Config, slot *infer.Slot) (*Learner, error) {
 		queue:  make(chan Candidate, cfg.QueueSize),
 		genEnd: make(chan GenerationStats, 1),
 	}
+	l.setFloor(math.Inf(-1))
 	if cfg.Strategy == "ral" {
 		if cfg.Model != "committee" {
 			return nil, errors.New("query strategy ral needs --model committee")
@@ -289,23 +293,43 @@ func (l *Learner) EndGeneration(s GenerationStats) {
 	}
 }
 
-// Wants reports whether the strategy could ever pick a flow with these
-// scores, so that the fast path offers only those.
-func (l *Learner) Wants(s *infer.Scores) bool {
-	if l.strategy == nil {
-		return true
-	}
-	return l.strategy.Worth(s)
+// A Gate decides, for one fast-path goroutine, which flows to offer the
+// learner: those its strategy could pick that would get into the pool now.
+type Gate struct {
+	l   *Learner
+	ral *query.Decider
+	rng *rand.Rand
 }
 
-// NewDecider returns a RAL decider for one fast-path goroutine, or nil when
-// the strategy is not RAL.
-func (l *Learner) NewDecider(seed uint64) *query.Decider {
-	if l.ral == nil {
-		return nil
+// NewGate returns a gate for one goroutine, with its own seeded randomness.
+func (l *Learner) NewGate(seed uint64) *Gate {
+	g := &Gate{l: l, rng: rand.New(rand.NewPCG(seed, 0x9a7e))}
+	if l.ral != nil {
+		g.ral = l.ral.NewDecider(seed)
 	}
-	return l.ral.NewDecider(seed)
+	return g
 }
+
+// Consider reports whether to offer the flow with the scores c.S, and sets
+// c.Key, or c.RAL under RAL. It does not allocate.
+func (g *Gate) Consider(c *Candidate) bool {
+	if g.ral != nil {
+		c.RAL = g.ral.Decide(&c.S)
+		return c.RAL.Ask
+	}
+	s := g.l.strategy
+	if !s.Worth(&c.S) {
+		return false
+	}
+	if s.Name() == "random" {
+		c.Key = g.rng.Float64()
+	} else {
+		c.Key = s.Prescore(&c.S)
+	}
+	return c.Key > math.Float64frombits(g.l.floor.Load())
+}
+
+func (l *Learner) setFloor(f float64) { l.floor.Store(math.Float64bits(f)) }
 
 // LastReport is the last generation's report, or nil.
 func (l *Learner) LastReport() *Report { return l.lastReport.Load() }
@@ -322,13 +346,13 @@ func (l *Learner) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return l.db.WriteFile(l.dbPath())
 		case c := <-l.queue:
-			l.add(c)
+			l.add(&c)
 		case s := <-l.genEnd:
 			// The queue first: what was offered belongs to this generation.
 			for drained := false; !drained; {
 				select {
 				case c := <-l.queue:
-					l.add(c)
+					l.add(&c)
 				default:
 					drained = true
 				}
@@ -340,39 +364,58 @@ func (l *Learner) Run(ctx context.Context) error {
 	}
 }
 
-// add puts a candidate in the generation's pool, keeping the best
-// PoolSize by the strategy's own score (a random key for random, which
-// makes the pool a uniform sample).
-func (l *Learner) add(c Candidate) {
-	p := pooled{Candidate: c}
+// add puts a candidate in the generation's pool, keeping the PoolSize best
+// by key. RAL's pool keeps the first PoolSize it asked for.
+func (l *Learner) add(c *Candidate) {
 	switch {
-	case l.strategy == nil:
-		l.pool = append(l.pool, p) // RAL has already decided
-		return
-	case l.strategy.Name() == "random":
-		p.key = l.rng.Float64()
-	default:
-		p.key = l.strategy.Prescore(&c.S)
-	}
-	if len(l.pool) < l.cfg.PoolSize {
-		l.pool = append(l.pool, p)
-		return
-	}
-	// Replace the weakest when this one is better.
-	weakest := 0
-	for i := range l.pool {
-		if l.pool[i].key < l.pool[weakest].key {
-			weakest = i
+	case len(l.pool) < l.cfg.PoolSize:
+		l.pool = append(l.pool, *c)
+		if l.strategy != nil {
+			l.siftUp(len(l.pool) - 1)
+			if len(l.pool) == l.cfg.PoolSize {
+				l.setFloor(l.pool[0].Key)
+			}
 		}
+	case l.strategy != nil && c.Key > l.pool[0].Key:
+		l.pool[0] = *c
+		l.siftDown(0)
+		l.setFloor(l.pool[0].Key)
+	case l.strategy == nil:
+		l.dropped.Add(1)
 	}
-	if p.key > l.pool[weakest].key {
-		l.pool[weakest] = p
+}
+
+func (l *Learner) siftUp(i int) {
+	for i > 0 {
+		parent := (i - 1) / 2
+		if l.pool[parent].Key <= l.pool[i].Key {
+			return
+		}
+		l.pool[parent], l.pool[i] = l.pool[i], l.pool[parent]
+		i = parent
+	}
+}
+
+func (l *Learner) siftDown(i int) {
+	for {
+		least, left := i, 2*i+1
+		if left < len(l.pool) && l.pool[left].Key < l.pool[least].Key {
+			least = left
+		}
+		if right := left + 1; right < len(l.pool) && l.pool[right].Key < l.pool[least].Key {
+			least = right
+		}
+		if least == i {
+			return
+		}
+		l.pool[least], l.pool[i] = l.pool[i], l.pool[least]
+		i = least
 	}
 }
 
 // Add puts a candidate in the pool directly, for callers that run the
 // learner in their own goroutine (tests, offline experiments).
-func (l *Learner) Add(c *Candidate) { l.add(*c) }
+func (l *Learner) Add(c *Candidate) { l.add(c) }
 
 // Generation runs one pass of the loop over the pooled candidates. When
 // ctx ends during training, the new rows stay in D_i (saved), the model in
@@ -403,6 +446,7 @@ func (l *Learner) Generation(ctx context.Context, s GenerationStats) (*Report, e
 	}
 	r.Asked = len(picked)
 	l.pool = l.pool[:0]
+	l.setFloor(math.Inf(-1))
 	r.QuerySeconds = time.Since(start).Seconds()
 	prevalence := l.prevalence()
 	r.Metrics["test_only_anotated"] = asked.Metrics(prevalence)
@@ -474,7 +518,7 @@ func (l *Learner) pick() []int {
 	}
 	cands := make([]query.Candidate, len(l.pool))
 	for i := range l.pool {
-		cands[i] = l.pool[i].Candidate.Candidate
+		cands[i] = l.pool[i].Candidate
 	}
 	return l.strategy.Select(cands, l.db)
 }

@@ -2,8 +2,10 @@ package learner
 
 import (
 	"context"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -79,11 +81,12 @@ func TestRunBesideTheFastPath(t *testing.T) {
 	var wg sync.WaitGroup
 	for w := range 2 {
 		wg.Go(func() {
+			gate := l.NewGate(uint64(w))
 			for i := w; i < len(stream); i += 2 {
 				c := stream[i]
 				m := slot.Load()
 				m.Score(&c.X, &c.S)
-				if l.Wants(&c.S) {
+				if gate.Consider(&c) {
 					l.Offer(&c)
 				}
 				if i%500 < 2 {
@@ -124,12 +127,15 @@ func TestRestartContinues(t *testing.T) {
 	d0, oracle, stream := synthSetup(t)
 	dir := t.TempDir()
 	l, slot := newLearner(t, dir, d0, oracle, 0)
+	gate := l.NewGate(1)
 	for g := range 2 {
 		m := slot.Load()
 		for i := g * 1000; i < (g+1)*1000; i++ {
 			c := stream[i]
 			m.Score(&c.X, &c.S)
-			l.Add(&c)
+			if gate.Consider(&c) {
+				l.Add(&c)
+			}
 		}
 		if _, err := l.Generation(context.Background(), GenerationStats{Flows: 1000}); err != nil {
 			t.Fatal(err)
@@ -174,5 +180,48 @@ func TestConfigErrors(t *testing.T) {
 		if _, err := New(tc.cfg, &slot); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want %q", tc.cfg, err, tc.want)
 		}
+	}
+}
+
+// TestGateAndPoolKeepTheBest offers flows of known uncertainty in a random
+// order: the pool ends with exactly the most uncertain, and once it is
+// full the gate turns away the flows that would not get in.
+func TestGateAndPoolKeepTheBest(t *testing.T) {
+	d0, oracle, _ := synthSetup(t)
+	var slot infer.Slot
+	l, err := New(Config{ID: "t", WorkDir: t.TempDir(), Model: "single", FeatureSet: features.SetALF,
+		Strategy: "uncertainty_unranked", Params: query.Params{NMax: 5}, PoolSize: 10, MaxDBSize: 2000,
+		D0: d0, Oracle: oracle, Seed: 3}, &slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := l.NewGate(1)
+	offered := 0
+	for _, i := range rand.New(rand.NewPCG(7, 7)).Perm(1000) {
+		c := Candidate{}
+		c.S.Uncertainty = float64(i+1) / 2000
+		if gate.Consider(&c) {
+			l.Add(&c)
+			offered++
+		}
+	}
+	var got []float64
+	for _, c := range l.pool {
+		got = append(got, c.S.Uncertainty)
+	}
+	slices.Sort(got)
+	for k, u := range got {
+		if want := float64(991+k) / 2000; u != want {
+			t.Fatalf("pool %v, want the 10 most uncertain", got)
+		}
+	}
+	// A random order lets about K·ln(N/K) of N through: 10·ln(100) ≈ 46.
+	if offered > 100 {
+		t.Errorf("the gate let %d of 1000 flows through to a pool of 10", offered)
+	}
+	above, below := Candidate{}, Candidate{}
+	above.S.Uncertainty, below.S.Uncertainty = 0.4999, 0.49
+	if !gate.Consider(&above) || gate.Consider(&below) {
+		t.Error("the gate does not follow the pool's floor")
 	}
 }

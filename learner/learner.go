@@ -125,7 +125,7 @@ type Learner struct {
 	rng      *rand.Rand
 
 	queue   chan Candidate
-	genEnd  chan GenerationStats
+	genEnd  chan generationEnd
 	dropped atomic.Uint64
 	// floor is the weakest key in a full pool (float64 bits), so that
 	// gates offer only flows that would get in; -Inf while it has room.
@@ -175,7 +175,7 @@ func New(cfg Config, slot *infer.Slot) (*Learner, error) {
 		slot:   slot,
 		rng:    rand.New(rand.NewPCG(cfg.Seed, 0x1ea4)),
 		queue:  make(chan Candidate, cfg.QueueSize),
-		genEnd: make(chan GenerationStats, 1),
+		genEnd: make(chan generationEnd, 1),
 	}
 	l.setFloor(math.Inf(-1))
 	if cfg.Strategy == "ral" {
@@ -275,19 +275,43 @@ func (l *Learner) Offer(c *Candidate) bool {
 // Dropped is the number of flows the full queue turned away.
 func (l *Learner) Dropped() uint64 { return l.dropped.Load() }
 
+// generationEnd asks for a generation; done, if any, hear when it ran.
+type generationEnd struct {
+	s    GenerationStats
+	done []chan error
+}
+
 // EndGeneration tells the learner that a generation ended. It never waits:
 // while the learner is still busy with the last one, the two are merged.
-func (l *Learner) EndGeneration(s GenerationStats) {
+func (l *Learner) EndGeneration(s GenerationStats) { l.endGeneration(generationEnd{s: s}) }
+
+// RunGeneration ends a generation and waits until the learner's goroutine
+// has run it, as ALF runs one generation per file: for offline inputs,
+// whose generations should not merge. It returns the generation's error,
+// or ctx's.
+func (l *Learner) RunGeneration(ctx context.Context, s GenerationStats) error {
+	done := make(chan error, 1)
+	l.endGeneration(generationEnd{s: s, done: []chan error{done}})
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l *Learner) endGeneration(g generationEnd) {
 	for {
 		select {
-		case l.genEnd <- s:
+		case l.genEnd <- g:
 			return
 		default:
 		}
 		select {
 		case prev := <-l.genEnd:
-			s.Flows += prev.Flows
-			s.All.Merge(prev.All)
+			g.s.Flows += prev.s.Flows
+			g.s.All.Merge(prev.s.All)
+			g.done = append(g.done, prev.done...)
 		default:
 		}
 	}
@@ -347,7 +371,7 @@ func (l *Learner) Run(ctx context.Context) error {
 			return l.db.WriteFile(l.dbPath())
 		case c := <-l.queue:
 			l.add(&c)
-		case s := <-l.genEnd:
+		case g := <-l.genEnd:
 			// The queue first: what was offered belongs to this generation.
 			for drained := false; !drained; {
 				select {
@@ -357,8 +381,12 @@ func (l *Learner) Run(ctx context.Context) error {
 					drained = true
 				}
 			}
-			if _, err := l.Generation(ctx, s); err != nil && ctx.Err() == nil {
+			_, err := l.Generation(ctx, g.s)
+			if err != nil && ctx.Err() == nil {
 				l.log.Error("generation failed", "err", err)
+			}
+			for _, done := range g.done {
+				done <- err
 			}
 		}
 	}

@@ -225,3 +225,35 @@ func TestGateAndPoolKeepTheBest(t *testing.T) {
 		t.Error("the gate does not follow the pool's floor")
 	}
 }
+
+// TestRunGenerationWaits: an offline input's generations run one by one,
+// each with the flows offered before it ended, none merged.
+func TestRunGenerationWaits(t *testing.T) {
+	d0, oracle, stream := synthSetup(t)
+	l, slot := newLearner(t, t.TempDir(), d0, oracle, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- l.Run(ctx) }()
+	gate := l.NewGate(1)
+	for g := range 3 {
+		m := slot.Load()
+		for i := g * 500; i < (g+1)*500; i++ {
+			c := stream[i]
+			m.Score(&c.X, &c.S)
+			if gate.Consider(&c) {
+				l.Offer(&c)
+			}
+		}
+		if err := l.RunGeneration(ctx, GenerationStats{Flows: 500}); err != nil {
+			t.Fatal(err)
+		}
+		r := l.LastReport()
+		if r == nil || r.Generation != g+1 || r.Flows != 500 || r.Candidates == 0 {
+			t.Fatalf("after generation %d: report %+v", g+1, r)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -72,6 +72,7 @@ func TestReadALFTrapcaps(t *testing.T) {
 			r := openInput(t, "f:"+filepath.Join(dir, tc.name))
 			tmpl := (*Template)(nil)
 			var keys []flowKey
+			containerEnds := 0
 			for {
 				rec, err := r.Next()
 				if errors.Is(err, io.EOF) {
@@ -79,6 +80,9 @@ func TestReadALFTrapcaps(t *testing.T) {
 				}
 				if err != nil {
 					t.Fatal(err)
+				}
+				if !r.Buffered() {
+					containerEnds++
 				}
 				if tmpl == nil {
 					tmpl = rec.Template()
@@ -97,6 +101,9 @@ func TestReadALFTrapcaps(t *testing.T) {
 			st := r.Stats()
 			if st.Messages != uint64(tc.records) || st.Skipped != 0 || st.BadRecords != 0 || st.Streams != 1 {
 				t.Errorf("stats %+v", st)
+			}
+			if uint64(containerEnds) != st.Containers || st.Containers < 2 {
+				t.Errorf("Buffered was false after %d records; %d containers", containerEnds, st.Containers)
 			}
 			checkGolden(t, shareddata.Path(t, "alf", "golden", tc.name+".features.csv"), keys)
 		})

@@ -187,6 +187,9 @@ func expandFiles(param string) ([]string, error) {
 	return files, nil
 }
 
+// Spec is the interface's IFC_SPEC.
+func (r *Reader) Spec() IfcSpec { return r.spec }
+
 // Name is the interface as given in the IFC_SPEC.
 func (r *Reader) Name() string { return r.spec.Text }
 
@@ -202,6 +205,10 @@ func (r *Reader) Offset() int64 { return r.msgOff }
 
 // Stream names the file or socket being read.
 func (r *Reader) Stream() string { return r.stream }
+
+// Buffered reports whether messages of the current container are left to
+// read: while it does, Recv returns without waiting.
+func (r *Reader) Buffered() bool { return r.state == stateMessages && r.pos < len(r.buf) }
 
 // Close stops the reader; a Recv blocked in another goroutine returns
 // ErrClosed.

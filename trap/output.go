@@ -151,6 +151,25 @@ func (w *Writer) Send(msg []byte) error {
 	return nil
 }
 
+// SendBatch queues several messages at once, as Send would one by one, but
+// taking the Writer's lock once.
+func (w *Writer) SendBatch(msgs [][]byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, msg := range msgs {
+		if err := w.appendLocked(msg); err != nil {
+			return err
+		}
+		w.stats.Messages++
+		if !w.spec.Buffer {
+			if err := w.flushLocked(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func (w *Writer) appendLocked(msg []byte) error {
 	switch {
 	case w.closed:

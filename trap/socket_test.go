@@ -338,7 +338,9 @@ func TestSocketRoundTrip(t *testing.T) {
 			// A second reader joins midway and starts at the next container.
 			second := collect(t, openSocketInput(t, inSpec))
 			waitClients(t, w, 2)
-			sendAll(t, w, recs[7000:])
+			if err := w.SendBatch(recs[7000:]); err != nil {
+				t.Fatal(err)
+			}
 			if err := w.Close(); err != nil {
 				t.Fatal(err)
 			}

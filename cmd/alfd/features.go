@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/alfd/alfd/classify"
 	"github.com/alfd/alfd/features"
 	"github.com/alfd/alfd/learner/annotate"
 	"github.com/alfd/alfd/trap"
@@ -132,20 +133,17 @@ type flowReader struct {
 	fileInput bool
 	batch     int
 
-	ex           *features.Extractor
-	reader       *features.RecordReader
-	src, dst     *trap.Field
-	sport, dport *trap.Field
-	sni          *trap.Field
-	stream       uint64
-	records      int
-	skipped      int
-	truncated    int
-	rawFlow      features.Flow
-	flow         annotate.Flow // the endpoints of the flow read last
-	row          int           // its index in the batch
-	kept         bool          // whether ALF's filters kept it
-	vec          features.Vector
+	ex        *features.Extractor
+	reader    *classify.RecordReader
+	stream    uint64
+	records   int
+	skipped   int
+	truncated int
+	rawFlow   features.Flow
+	flow      annotate.Flow // the endpoints of the flow read last
+	row       int           // its index in the batch
+	kept      bool          // whether ALF's filters kept it
+	vec       features.Vector
 }
 
 func openFlowReader(ctx context.Context, cmd, ifc string, set features.Set, batch int) (*flowReader, error) {
@@ -206,31 +204,16 @@ func (fr *flowReader) next(log *slog.Logger) (bool, error) {
 // read computes a record's features and notes its endpoints.
 func (fr *flowReader) read(rec trap.Record) error {
 	if fr.reader == nil || fr.reader.Template() != rec.Template() {
-		t := rec.Template()
-		r, err := features.NewRecordReader(t)
+		r, err := classify.NewRecordReader(rec.Template())
 		if err != nil {
 			return err
 		}
-		if fr.src, err = t.Lookup("SRC_IP", trap.TypeIP); err == nil {
-			if fr.dst, err = t.Lookup("DST_IP", trap.TypeIP); err == nil {
-				if fr.sport, err = t.Lookup("SRC_PORT", trap.TypeUint16); err == nil {
-					fr.dport, err = t.Lookup("DST_PORT", trap.TypeUint16)
-				}
-			}
-		}
-		if err != nil {
-			return err
-		}
-		fr.sni, _ = t.Lookup("TLS_SNI", trap.TypeString)
 		fr.reader = r
 	}
-	if fr.reader.Read(rec, &fr.rawFlow) {
+	if fr.reader.Read(rec, &fr.rawFlow, &fr.flow) {
 		fr.truncated++
 	}
-	fr.flow = annotate.Flow{Src: rec.IP(fr.src), Dst: rec.IP(fr.dst), SrcPort: rec.Uint16(fr.sport), DstPort: rec.Uint16(fr.dport), Label: -1}
-	if fr.sni != nil {
-		fr.flow.SNI = string(rec.String(fr.sni))
-	}
+	fr.flow.SNI = string(fr.reader.SNI(rec))
 	fr.kept = fr.ex.Compute(&fr.rawFlow, &fr.vec) == features.Kept
 	return nil
 }

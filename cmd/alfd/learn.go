@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/alfd/alfd/classify"
 	"github.com/alfd/alfd/features"
 	"github.com/alfd/alfd/infer"
 	"github.com/alfd/alfd/learner"
 	"github.com/alfd/alfd/learner/dataset"
 	"github.com/alfd/alfd/learner/evaluate"
+	"github.com/alfd/alfd/trap"
 )
 
 func runTrain(ctx context.Context, e *env, args []string) error {
@@ -113,36 +115,32 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
-	fr, err := openFlowReader(ctx, "eval", *ifc, set, *batch)
+	if *batch <= 0 {
+		return errors.New("eval: --batch must be positive")
+	}
+	specs, err := parseIfcs("eval", *ifc, 1, 0)
 	if err != nil {
 		return err
 	}
-	defer fr.close()
-	var c evaluate.Confusion
-	var s infer.Scores
-	res := evalResult{Model: *modelPath, Version: m.Version, Input: *ifc}
-	for {
-		ok, err := fr.next(log)
-		if err != nil {
-			return fmt.Errorf("eval: %w", err)
-		}
-		if !ok {
-			break
-		}
-		if !fr.kept {
-			continue
-		}
-		m.Score(&fr.vec, &s)
-		truth, _ := blacklist.Label(&fr.flow)
-		c.Add(s.DoH(), truth)
-		if truth {
-			res.DoH++
-		}
-	}
-	if err := fr.finish(log); err != nil {
+	in, err := trap.OpenInput(specs[0], trap.InputConfig{})
+	if err != nil {
 		return err
 	}
-	res.Records, res.Flows = fr.records, c.N()
+	defer in.Close()
+	var slot infer.Slot
+	slot.Store(m)
+	var c evaluate.Confusion
+	p := classify.New(classify.Config{Set: set, Slot: &slot, Oracle: blacklist, GenerationFlows: uint64(*batch), Log: log,
+		OnGeneration: func(s learner.GenerationStats) { c.Merge(s.All) }})
+	if err := p.Run(ctx, in); err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	st := p.Stats()
+	if bad := st.BadInput.Load(); bad > 0 {
+		return fmt.Errorf("eval: %d broken containers or records skipped", bad)
+	}
+	res := evalResult{Model: *modelPath, Version: m.Version, Input: *ifc,
+		Records: int(st.Records.Load()), Flows: c.N(), DoH: c.TP + c.FN}
 	res.Metrics = c.Metrics(float64(res.DoH) / float64(max(res.Flows, 1)))
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")

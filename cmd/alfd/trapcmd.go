@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -78,9 +77,9 @@ func runDump(ctx context.Context, e *env, args []string) error {
 		dst = f
 	}
 	w := bufio.NewWriterSize(dst, 64<<10)
-	p := printer{json: *format == "json", header: !*noHeader}
+	p := trap.Printer{JSON: *format == "json", Header: !*noHeader}
 	if *fields != "" {
-		p.names = strings.Split(*fields, ",")
+		p.Fields = strings.Split(*fields, ",")
 	}
 	n, skipped := 0, 0
 read:
@@ -103,7 +102,7 @@ read:
 		default:
 			return fmt.Errorf("dump: %w", err)
 		}
-		if err := p.print(w, rec); err != nil {
+		if err := p.Print(w, rec); err != nil {
 			return fmt.Errorf("dump: %w", err)
 		}
 		n++
@@ -116,91 +115,6 @@ read:
 		return fmt.Errorf("dump: %d broken containers or records skipped", skipped)
 	}
 	return nil
-}
-
-// printer writes records as CSV or JSON lines, and a CSV header whenever
-// the template changes.
-type printer struct {
-	json, header bool
-	names        []string // fields chosen by the user, or nil for all
-	tmpl         *trap.Template
-	fields       []*trap.Field
-	line         []byte
-}
-
-func (p *printer) print(w io.Writer, rec trap.Record) error {
-	if rec.Template() != p.tmpl {
-		if err := p.setTemplate(rec.Template()); err != nil {
-			return err
-		}
-		if p.header && !p.json {
-			p.line = p.line[:0]
-			for i, f := range p.fields {
-				if i > 0 {
-					p.line = append(p.line, ',')
-				}
-				p.line = append(p.line, f.Name...)
-			}
-			p.line = append(p.line, '\n')
-			if _, err := w.Write(p.line); err != nil {
-				return err
-			}
-		}
-	}
-	p.line = p.line[:0]
-	if p.json {
-		p.line = append(p.line, '{')
-	}
-	for i, f := range p.fields {
-		if i > 0 {
-			p.line = append(p.line, ',')
-		}
-		if p.json {
-			p.line = append(p.line, '"')
-			p.line = append(p.line, f.Name...)
-			p.line = append(p.line, '"', ':')
-			p.line = rec.AppendValueJSON(p.line, f)
-		} else {
-			start := len(p.line)
-			p.line = rec.AppendValue(p.line, f)
-			p.line = csvQuote(p.line, start)
-		}
-	}
-	if p.json {
-		p.line = append(p.line, '}')
-	}
-	p.line = append(p.line, '\n')
-	_, err := w.Write(p.line)
-	return err
-}
-
-func (p *printer) setTemplate(t *trap.Template) error {
-	p.tmpl = t
-	p.fields = p.fields[:0]
-	if p.names == nil {
-		for i := range t.Fields() {
-			p.fields = append(p.fields, &t.Fields()[i])
-		}
-		return nil
-	}
-	for _, name := range p.names {
-		f := t.Field(name)
-		if f == nil {
-			return fmt.Errorf("--fields: the input has no field %s (it has: %s)", name, t.Spec())
-		}
-		p.fields = append(p.fields, f)
-	}
-	return nil
-}
-
-// csvQuote quotes the value in line[start:] if CSV needs it.
-func csvQuote(line []byte, start int) []byte {
-	v := line[start:]
-	if !bytes.ContainsAny(v, ",\"\r\n") {
-		return line
-	}
-	quoted := append([]byte{'"'}, bytes.ReplaceAll(v, []byte{'"'}, []byte{'"', '"'})...)
-	return append(append(line[:start], quoted...), '"')
 }
 
 func runReplay(ctx context.Context, e *env, args []string) error {

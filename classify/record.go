@@ -1,0 +1,67 @@
+package classify
+
+import (
+	"fmt"
+
+	"github.com/alfd/alfd/features"
+	"github.com/alfd/alfd/learner/annotate"
+	"github.com/alfd/alfd/trap"
+)
+
+// EndpointSpec lists the UniRec fields that name a flow's endpoints, which
+// the oracles label it by; TLS_SNI (string) is read when present.
+const EndpointSpec = "ipaddr SRC_IP,ipaddr DST_IP,uint16 SRC_PORT,uint16 DST_PORT"
+
+// A RecordReader reads what alfd needs of the UniRec flow records of one
+// template: what the DoH features are computed from, and the endpoints and
+// TLS server name that the oracles look at.
+type RecordReader struct {
+	features     *features.RecordReader
+	src, dst     *trap.Field
+	sport, dport *trap.Field
+	sni          *trap.Field // nil when the records carry no TLS_SNI
+}
+
+// NewRecordReader prepares to read records of template t. A template that
+// lacks a needed field is an error that names it.
+func NewRecordReader(t *trap.Template) (*RecordReader, error) {
+	fr, err := features.NewRecordReader(t)
+	if err != nil {
+		return nil, err
+	}
+	r := &RecordReader{features: fr}
+	for _, f := range []struct {
+		dst  **trap.Field
+		name string
+		typ  trap.Type
+	}{
+		{&r.src, "SRC_IP", trap.TypeIP}, {&r.dst, "DST_IP", trap.TypeIP},
+		{&r.sport, "SRC_PORT", trap.TypeUint16}, {&r.dport, "DST_PORT", trap.TypeUint16},
+	} {
+		if *f.dst, err = t.Lookup(f.name, f.typ); err != nil {
+			return nil, fmt.Errorf("the oracles need %s: %w", EndpointSpec, err)
+		}
+	}
+	r.sni, _ = t.Lookup("TLS_SNI", trap.TypeString)
+	return r, nil
+}
+
+// Template is the template the reader was made for.
+func (r *RecordReader) Template() *trap.Template { return r.features.Template() }
+
+// Read fills f with what rec's features are computed from, and e with its
+// endpoints (not its server name: see SNI). Per-packet arrays longer than
+// features.MaxPackets are cut there; truncated says so.
+func (r *RecordReader) Read(rec trap.Record, f *features.Flow, e *annotate.Flow) (truncated bool) {
+	*e = annotate.Flow{Src: rec.IP(r.src), Dst: rec.IP(r.dst), SrcPort: rec.Uint16(r.sport), DstPort: rec.Uint16(r.dport), Label: -1}
+	return r.features.Read(rec, f)
+}
+
+// SNI is rec's TLS server name, a view into the record; nil when the
+// records carry none.
+func (r *RecordReader) SNI(rec trap.Record) []byte {
+	if r.sni == nil {
+		return nil
+	}
+	return rec.String(r.sni)
+}

@@ -1,0 +1,371 @@
+package classify
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alfd/alfd/features"
+	"github.com/alfd/alfd/infer"
+	"github.com/alfd/alfd/learner"
+	"github.com/alfd/alfd/learner/annotate"
+	"github.com/alfd/alfd/learner/dataset"
+	"github.com/alfd/alfd/learner/query"
+	"github.com/alfd/alfd/synth"
+	"github.com/alfd/alfd/trap"
+)
+
+// synthD0 writes a synthetic D_0 and returns its path and the data.
+func synthD0(tb testing.TB) (string, *dataset.Dataset) {
+	tb.Helper()
+	cfg := synth.DefaultConfig()
+	cfg.Flows, cfg.DriftAt = 600, 1
+	x, y := synth.Dataset(cfg, features.SetALF)
+	d := &dataset.Dataset{}
+	for i := range x {
+		d.Add(&x[i], y[i])
+	}
+	path := filepath.Join(tb.TempDir(), "d0.csv")
+	if err := d.WriteFile(path); err != nil {
+		tb.Fatal(err)
+	}
+	return path, d
+}
+
+func synthBlacklist(tb testing.TB) *annotate.Blacklist {
+	var list strings.Builder
+	for _, a := range synth.Resolvers() {
+		list.WriteString(a.String() + "\n")
+	}
+	b, _, err := annotate.ReadBlacklist(strings.NewReader(list.String()), "resolvers")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// synthRecords returns n generated flows as UniRec records, and the
+// template; seed 2 differs from D_0's.
+func synthRecords(tb testing.TB, n int) (*trap.Template, [][]byte, []synth.Flow) {
+	tb.Helper()
+	cfg := synth.DefaultConfig()
+	cfg.Seed, cfg.Flows = 2, n
+	g, enc := synth.New(cfg), synth.NewEncoder()
+	var recs [][]byte
+	var flows []synth.Flow
+	var f synth.Flow
+	for g.Next(&f) {
+		b, err := enc.Append(nil, &f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		recs = append(recs, b)
+		flows = append(flows, f)
+	}
+	return enc.Template(), recs, flows
+}
+
+// TestSocketToSocket runs the pipeline between two unix sockets, as alfd
+// runs between ipfixprobe and a NEMEA reader: a few flows are passed on at
+// once, without waiting for a full batch; every flow with features comes
+// out with the model's verdict; the sender's end of stream ends a
+// generation; and cancelling stops it.
+func TestSocketToSocket(t *testing.T) {
+	t.Setenv("TRAP_SOCKET_DIR", t.TempDir())
+	_, d0 := synthD0(t)
+	m := trainModel(t, "gbdt", d0)
+	var slot infer.Slot
+	slot.Store(m)
+	tmpl, recs, flows := synthRecords(t, 1010)
+
+	up := openOutput(t, "u:up")
+	if err := up.SetFormat(trap.UniRecFormat(tmpl)); err != nil {
+		t.Fatal(err)
+	}
+	down := openOutput(t, "u:down")
+	gens := make(chan learner.GenerationStats, 4)
+	p := New(Config{Set: features.SetALF, Slot: &slot, Output: TrapOutput{W: down},
+		OnGeneration: func(s learner.GenerationStats) { gens <- s }})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- p.Run(ctx, openInput(t, "u:up")) }()
+
+	// The reader of alfd's output.
+	spec, _ := trap.ParseIfcSpec("u:down")
+	reader, err := trap.OpenInput(spec, trap.InputConfig{RetryInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	type verdict struct {
+		doh   uint8
+		proba float64
+	}
+	got := make(chan verdict, len(recs))
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			rec, err := reader.Next()
+			if err != nil {
+				readErr <- err
+				return
+			}
+			t := rec.Template()
+			got <- verdict{rec.Uint8(t.Field("DOH")), rec.Double(t.Field("DOH_PROBA"))}
+		}
+	}()
+
+	// What the output should carry: the verdicts on the flows with features.
+	ex := features.NewExtractor(features.SetALF)
+	var want []verdict
+	for i := range flows {
+		var ff features.Flow
+		var x features.Vector
+		flows[i].FeatureFlow(&ff)
+		if ex.Compute(&ff, &x) != features.Kept {
+			continue
+		}
+		var s infer.Scores
+		m.Score(&x, &s)
+		v := verdict{proba: s.Proba}
+		if s.DoH() {
+			v.doh = 1
+		}
+		want = append(want, v)
+	}
+	receive := func(from, to int) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			select {
+			case v := <-got:
+				if v != want[i] {
+					t.Fatalf("flow %d: %+v, want %+v", i, v, want[i])
+				}
+			case err := <-readErr:
+				t.Fatalf("reading alfd's output: %v", err)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("flow %d did not come out", i)
+			}
+		}
+	}
+
+	// A few flows first: they come out although the batch is not full.
+	waitReaders(t, up, 1)
+	first := 0
+	for _, r := range recs[:10] {
+		if err := up.Send(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := up.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		var ff features.Flow
+		flows[i].FeatureFlow(&ff)
+		if features.Filter(ff.Packets, ff.PacketsRev) == features.Kept {
+			first++
+		}
+	}
+	receive(0, first)
+	if err := up.SendBatch(recs[10:]); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	if err := up.Close(); err != nil { // the end of stream
+		t.Fatal(err)
+	}
+	receive(first, len(want))
+	if d := time.Since(t0); d > time.Second {
+		t.Errorf("the last flows came out after %v: the output waited for its autoflush", d)
+	}
+	select {
+	case g := <-gens:
+		if g.Flows != uint64(len(recs)) {
+			t.Errorf("the generation had %d flows, %d were sent", g.Flows, len(recs))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the end of stream did not end a generation")
+	}
+	start := time.Now()
+	cancel()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("the pipeline took %v to stop", d)
+	}
+	st := p.Stats()
+	if st.Sent.Load() != uint64(len(want)) || st.Records.Load() != uint64(len(recs)) {
+		t.Errorf("sent %d of %d, read %d of %d", st.Sent.Load(), len(want), st.Records.Load(), len(recs))
+	}
+}
+
+func waitReaders(t *testing.T, w *trap.Writer, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); w.Stats().Clients < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d readers connected, want %d", w.Stats().Clients, n)
+		}
+	}
+}
+
+// TestRecordsWithoutFeatures: records of a template that lacks what the
+// features need are counted as bad input and logged once, not guessed at.
+func TestRecordsWithoutFeatures(t *testing.T) {
+	tmpl, err := trap.ParseTemplate("ipaddr SRC_IP,ipaddr DST_IP,uint16 SRC_PORT,uint16 DST_PORT,uint32 PACKETS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "short.trapcap")
+	w := openOutput(t, "f:"+path)
+	if err := w.SetFormat(trap.UniRecFormat(tmpl)); err != nil {
+		t.Fatal(err)
+	}
+	b := trap.NewBuilder(tmpl)
+	for range 500 {
+		b.Reset()
+		b.SetUint(tmpl.Field("PACKETS"), 9)
+		msg, _ := b.Append(nil)
+		if err := w.Send(msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, d0 := synthD0(t)
+	var slot infer.Slot
+	slot.Store(trainModel(t, "gbdt", d0))
+	var logs bytes.Buffer
+	var out bytes.Buffer
+	p := New(Config{Set: features.SetALF, Slot: &slot, Output: NewTextOutput(&out, true),
+		Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err := p.Run(context.Background(), openInput(t, "f:"+path)); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.BadInput.Load() != 500 || st.Classified.Load() != 0 || st.Records.Load() != 500 {
+		t.Errorf("bad input %d, classified %d, records %d", st.BadInput.Load(), st.Classified.Load(), st.Records.Load())
+	}
+	if n := strings.Count(logs.String(), "cannot be classified"); n != 1 || !strings.Contains(logs.String(), "PPI_PKT_LENGTHS") {
+		t.Errorf("logged %d times:\n%s", n, logs.String())
+	}
+	if out.Len() != 0 {
+		t.Errorf("output: %s", out.String())
+	}
+}
+
+// TestOfflineGenerationsWaitForTheLearner: each file of an offline input
+// is a generation, which the learner runs before the next file is read.
+func TestOfflineGenerationsWaitForTheLearner(t *testing.T) {
+	d0Path, _ := synthD0(t)
+	tmpl, recs, _ := synthRecords(t, 1500)
+	dir := t.TempDir()
+	for k := range 3 {
+		w := openOutput(t, "f:"+filepath.Join(dir, "part"+string(rune('a'+k))+".trapcap"))
+		if err := w.SetFormat(trap.UniRecFormat(tmpl)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.SendBatch(recs[k*500 : (k+1)*500]); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var slot infer.Slot
+	oracle := synthBlacklist(t)
+	l, err := learner.New(learner.Config{ID: "t", WorkDir: t.TempDir(), Model: "gbdt", FeatureSet: features.SetALF,
+		Strategy: "uncertainty_unranked", Params: query.Params{NMax: 20}, MaxDBSize: 5000, D0: d0Path, Oracle: oracle, Seed: 1}, &slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	learnerDone := make(chan error)
+	go func() { learnerDone <- l.Run(ctx) }()
+	var reports []*learner.Report
+	p := New(Config{Set: features.SetALF, Slot: &slot, Learner: l, Oracle: oracle,
+		OnGeneration: func(learner.GenerationStats) {
+			// The last generation has run by the time the next one ends.
+			if r := l.LastReport(); r != nil {
+				reports = append(reports, r)
+			}
+		}})
+	if err := p.Run(ctx, openInput(t, "f:"+filepath.Join(dir, "part*.trapcap"))); err != nil {
+		t.Fatal(err)
+	}
+	r := l.LastReport()
+	cancel()
+	if err := <-learnerDone; err != nil {
+		t.Fatal(err)
+	}
+	if r == nil || r.Generation != 3 || len(reports) != 2 || reports[1].Generation != 2 {
+		t.Fatalf("last report %+v; reports seen before the 2nd and 3rd ends: %d", r, len(reports))
+	}
+	if r.Flows != 500 || r.Asked == 0 || r.Metrics["test_all_predicted"].Accuracy == 0 {
+		t.Errorf("report %+v", r)
+	}
+	if p.Stats().Offered.Load() == 0 {
+		t.Error("nothing was offered to the learner")
+	}
+}
+
+// TestNoAllocationsPerFlow: reading, scoring, labelling, gating and sending
+// a flow allocates nothing (the flows the learner takes allocate their
+// server name; the gate here takes none).
+func TestNoAllocationsPerFlow(t *testing.T) {
+	d0Path, _ := synthD0(t)
+	tmpl, recs, _ := synthRecords(t, 1024)
+	var slot infer.Slot
+	l, err := learner.New(learner.Config{ID: "t", WorkDir: t.TempDir(), Model: "gbdt", FeatureSet: features.SetALF,
+		Strategy: "uncertainty_unranked", Params: query.Params{NMax: 20, Threshold: 0.9999}, MaxDBSize: 5000,
+		D0: d0Path, Oracle: synthBlacklist(t), Seed: 1}, &slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bench := newBenchPipeline(t, &slot, l, tmpl, recs)
+	bench.runOnce(t) // warm up: buffers grow to their size
+	if n := testing.AllocsPerRun(5, func() { bench.runOnce(t) }); n != 0 {
+		t.Errorf("%.1f allocations per %d records", n, len(recs))
+	}
+	if bench.p.Stats().Classified.Load() == 0 {
+		t.Error("nothing was classified")
+	}
+}
+
+// benchPipeline feeds records from memory to a pipeline whose output is a
+// TRAP blackhole.
+type benchPipeline struct {
+	p    *Pipeline
+	tmpl *trap.Template
+	recs [][]byte
+}
+
+func newBenchPipeline(tb testing.TB, slot *infer.Slot, l *learner.Learner, tmpl *trap.Template, recs [][]byte) *benchPipeline {
+	tb.Helper()
+	cfg := Config{Set: features.SetALF, Slot: slot, Output: TrapOutput{W: openOutput(tb, "b:")}, Oracle: synthBlacklist(tb)}
+	if l != nil {
+		cfg.Learner = l
+	}
+	return &benchPipeline{p: New(cfg), tmpl: tmpl, recs: recs}
+}
+
+func (b *benchPipeline) runOnce(tb testing.TB) {
+	for _, msg := range b.recs {
+		rec, err := b.tmpl.Decode(msg)
+		if err == nil {
+			err = b.p.take(context.Background(), rec)
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := b.p.flush(); err != nil {
+		tb.Fatal(err)
+	}
+}

@@ -64,6 +64,9 @@ type Stats struct {
 	Offered     atomic.Uint64 // flows handed to the learner
 	Sent        atomic.Uint64 // records given to the output
 	Generations atomic.Uint64 // generations ended
+	// LearnerWait is the time, in nanoseconds, that an offline input
+	// waited for the learner to run its generations.
+	LearnerWait atomic.Int64
 }
 
 // A Pipeline is alfd's fast path for one input: it reads flow records,
@@ -405,10 +408,12 @@ func (p *Pipeline) endGeneration(ctx context.Context) error {
 	switch {
 	case p.cfg.Learner == nil:
 	case p.offline:
+		start := time.Now()
 		if err := p.cfg.Learner.RunGeneration(ctx, s); err != nil && ctx.Err() == nil {
 			// The learner logged it; classifying goes on with the old model.
 			p.log.Debug("generation failed", "err", err)
 		}
+		p.stats.LearnerWait.Add(int64(time.Since(start)))
 	default:
 		p.cfg.Learner.EndGeneration(s)
 	}

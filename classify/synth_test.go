@@ -280,7 +280,7 @@ func TestOfflineGenerationsWaitForTheLearner(t *testing.T) {
 	}
 	var slot infer.Slot
 	oracle := synthBlacklist(t)
-	l, err := learner.New(learner.Config{ID: "t", WorkDir: t.TempDir(), Model: "gbdt", FeatureSet: features.SetALF,
+	l, err := learner.New(context.Background(), learner.Config{ID: "t", WorkDir: t.TempDir(), Model: "gbdt", FeatureSet: features.SetALF,
 		Strategy: "uncertainty_unranked", Params: query.Params{NMax: 20}, MaxDBSize: 5000, D0: d0Path, Oracle: oracle, Seed: 1}, &slot)
 	if err != nil {
 		t.Fatal(err)
@@ -322,7 +322,7 @@ func TestNoAllocationsPerFlow(t *testing.T) {
 	d0Path, _ := synthD0(t)
 	tmpl, recs, _ := synthRecords(t, 1024)
 	var slot infer.Slot
-	l, err := learner.New(learner.Config{ID: "t", WorkDir: t.TempDir(), Model: "gbdt", FeatureSet: features.SetALF,
+	l, err := learner.New(context.Background(), learner.Config{ID: "t", WorkDir: t.TempDir(), Model: "gbdt", FeatureSet: features.SetALF,
 		Strategy: "uncertainty_unranked", Params: query.Params{NMax: 20, Threshold: 0.9999}, MaxDBSize: 5000,
 		D0: d0Path, Oracle: synthBlacklist(t), Seed: 1}, &slot)
 	if err != nil {

@@ -101,7 +101,7 @@ func TestActiveLearningOnSharedTrapcaps(t *testing.T) {
 	} {
 		t.Run(tc.strategy, func(t *testing.T) {
 			var slot infer.Slot
-			l, err := New(Config{
+			l, err := New(context.Background(), Config{
 				ID: "exp", WorkDir: t.TempDir(), Model: tc.model, FeatureSet: features.SetALF,
 				Strategy: tc.strategy, Params: query.Params{NMax: 100, Seed: 1, RAL: query.RALParams{Budget: 0.1}},
 				MaxDBSize: 10000, D0: d0, Oracle: blacklist, Seed: 1,

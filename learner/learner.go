@@ -127,6 +127,7 @@ type Learner struct {
 	queue   chan Candidate
 	genEnd  chan generationEnd
 	dropped atomic.Uint64
+	asked   atomic.Uint64
 	// floor is the weakest key in a full pool (float64 bits), so that
 	// gates offer only flows that would get in; -Inf while it has room.
 	floor atomic.Uint64
@@ -148,8 +149,8 @@ type state struct {
 
 // New prepares a learner: it reads D_i from the working directory, or D_0
 // when there is none; loads the newest accepted model, or trains the first
-// from D_i; and puts the model in slot.
-func New(cfg Config, slot *infer.Slot) (*Learner, error) {
+// from D_i (unless ctx ends first); and puts the model in slot.
+func New(ctx context.Context, cfg Config, slot *infer.Slot) (*Learner, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -196,7 +197,7 @@ func New(cfg Config, slot *infer.Slot) (*Learner, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.WorkDir, "models"), 0o755); err != nil {
 		return nil, err
 	}
-	if err := l.restore(); err != nil {
+	if err := l.restore(ctx); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -211,7 +212,7 @@ func (l *Learner) metricsPath() string {
 }
 
 // restore reads D_i and the state, and loads or trains the model.
-func (l *Learner) restore() error {
+func (l *Learner) restore(ctx context.Context) error {
 	db, err := dataset.ReadFile(l.dbPath())
 	switch {
 	case err == nil:
@@ -239,6 +240,7 @@ func (l *Learner) restore() error {
 			return fmt.Errorf("%s: %w", l.statePath(), err)
 		}
 	}
+	l.restoreReport()
 	if l.state.Model != "" {
 		m, err := infer.Load(l.state.Model, l.cfg.FeatureSet)
 		if err == nil {
@@ -249,7 +251,7 @@ func (l *Learner) restore() error {
 		l.log.Warn("the saved model does not load; training a new one", "err", err)
 	}
 	train, test := l.split()
-	m, _, err := l.trainModel(context.Background(), train, test, l.state.Version+1)
+	m, _, err := l.trainModel(ctx, train, test, l.state.Version+1)
 	if err != nil {
 		return err
 	}
@@ -274,6 +276,9 @@ func (l *Learner) Offer(c *Candidate) bool {
 
 // Dropped is the number of flows the full queue turned away.
 func (l *Learner) Dropped() uint64 { return l.dropped.Load() }
+
+// Asked is the number of flows the oracle was asked about since New.
+func (l *Learner) Asked() uint64 { return l.asked.Load() }
 
 // generationEnd asks for a generation; done, if any, hear when it ran.
 type generationEnd struct {
@@ -473,6 +478,7 @@ func (l *Learner) Generation(ctx context.Context, s GenerationStats) (*Report, e
 		r.NewInDB++
 	}
 	r.Asked = len(picked)
+	l.asked.Add(uint64(r.Asked))
 	l.pool = l.pool[:0]
 	l.setFloor(math.Inf(-1))
 	r.QuerySeconds = time.Since(start).Seconds()
@@ -529,9 +535,14 @@ func (l *Learner) Generation(ctx context.Context, s GenerationStats) (*Report, e
 		return nil, err
 	}
 	l.lastReport.Store(r)
-	l.log.Info("generation", "n", r.Generation, "flows", r.Flows, "candidates", r.Candidates, "asked", r.Asked,
+	args := []any{"n", r.Generation, "flows", r.Flows, "candidates", r.Candidates, "asked", r.Asked,
 		"db", r.DBSize, "model", r.ModelVersion, "swapped", r.Swapped, "f1", fmt.Sprintf("%.4f", newTest.F1),
-		"running_f1", fmt.Sprintf("%.4f", r.CurrentTest.F1), "train_s", fmt.Sprintf("%.2f", r.TrainSeconds))
+		"running_f1", fmt.Sprintf("%.4f", r.CurrentTest.F1), "train_s", fmt.Sprintf("%.2f", r.TrainSeconds)}
+	if all, ok := r.Metrics["test_all_predicted"]; ok {
+		// How the models in use did on the generation's flows, as labelled.
+		args = append(args, "f1_all_predicted", fmt.Sprintf("%.4f", all.F1))
+	}
+	l.log.Info("generation", args...)
 	return r, nil
 }
 
@@ -699,6 +710,25 @@ func (l *Learner) appendReport(r *Report) error {
 	}
 	_, err = f.Write(append(data, '\n'))
 	return errors.Join(err, f.Sync(), f.Close())
+}
+
+// restoreReport takes the last report from the metrics file, so that the
+// model's last scores are known before the next generation. A line cut
+// short by a crash is passed over.
+func (l *Learner) restoreReport() {
+	data, err := os.ReadFile(l.metricsPath())
+	if err != nil {
+		return
+	}
+	lines := bytes.Split(bytes.TrimSpace(data), []byte{'\n'})
+	for i := len(lines) - 1; i >= 0; i-- {
+		var r Report
+		if err := json.Unmarshal(lines[i], &r); err == nil {
+			l.lastReport.Store(&r)
+			return
+		}
+		l.log.Warn("a line of the metrics file does not parse", "file", l.metricsPath(), "line", i+1)
+	}
 }
 
 // DB returns D_i. It belongs to the learner's goroutine.

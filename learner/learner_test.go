@@ -59,7 +59,7 @@ func synthSetup(t *testing.T) (d0 string, oracle *annotate.Blacklist, stream []C
 func newLearner(t *testing.T, dir, d0 string, oracle annotate.Oracle, queue int) (*Learner, *infer.Slot) {
 	t.Helper()
 	var slot infer.Slot
-	l, err := New(Config{ID: "t", WorkDir: dir, Model: "single", FeatureSet: features.SetALF,
+	l, err := New(context.Background(), Config{ID: "t", WorkDir: dir, Model: "single", FeatureSet: features.SetALF,
 		Strategy: "uncertainty_unranked", Params: query.Params{NMax: 50}, MaxDBSize: 2000,
 		D0: d0, Oracle: oracle, QueueSize: queue, Seed: 3}, &slot)
 	if err != nil {
@@ -146,6 +146,9 @@ func TestRestartContinues(t *testing.T) {
 	if again.DB().Len() != rows || again.Version() != version || slot2.Load().Version != version {
 		t.Errorf("after restart: %d rows, model v%d (v%d); before %d rows, v%d", again.DB().Len(), again.Version(), slot2.Load().Version, rows, version)
 	}
+	if r := again.LastReport(); r == nil || r.Generation != 2 {
+		t.Errorf("after restart the last report is %+v, want generation 2's", r)
+	}
 	r, err := again.Generation(context.Background(), GenerationStats{})
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +180,7 @@ func TestConfigErrors(t *testing.T) {
 		if tc.cfg.D0 == "" {
 			tc.cfg.D0 = d0
 		}
-		if _, err := New(tc.cfg, &slot); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := New(context.Background(), tc.cfg, &slot); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want %q", tc.cfg, err, tc.want)
 		}
 	}
@@ -189,7 +192,7 @@ func TestConfigErrors(t *testing.T) {
 func TestGateAndPoolKeepTheBest(t *testing.T) {
 	d0, oracle, _ := synthSetup(t)
 	var slot infer.Slot
-	l, err := New(Config{ID: "t", WorkDir: t.TempDir(), Model: "single", FeatureSet: features.SetALF,
+	l, err := New(context.Background(), Config{ID: "t", WorkDir: t.TempDir(), Model: "single", FeatureSet: features.SetALF,
 		Strategy: "uncertainty_unranked", Params: query.Params{NMax: 5}, PoolSize: 10, MaxDBSize: 2000,
 		D0: d0, Oracle: oracle, Seed: 3}, &slot)
 	if err != nil {

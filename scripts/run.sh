@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
-# make run: alfd's main job on data it generates itself, no other input.
+# make run: alfd's whole loop on data it generates itself, no other input.
 set -euo pipefail
 alfd=${1:-bin/alfd}
 dir=run
+rm -rf "$dir"
 mkdir -p "$dir"
 export TRAP_SOCKET_DIR="$PWD/$dir"
 
-echo "== generating 20000 synthetic flows (half DoH, traffic drifts halfway) and their resolvers' blacklist"
-"$alfd" generate -o "f:$dir/synth.trapcap" --flows 20000 --seed 1 --blacklist "$dir/blacklist.txt" -v
+echo "== alfd generate: 60000 synthetic flows, half of them DoH; the traffic drifts halfway."
+echo "   Also the resolvers' blacklist (the oracle) and a D_0 of 1000 flows from before the drift."
+"$alfd" generate -o "f:$dir/synth.trapcap" --flows 60000 --seed 1 --blacklist "$dir/blacklist.txt" --d0 "$dir/d0.csv" -v
 
-echo "== serving them on the TRAP socket u:alfd-run (alfd replay); alfd features computes ALF's DoH features"
-"$alfd" features -i u:alfd-run --blacklist "$dir/blacklist.txt" -o "$dir/features.csv" -v &
-features=$!
-"$alfd" replay -i "f:$dir/synth.trapcap,u:alfd-run"
-wait "$features"
+echo
+echo "== alfd, started as ALF's module is, reads them, classifies every flow, and learns:"
+echo "   a generation every 5000 flows asks the oracle about the 50 most uncertain, retrains, and swaps."
+echo "   Watch f1_all_predicted (the model in use on each generation's flows) fall at the drift and recover."
+"$alfd" --i "f:$dir/synth.trapcap,f:$dir/classified.trapcap" --id synth --workdir "$dir/workdir" \
+	--model single --query_strategy uncertainty_unranked --blacklist "$dir/blacklist.txt" \
+	--query_nmax 50 --max_db_size 10000 --dpath "$dir/d0.csv" --generation-flows 5000 2>&1 |
+	sed -e 's/^time=[^ ]* level=INFO //' -e 's/ component=learner//'
 
-kept=$(($(wc -l <"$dir/features.csv") - 1))
-doh=$(grep -c ',True$' "$dir/features.csv" || true)
-echo "flows with features: $kept, labelled DoH by the blacklist: $doh (in $dir/features.csv)"
-head -3 "$dir/features.csv" | cut -d, -f1-12
+echo
+echo "== The classified flows ($dir/classified.trapcap), as NEMEA's logger would show them (alfd dump):"
+"$alfd" dump -i "f:$dir/classified.trapcap" --fields SRC_IP,DST_IP,SRC_PORT,DST_PORT,PACKETS,DOH,DOH_PROBA,MODEL_VERSION -c 5
+echo
+echo "The working directory $dir/workdir holds D_i (db.synth.csv), the models, the state and"
+echo "the metrics of each generation (metrics.synth.jsonl); run make run again to start over."

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alfd/alfd/features"
 	"github.com/alfd/alfd/internal/atomicfile"
+	"github.com/alfd/alfd/learner/dataset"
 	"github.com/alfd/alfd/synth"
 	"github.com/alfd/alfd/trap"
 )
@@ -22,6 +24,8 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 	driftAt := fs.Float64("drift-at", def.DriftAt, "fraction of the flows after which traffic drifts (1: no drift)")
 	perSecond := fs.Float64("flows-per-second", def.FlowsPerSecond, "how densely flows start, in the flows' own time")
 	blacklist := fs.String("blacklist", "", "also write the resolvers' addresses to this file, one per line (ALF's blacklist format)")
+	d0 := fs.String("d0", "", "also write a D_0 to this file: labelled features (ALF's CSV) of other flows like these before the drift")
+	d0Flows := fs.Int("d0-flows", 1000, "flows generated for --d0 (those with features are kept)")
 	var v verbosity
 	v.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -36,6 +40,8 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 		return errors.New("generate: --drift-at must not be negative")
 	case *perSecond <= 0:
 		return errors.New("generate: --flows-per-second must be positive")
+	case *d0Flows <= 0:
+		return errors.New("generate: --d0-flows must be positive")
 	}
 	log := v.logger(e.stderr)
 	specs, err := parseIfcs("generate", *out, 0, 1)
@@ -46,6 +52,20 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 		if err := writeBlacklist(*blacklist); err != nil {
 			return fmt.Errorf("generate: %w", err)
 		}
+	}
+	if *d0 != "" {
+		// Other flows (another seed) from before the drift only: the
+		// learner has to find out about the drift by itself.
+		cfg := synth.Config{Seed: *seed + 1000, DoHShare: *share, DriftAt: 1, Flows: *d0Flows, Start: def.Start, FlowsPerSecond: *perSecond}
+		x, y := synth.Dataset(cfg, features.SetALF)
+		var d dataset.Dataset
+		for i := range x {
+			d.Add(&x[i], y[i])
+		}
+		if err := d.WriteFile(*d0); err != nil {
+			return fmt.Errorf("generate: --d0: %w", err)
+		}
+		log.Info("wrote D_0", "file", *d0, "rows", d.Len())
 	}
 	w, err := trap.OpenOutput(specs[0])
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -19,10 +20,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "alfd:", err)
-		}
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "alfd:", err)
 		os.Exit(1)
 	}
 }
@@ -49,25 +50,24 @@ var commands = []command{
 // run is main without the process: tests call it.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	e := &env{stdout: stdout, stderr: stderr}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return errors.New("no command given")
-		}
-		return nil
+	switch {
+	case len(args) == 0 || args[0] == "help":
+		return runDaemon(ctx, e, []string{"-h"})
+	case strings.HasPrefix(args[0], "-"):
+		// Options first: alfd itself, as NEMEA modules and ALF start.
+		return runDaemon(ctx, e, args)
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
 			return c.run(ctx, e, args[1:])
 		}
 	}
-	usage(stderr)
-	return fmt.Errorf("unknown command %q", args[0])
+	usageCommands(stderr)
+	return fmt.Errorf("unknown command %q (alfd -h shows alfd's options and commands)", args[0])
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: alfd COMMAND [options]   (alfd COMMAND -h for a command's options)")
-	fmt.Fprintln(w, "\nCommands:")
+func usageCommands(w io.Writer) {
+	fmt.Fprintln(w, "Commands:")
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}

@@ -243,24 +243,34 @@ func (p *progressLine) update(n int, bytes int64, stream string) {
 		return
 	}
 	p.next = now.Add(p.every)
-	p.print(n, bytes, now, stream)
+	p.show(p.counts(n, bytes, now, stream))
 }
 
-func (p *progressLine) print(n int, bytes int64, now time.Time, stream string) {
+func (p *progressLine) counts(n int, bytes int64, now time.Time, stream string) string {
 	secs := now.Sub(p.start).Seconds()
+	return fmt.Sprintf("%d records, %.1f MB, %.0f records/s, %s", n, float64(bytes)/1e6, float64(n)/secs, stream)
+}
+
+// show prints line: in place on a terminal, else as a line of its own.
+func (p *progressLine) show(line string) {
 	end := "\n"
 	if p.inTerm {
 		end = "\x1b[K\r"
 	}
-	fmt.Fprintf(p.w, "%d records, %.1f MB, %.0f records/s, %s%s", n, float64(bytes)/1e6, float64(n)/secs, stream, end)
+	fmt.Fprint(p.w, line, end)
+}
+
+// finish ends the line in place on a terminal.
+func (p *progressLine) finish() {
+	if p.inTerm {
+		fmt.Fprintln(p.w)
+	}
 }
 
 func (p *progressLine) done(n int, bytes int64) {
 	if p == nil {
 		return
 	}
-	p.print(n, bytes, time.Now(), "done")
-	if p.inTerm {
-		fmt.Fprintln(p.w)
-	}
+	p.show(p.counts(n, bytes, time.Now(), "done"))
+	p.finish()
 }

@@ -1,0 +1,546 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/alfd/alfd/classify"
+	"github.com/alfd/alfd/features"
+	"github.com/alfd/alfd/infer"
+	"github.com/alfd/alfd/learner"
+	"github.com/alfd/alfd/learner/annotate"
+	"github.com/alfd/alfd/learner/query"
+	"github.com/alfd/alfd/trap"
+)
+
+// daemonConfig is what the daemon runs with: ALF's options under ALF's
+// names, NEMEA's -i and -v, and alfd's own.
+type daemonConfig struct {
+	// ALF's module.
+	ifc            string
+	input          string // ALF's dry-run module: folder or socket
+	inputDef       string
+	id             string
+	workdir        string
+	model          string
+	strategy       string
+	blacklist      string
+	dpath          string
+	queryNMax      float64
+	queryThreshold float64
+	beta           float64
+	postprocessor  string
+	greedy         float64
+	budget         float64
+	reward         float64
+	penalty        float64
+	eta            float64
+	maxDBSize      int
+
+	// alfd's own.
+	config          string
+	output          string
+	outputFormat    string
+	generationFlows uint64
+	generationTime  time.Duration
+	metrics         string
+	logFormat       string
+	set             string
+	dryRun          bool
+	swapMargin      float64
+	seed            uint64
+	queueSize       int
+	poolSize        int
+	batch           int
+	blacklistReload time.Duration
+	progress        time.Duration
+	verbosity
+}
+
+func (c *daemonConfig) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.ifc, "i", "", "TRAP interfaces, NEMEA style: the input, then optionally the output, e.g. u:alf_socket,u:alfd_out (ALF's --i)")
+	fs.StringVar(&c.input, "input", "", "ALF's other module: socket or folder, named by --input_def (instead of -i)")
+	fs.StringVar(&c.inputDef, "input_def", "", "with --input: the socket's name or the folder of trapcap files")
+	fs.StringVar(&c.id, "id", "alfd", "experiment id: names D_i (db.ID.csv), the state and the metrics in the working directory")
+	fs.StringVar(&c.workdir, "workdir", "./workdir", "working directory: D_i, models, metrics")
+	fs.StringVar(&c.model, "model", "single", "single (ALF's soft vote of 3 random forests), committee (the same, kept apart, for kldiv and ral) or gbdt")
+	fs.StringVar(&c.strategy, "query_strategy", "uncertainty_unranked", "query strategy: "+strings.Join(query.Names, ", "))
+	fs.StringVar(&c.blacklist, "blacklist", "", "the oracle: a file of DoH resolver addresses, one per line (required)")
+	fs.StringVar(&c.dpath, "dpath", "", "D_0, a CSV in ALF's format, that D_i starts from when the working directory has none")
+	fs.Float64Var(&c.queryNMax, "query_nmax", 100, "flows asked per generation at most; for random, a fraction below 1 asks each flow with that probability")
+	fs.Float64Var(&c.queryThreshold, "query_threshold", 0, "flows scoring at or below this are never asked (ral: the starting uncertainty threshold, default 0.9)")
+	fs.Float64Var(&c.beta, "beta", 1, "weight of the density in information density")
+	fs.StringVar(&c.postprocessor, "postprocessor", "undersample", "undersample (balance the classes, then keep --max_db_size rows) or identity (keep every row: ALF's default)")
+	fs.Float64Var(&c.greedy, "threshold_greedy", 0.025, "ral: probability of asking anyway")
+	fs.Float64Var(&c.budget, "budget", 0.05, "ral: largest share of flows asked")
+	fs.Float64Var(&c.reward, "reward", 1, "ral: reward when the committee's question showed its prediction wrong")
+	fs.Float64Var(&c.penalty, "penalty", 1, "ral: reward when it showed the prediction right")
+	fs.Float64Var(&c.eta, "eta", 0.01, "ral: learning rate of the weights and the threshold")
+	fs.IntVar(&c.maxDBSize, "max_db_size", 10000, "the largest D_i the undersampling postprocessor keeps")
+
+	fs.StringVar(&c.config, "config", "", "a YAML file of settings, named as these flags (query_nmax: 50); flags given override it")
+	fs.StringVar(&c.output, "output", "", "also write every classified flow to this file (- is standard output), for people without NEMEA")
+	fs.StringVar(&c.outputFormat, "output-format", "json", "format of --output: json (JSON lines) or csv")
+	fs.Uint64Var(&c.generationFlows, "generation-flows", alfBatchRecords, "end a generation after this many flow records (ALF's batch); 0: only at the end of a stream and by --generation-time")
+	fs.DurationVar(&c.generationTime, "generation-time", 0, "also end a generation when it has lasted this long, e.g. 10m (0: never)")
+	fs.StringVar(&c.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. :9464")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format on standard error: text or json")
+	fs.StringVar(&c.set, "set", "alf", "feature set: alf (as ALF computes them, quirks included) or fixed")
+	fs.BoolVar(&c.dryRun, "dry-run", true, "label every classified flow with the oracle, to report the model on all of them each generation, as ALF does")
+	fs.Float64Var(&c.swapMargin, "swap-margin", 0, "a new model replaces the running one unless its F1 on unseen rows is lower by more than this")
+	fs.Uint64Var(&c.seed, "seed", 1, "random seed of the learner and the query strategy")
+	fs.IntVar(&c.queueSize, "queue", 1<<16, "flows the fast path may hand the learner before it drops them (counted)")
+	fs.IntVar(&c.poolSize, "pool", 0, "candidates a generation keeps, the best by the strategy's score (default 10 times --query_nmax, at least 1000)")
+	fs.IntVar(&c.batch, "batch", 256, "flows scored together")
+	fs.DurationVar(&c.blacklistReload, "blacklist-reload", 30*time.Second, "check the blacklist file this often and reload it when it changed (0: never)")
+	fs.DurationVar(&c.progress, "progress", time.Second, "how often to show progress on standard error for file inputs (0: never)")
+	c.verbosity.register(fs)
+}
+
+// applyConfigFile sets the flags that the YAML file at path names, before
+// the command line is parsed. A key that is no flag is an error that names
+// it and the file.
+func applyConfigFile(fs *flag.FlagSet, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	var settings map[string]any
+	if err := yaml.Unmarshal(data, &settings); err != nil {
+		return fmt.Errorf("--config %s: %w", path, err)
+	}
+	keys := make([]string, 0, len(settings))
+	for k := range settings {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		name := strings.TrimLeft(k, "-")
+		if fs.Lookup(name) == nil || name == "config" {
+			return fmt.Errorf("--config %s: unknown setting %q", path, k)
+		}
+		var value string
+		switch v := settings[k].(type) {
+		case nil:
+			continue
+		case float64:
+			value = strconv.FormatFloat(v, 'g', -1, 64)
+		case string, bool, int, int64, uint64:
+			value = fmt.Sprint(v)
+		default:
+			return fmt.Errorf("--config %s: setting %s: want a single value, not %T", path, k, v)
+		}
+		if err := fs.Set(name, value); err != nil {
+			return fmt.Errorf("--config %s: setting %s: %w", path, k, err)
+		}
+	}
+	return nil
+}
+
+// configPath finds --config in the command line, which must be read before
+// the rest is parsed.
+func configPath(args []string) string {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "config" {
+			continue
+		}
+		if hasValue {
+			return value
+		}
+		if i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// daemonUsage heads alfd's help.
+const daemonUsage = `Usage: alfd -i IN[,OUT] --blacklist FILE [--dpath D0.csv] [options]
+       alfd COMMAND [options]   (alfd COMMAND -h for a command's options)
+
+alfd reads flows from a TRAP input (ipfixprobe, or a trapcap file),
+classifies each as DNS over HTTPS or not, sends them on with DOH,
+DOH_PROBA and MODEL_VERSION added, and keeps its model fresh by active
+learning: the flows its query strategy picks are labelled by the oracle
+(the blacklist), added to D_i, and a new model is trained and swapped in
+when it is not worse. ALF's command line works unchanged:
+
+  alfd --i u:alf_socket --id test_random --workdir ./workdir --model single \
+       --query_strategy random --blacklist conf/blacklist.txt --query_nmax 1 \
+       --max_db_size 10000 --dpath conf/doh_D0.csv
+
+SIGINT or SIGTERM stops it within 2 s; D_i, the models and the metrics in
+the working directory survive, and a restart goes on from them.
+
+Options:
+`
+
+// runDaemon is alfd itself.
+func runDaemon(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("alfd", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var c daemonConfig
+	c.register(fs)
+	fs.Usage = func() {
+		fmt.Fprint(e.stderr, daemonUsage)
+		fs.PrintDefaults()
+		fmt.Fprintln(e.stderr)
+		usageCommands(e.stderr)
+	}
+	if path := configPath(args); path != "" {
+		if err := applyConfigFile(fs, path); err != nil {
+			return err
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (options start with -)", fs.Arg(0))
+	}
+	log, err := c.logger(e.stderr)
+	if err != nil {
+		return err
+	}
+	d, err := newDaemon(ctx, &c, e, log)
+	if err != nil {
+		return err
+	}
+	return d.run(ctx)
+}
+
+func (c *daemonConfig) logger(w io.Writer) (*slog.Logger, error) {
+	level := slog.LevelInfo
+	if c.v || c.vv || c.vvv {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", c.logFormat)
+}
+
+// daemon holds the running parts.
+type daemon struct {
+	cfg      *daemonConfig
+	e        *env
+	log      *slog.Logger
+	slot     infer.Slot
+	learner  *learner.Learner
+	oracle   *annotate.Reloading
+	in       *trap.Reader
+	trapOut  *trap.Writer
+	textOut  *os.File
+	pipeline *classify.Pipeline
+	started  time.Time
+}
+
+// inputSpec is the input interface, from -i or ALF's --input/--input_def,
+// and the output interface if -i names one.
+func (c *daemonConfig) interfaces() (in trap.IfcSpec, out *trap.IfcSpec, err error) {
+	list := c.ifc
+	switch {
+	case c.input != "" && list != "":
+		return in, nil, errors.New("give -i or --input, not both")
+	case c.input == "socket":
+		list = "u:" + c.inputDef
+	case c.input == "folder":
+		list = "f:" + filepath.Join(c.inputDef, "*")
+	case c.input != "":
+		return in, nil, fmt.Errorf("--input %q: want socket or folder", c.input)
+	case list == "":
+		return in, nil, errors.New("-i is required: the TRAP input, e.g. u:alf_socket or f:flows.trapcap, and optionally an output")
+	}
+	if c.input != "" && c.inputDef == "" {
+		return in, nil, errors.New("--input needs --input_def")
+	}
+	specs, err := trap.ParseIfcSpecs(list)
+	if err != nil {
+		return in, nil, fmt.Errorf("-i: %w", err)
+	}
+	switch {
+	case len(specs) > 2:
+		return in, nil, fmt.Errorf("-i: %d interfaces given; alfd takes one input and at most one output", len(specs))
+	case specs[0].Kind == 'b':
+		return in, nil, fmt.Errorf("-i: %s is an output-only interface", specs[0])
+	}
+	in = specs[0]
+	if len(specs) == 2 {
+		out = &specs[1]
+	}
+	return in, out, nil
+}
+
+// learnerConfig turns ALF's options into the learner's.
+func (c *daemonConfig) learnerConfig(set features.Set, oracle annotate.Oracle, log *slog.Logger) (learner.Config, error) {
+	p := query.Params{Threshold: c.queryThreshold, Beta: c.beta, Seed: c.seed,
+		RAL: query.RALParams{Greedy: c.greedy, Budget: c.budget, Reward: c.reward, Penalty: c.penalty, Eta: c.eta}}
+	switch n := c.queryNMax; {
+	case n <= 0 || math.IsNaN(n):
+		return learner.Config{}, fmt.Errorf("--query_nmax %v: want a count of flows, or a fraction for random", n)
+	case n < 1:
+		if c.strategy != "random" {
+			return learner.Config{}, fmt.Errorf("--query_nmax %v: a fraction is for the random strategy; give a count", n)
+		}
+		p.Fraction = n
+	case n != math.Trunc(n):
+		return learner.Config{}, fmt.Errorf("--query_nmax %v: want a whole number of flows", n)
+	default:
+		p.NMax = int(n)
+	}
+	if c.strategy == "ral" {
+		p.RAL.Uncertainty = c.queryThreshold
+	}
+	if c.maxDBSize <= 0 {
+		return learner.Config{}, fmt.Errorf("--max_db_size %d: want a positive number of rows", c.maxDBSize)
+	}
+	return learner.Config{
+		ID: c.id, WorkDir: c.workdir, Model: c.model, FeatureSet: set,
+		Strategy: c.strategy, Params: p, Postprocessor: c.postprocessor, MaxDBSize: c.maxDBSize,
+		D0: c.dpath, Oracle: oracle, QueueSize: c.queueSize, PoolSize: c.poolSize,
+		SwapMargin: c.swapMargin, Seed: c.seed, Log: log,
+	}, nil
+}
+
+func newDaemon(ctx context.Context, c *daemonConfig, e *env, log *slog.Logger) (_ *daemon, err error) {
+	d := &daemon{cfg: c, e: e, log: log, started: time.Now()}
+	defer func() {
+		if err != nil {
+			d.closeIO(context.Background())
+		}
+	}()
+	inSpec, outSpec, err := c.interfaces()
+	if err != nil {
+		return nil, err
+	}
+	set, err := features.ParseSet(c.set)
+	if err != nil {
+		return nil, fmt.Errorf("--set: %w", err)
+	}
+	switch c.outputFormat {
+	case "json", "csv":
+	default:
+		return nil, fmt.Errorf("--output-format %q: want json or csv", c.outputFormat)
+	}
+	if c.batch <= 0 {
+		return nil, fmt.Errorf("--batch %d: want a positive number of flows", c.batch)
+	}
+	if c.blacklist == "" {
+		return nil, errors.New("--blacklist is required: the oracle that labels the flows the learner asks about")
+	}
+	oracle, bad, err := annotate.LoadReloading(c.blacklist, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, le := range bad {
+		log.Warn("blacklist line skipped", "err", le)
+	}
+	d.oracle = oracle
+	lc, err := c.learnerConfig(set, oracle, log)
+	if err != nil {
+		return nil, err
+	}
+	// The interfaces first: a mistake in them should not wait for training.
+	if d.in, err = trap.OpenInput(inSpec, trap.InputConfig{}); err != nil {
+		return nil, err
+	}
+	if outSpec != nil {
+		if d.trapOut, err = trap.OpenOutput(*outSpec); err != nil {
+			return nil, err
+		}
+	}
+	var outputs multiOutput
+	if d.trapOut != nil {
+		outputs = append(outputs, classify.TrapOutput{W: d.trapOut})
+	}
+	if c.output != "" {
+		w := e.stdout
+		if c.output != "-" {
+			if d.textOut, err = os.Create(c.output); err != nil {
+				return nil, fmt.Errorf("--output: %w", err)
+			}
+			w = d.textOut
+		}
+		outputs = append(outputs, classify.NewTextOutput(w, c.outputFormat == "json"))
+	}
+	if _, err := os.Stat(filepath.Join(c.workdir, "db."+c.id+".csv")); errors.Is(err, os.ErrNotExist) {
+		log.Info("training the first model from D_0", "dpath", c.dpath, "model", c.model)
+	}
+	if d.learner, err = learner.New(ctx, lc, &d.slot); err != nil {
+		return nil, err
+	}
+	m := d.slot.Load()
+	log.Info("alfd started", "input", inSpec.Text, "model", m.Path, "model_version", m.Version,
+		"query_strategy", c.strategy, "db_rows", d.learner.DB().Len())
+	pc := classify.Config{Set: set, Slot: &d.slot, Learner: d.learner, BatchSize: c.batch,
+		GenerationFlows: c.generationFlows, GenerationTime: c.generationTime, Seed: c.seed, Log: log}
+	if c.dryRun {
+		pc.Oracle = oracle
+	}
+	switch len(outputs) {
+	case 0:
+	case 1:
+		pc.Output = outputs[0]
+	default:
+		pc.Output = outputs
+	}
+	d.pipeline = classify.New(pc)
+	return d, nil
+}
+
+// run classifies until the input ends (files) or ctx ends, then stops
+// everything in order: the output is drained and closed, the learner
+// saves D_i, and the summary is logged.
+func (d *daemon) run(ctx context.Context) error {
+	learnerCtx, stopLearner := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLearner()
+	var wg sync.WaitGroup
+	var learnerErr error
+	wg.Go(func() { learnerErr = d.learner.Run(learnerCtx) })
+	if d.cfg.blacklistReload > 0 {
+		wg.Go(func() {
+			d.oracle.Watch(learnerCtx, d.cfg.blacklistReload, func(bad []*annotate.LineError, err error) {
+				if err != nil {
+					d.log.Error("the blacklist did not reload; the old one stays", "err", err)
+					return
+				}
+				d.log.Info("blacklist reloaded", "file", d.cfg.blacklist, "addresses", d.oracle.Load().Len(), "bad_lines", len(bad))
+			})
+		})
+	}
+	if d.cfg.metrics != "" {
+		srv, err := serveMetrics(learnerCtx, &wg, d.cfg.metrics, d)
+		if err != nil {
+			stopLearner()
+			wg.Wait()
+			d.closeIO(context.Background())
+			return err
+		}
+		d.log.Info("serving metrics", "url", "http://"+srv+"/metrics")
+	}
+	if d.in.Spec().Kind == 'f' && d.cfg.progress > 0 {
+		wg.Go(func() { d.showProgress(learnerCtx) })
+	}
+
+	runErr := d.pipeline.Run(ctx, d.in)
+	if runErr != nil {
+		d.log.Error("classifying stopped", "err", runErr)
+	}
+	// Readers of the output get what was sent: all of it after the end of
+	// a file, what one second allows after a signal.
+	drain := trap.DefaultDrainTimeout
+	if ctx.Err() != nil {
+		drain = time.Second
+	}
+	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
+	outErr := d.closeIO(closeCtx)
+	cancel()
+	stopLearner()
+	wg.Wait()
+	d.summary()
+	return errors.Join(runErr, outErr, learnerErr)
+}
+
+// closeIO closes the interfaces and the output file; readers of the output
+// get what was sent until ctx ends.
+func (d *daemon) closeIO(ctx context.Context) error {
+	var errs []error
+	if d.in != nil {
+		d.in.Close()
+	}
+	if d.trapOut != nil {
+		errs = append(errs, d.trapOut.CloseContext(ctx))
+	}
+	if d.textOut != nil {
+		errs = append(errs, d.textOut.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// summary logs what the run did.
+func (d *daemon) summary() {
+	st := d.pipeline.Stats()
+	elapsed := time.Since(d.started)
+	// Throughput leaves out the time an offline input waited for training.
+	busy := (elapsed - time.Duration(st.LearnerWait.Load())).Seconds()
+	args := []any{"records", st.Records.Load(), "classified", st.Classified.Load(), "doh", st.DoH.Load(),
+		"bad_input", st.BadInput.Load(), "offered", st.Offered.Load(), "queue_drops", d.learner.Dropped(),
+		"seconds", fmt.Sprintf("%.1f", elapsed.Seconds()),
+		"records_per_second", fmt.Sprintf("%.0f", float64(st.Records.Load())/max(busy, 1e-3))}
+	if r := d.learner.LastReport(); r != nil {
+		args = append(args, "generation", r.Generation, "model_version", r.ModelVersion, "db_rows", r.DBSize)
+	}
+	if d.trapOut != nil {
+		if dropped := d.trapOut.Stats().Dropped; dropped > 0 {
+			args = append(args, "output_dropped", dropped)
+		}
+	}
+	d.log.Info("alfd stopped", args...)
+}
+
+// showProgress shows how far a file input has come.
+func (d *daemon) showProgress(ctx context.Context) {
+	p := newProgressLine(d.e.stderr, d.cfg.progress)
+	t := time.NewTicker(p.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			p.finish()
+			return
+		case <-t.C:
+		}
+		st := d.pipeline.Stats()
+		secs := time.Since(p.start).Seconds()
+		line := fmt.Sprintf("%d records, %.0f records/s, %d classified, %.1f%% DoH, generation %d",
+			st.Records.Load(), float64(st.Records.Load())/secs, st.Classified.Load(),
+			100*float64(st.DoH.Load())/float64(max(st.Classified.Load(), 1)), st.Generations.Load())
+		if r := d.learner.LastReport(); r != nil {
+			line += fmt.Sprintf(", model v%d", r.ModelVersion)
+		}
+		p.show(line)
+	}
+}
+
+// multiOutput sends each batch to several outputs.
+type multiOutput []classify.Output
+
+func (m multiOutput) Write(t *trap.Template, recs [][]byte) error {
+	for _, o := range m {
+		if err := o.Write(t, recs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m multiOutput) Flush() error {
+	for _, o := range m {
+		if err := o.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,396 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/alfd/alfd/features"
+	"github.com/alfd/alfd/infer"
+	"github.com/alfd/alfd/internal/shareddata"
+	"github.com/alfd/alfd/learner"
+	"github.com/alfd/alfd/learner/dataset"
+	"github.com/alfd/alfd/trap"
+)
+
+// syncBuffer is a bytes.Buffer for output written by several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startDaemon runs alfd with args until ctx ends; the result comes on the
+// channel.
+func startDaemon(ctx context.Context, args ...string) (<-chan error, *syncBuffer) {
+	var out, errOut syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, &out, &errOut) }()
+	return done, &errOut
+}
+
+// freeAddr is a loopback address with a port nobody listens on.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// waitFor polls cond until it holds or the time is up.
+func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// reports reads the metrics file of a working directory.
+func reports(t *testing.T, path string) []learner.Report {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs []learner.Report
+	for i, line := range bytes.Split(bytes.TrimSpace(data), []byte{'\n'}) {
+		var r learner.Report
+		if err := json.Unmarshal(line, &r); err != nil {
+			t.Fatalf("%s line %d: %v", path, i+1, err)
+		}
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// checkWorkdir checks that a working directory holds a readable D_i, state,
+// metrics and model, and returns the reports.
+func checkWorkdir(t *testing.T, dir, id string) []learner.Report {
+	t.Helper()
+	d, err := dataset.ReadFile(filepath.Join(dir, "db."+id+".csv"))
+	if err != nil || d.Len() == 0 {
+		t.Fatalf("D_i: %v (%d rows)", err, d.Len())
+	}
+	var state struct {
+		Generation int    `json:"generation"`
+		Version    uint32 `json:"model_version"`
+		Model      string `json:"model"`
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "state."+id+".json"))
+	if err == nil {
+		err = json.Unmarshal(data, &state)
+	}
+	if err != nil {
+		t.Fatalf("state: %v", err)
+	}
+	m, err := infer.Load(state.Model, features.SetALF)
+	if err != nil || m.Version != state.Version {
+		t.Fatalf("model %s: %v (version %d, state says %d)", state.Model, err, m.Version, state.Version)
+	}
+	return reports(t, filepath.Join(dir, "metrics."+id+".jsonl"))
+}
+
+// TestDaemonOverSockets is the issue's first acceptance test: a trapcap
+// replayed over u: into alfd started with ALF's command line; a reader of
+// alfd's output gets every kept flow with its prediction; the working
+// directory then holds D_i, models and metrics; a restart goes on.
+func TestDaemonOverSockets(t *testing.T) {
+	trapcap := shareddata.Path(t, "alf", "trapcaps", "data.trapcap.202112071115")
+	golden := shareddata.Path(t, "alf", "golden", "data.trapcap.202112071115.features.csv")
+	blacklist := shareddata.Path(t, "alf", "blacklist.txt")
+	d0 := shareddata.Path(t, "alf", "doh_D0.csv")
+	t.Setenv("TRAP_SOCKET_DIR", t.TempDir())
+	workdir := filepath.Join(t.TempDir(), "workdir")
+	metricsAddr := freeAddr(t)
+	alfArgs := []string{"--id", "test_random", "--workdir", workdir, "--model", "single",
+		"--query_strategy", "random", "--blacklist", blacklist, "--query_nmax", "1", "--max_db_size", "10000", "--dpath", d0}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done, logs := startDaemon(ctx, append([]string{"--i", "u:alf_socket,u:alfd_out", "--metrics", metricsAddr}, alfArgs...)...)
+
+	// A NEMEA module reading alfd's output.
+	spec, _ := trap.ParseIfcSpec("u:alfd_out")
+	out, err := trap.OpenInput(spec, trap.InputConfig{RetryInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	type flow struct{ src, dst, doh, proba, version string }
+	got := make(chan flow, 1000)
+	go func() {
+		defer close(got)
+		for {
+			rec, err := out.Next()
+			if err != nil {
+				return
+			}
+			tm := rec.Template()
+			text := func(name string) string { return string(rec.AppendValue(nil, tm.Field(name))) }
+			got <- flow{text("SRC_IP"), text("DST_IP"), text("DOH"), text("DOH_PROBA"), text("MODEL_VERSION")}
+		}
+	}()
+
+	// traffic_repeater's part.
+	if _, stderr, err := runCmd(t, ctx, "replay", "-i", "f:"+trapcap+",u:alf_socket"); err != nil {
+		t.Fatalf("replay: %v\n%s", err, stderr)
+	}
+	rows := readCSVFile(t, golden)[1:]
+	for i, want := range rows {
+		select {
+		case f := <-got:
+			if f.src != want[1] || f.dst != want[2] || (f.doh != "0" && f.doh != "1") || f.proba == "" || f.version != "1" {
+				t.Fatalf("flow %d out: %+v; ALF kept %v", i, f, want[1:5])
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%d of %d flows came out\n%s", i, len(rows), logs)
+		}
+	}
+	// The end of the replay's stream ends a generation.
+	metricsFile := filepath.Join(workdir, "metrics.test_random.jsonl")
+	waitFor(t, "the first generation", 60*time.Second, func() bool { return len(reports(t, metricsFile)) == 1 })
+
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		"alfd_records_total 745\n", fmt.Sprintf("alfd_flows_classified_total %d\n", len(rows)),
+		`alfd_flows_dropped_total{reason="no_reverse_packets"}`, "alfd_output_records_total 368\n",
+		"alfd_queries_total 1\n", "alfd_generation 1\n", "alfd_model_f1 0.",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+
+	start := time.Now()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("alfd: %v\n%s", err, logs)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("alfd took %v to stop", d)
+	}
+	first := checkWorkdir(t, workdir, "test_random")
+	if r := first[0]; r.Generation != 1 || r.Flows != 745 || r.Asked != 1 || r.Metrics["test_all_predicted"].Accuracy == 0 {
+		t.Errorf("first generation: %+v", r)
+	}
+
+	// A restart goes on from the working directory; this time from a file,
+	// which ends by itself.
+	other := shareddata.Path(t, "alf", "trapcaps", "data.trapcap.202112031435")
+	stdout, stderr, err := runCmd(t, context.Background(), append([]string{"--i", "f:" + other}, alfArgs...)...)
+	if err != nil {
+		t.Fatalf("restart: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "continuing from the working directory") || strings.Contains(stderr, "training the first model") {
+		t.Errorf("the restart did not continue:\n%s%s", stdout, stderr)
+	}
+	all := checkWorkdir(t, workdir, "test_random")
+	if len(all) != 2 || all[1].Generation != 2 || all[1].DBSize < first[0].DBSize || all[1].ModelVersion < first[0].ModelVersion {
+		t.Errorf("after the restart: %+v", all)
+	}
+}
+
+func readCSVFile(t *testing.T, path string) [][]string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows [][]string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		rows = append(rows, strings.Split(sc.Text(), ","))
+	}
+	return rows
+}
+
+// synthSetup writes a synthetic trapcap, its blacklist and a D_0 with
+// alfd generate, for tests that need no shared data.
+func synthSetup(t *testing.T, flows int) (trapcap, blacklist, d0 string) {
+	t.Helper()
+	dir := t.TempDir()
+	trapcap, blacklist, d0 = filepath.Join(dir, "synth.trapcap"), filepath.Join(dir, "blacklist.txt"), filepath.Join(dir, "d0.csv")
+	if _, stderr, err := runCmd(t, context.Background(), "generate", "-o", "f:"+trapcap, "--flows", fmt.Sprint(flows),
+		"--blacklist", blacklist, "--d0", d0, "--d0-flows", "600"); err != nil {
+		t.Fatalf("generate: %v\n%s", err, stderr)
+	}
+	return trapcap, blacklist, d0
+}
+
+// TestDaemonSIGTERM is the issue's acceptance test for stopping: alfd, a
+// process of its own, is sent SIGTERM while it classifies a stream and
+// trains, exits within 2 s, and a restart finds D_i, models and metrics
+// intact.
+func TestDaemonSIGTERM(t *testing.T) {
+	trapcap, blacklist, d0 := synthSetup(t, 200000)
+	bin := filepath.Join(t.TempDir(), "alfd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	sockets := t.TempDir()
+	t.Setenv("TRAP_SOCKET_DIR", sockets)
+	workdir := filepath.Join(t.TempDir(), "workdir")
+	args := []string{"--id", "stop", "--workdir", workdir, "--model", "single", "--query_strategy", "uncertainty_unranked",
+		"--blacklist", blacklist, "--dpath", d0, "--query_nmax", "200", "--generation-flows", "20000"}
+	cmd := exec.Command(bin, append([]string{"-i", "u:alfd_in,b:"}, args...)...)
+	var logs syncBuffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	// Feed it until it has run a generation and is busy with more.
+	ctx, stopFeed := context.WithCancel(context.Background())
+	defer stopFeed()
+	fed := make(chan error, 1)
+	go func() {
+		_, _, err := runCmd(t, ctx, "replay", "-i", "f:"+trapcap+",u:alfd_in")
+		fed <- err
+	}()
+	metricsFile := filepath.Join(workdir, "metrics.stop.jsonl")
+	waitFor(t, "a generation", 60*time.Second, func() bool { return len(reports(t, metricsFile)) >= 1 })
+
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("alfd exited with %v\n%s", err, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("alfd still runs 10 s after SIGTERM\n%s", logs.String())
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("alfd took %v to stop after SIGTERM", d)
+	}
+	stopFeed()
+	<-fed
+	if !strings.Contains(logs.String(), "alfd stopped") {
+		t.Errorf("no summary in the log:\n%s", logs.String())
+	}
+	before := checkWorkdir(t, workdir, "stop")
+
+	// The restart reads all of it and goes on.
+	small, _, _ := synthSetup(t, 3000)
+	_, stderr, err := runCmd(t, context.Background(), append([]string{"-i", "f:" + small}, args...)...)
+	if err != nil {
+		t.Fatalf("restart: %v\n%s", err, stderr)
+	}
+	after := checkWorkdir(t, workdir, "stop")
+	if len(after) != len(before)+1 || after[len(after)-1].Generation != before[len(before)-1].Generation+1 {
+		t.Errorf("%d reports before the restart, %d after", len(before), len(after))
+	}
+}
+
+// TestDaemonOptions: ALF's and alfd's options are checked before anything
+// runs, with errors that say what is wrong; a YAML file holds settings that
+// flags override; -h shows the options and the commands.
+func TestDaemonOptions(t *testing.T) {
+	trapcap, blacklist, d0 := synthSetup(t, 2000)
+	dir := t.TempDir()
+	base := []string{"-i", "f:" + trapcap, "--workdir", filepath.Join(dir, "w"), "--blacklist", blacklist, "--dpath", d0}
+	yamlFile := func(text string) string {
+		path := filepath.Join(t.TempDir(), "alfd.yaml")
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--blacklist", blacklist}, "-i is required"},
+		{[]string{"-i", "b:", "--blacklist", blacklist}, "output-only"},
+		{[]string{"-i", "f:" + trapcap}, "--blacklist is required"},
+		{append(base, "--query_strategy", "psychic"), `unknown query strategy "psychic"`},
+		{append(base, "--model", "deep"), `unknown model "deep"`},
+		{append(base, "--query_strategy", "kldiv"), "kldiv needs --model committee"},
+		{append(base, "--postprocessor", "magic"), `unknown postprocessor "magic"`},
+		{append(base, "--query_nmax", "0.5"), "a fraction is for the random strategy"},
+		{[]string{"-i", "f:" + trapcap, "--blacklist", filepath.Join(dir, "none.txt")}, "no such file"},
+		{[]string{"-i", "f:" + trapcap, "--workdir", filepath.Join(dir, "w2"), "--blacklist", blacklist}, "no D_0 (--dpath)"},
+		{append(base, "--output-format", "xml"), `--output-format "xml"`},
+		{append(base, "--input", "socket"), "not both"},
+		{append(base, "--config", yamlFile("query_stratgy: random\n")), `unknown setting "query_stratgy"`},
+		{append(base, "--config", yamlFile("query_strategy: [a, b]\n")), "want a single value"},
+		{append(base, "stray"), `unexpected argument "stray"`},
+	} {
+		if _, _, err := runCmd(t, context.Background(), tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+
+	// The YAML file's strategy is overridden by the flag; its other
+	// settings hold. ALF's --input/--input_def name a folder.
+	config := yamlFile("query_strategy: psychic\nquery_nmax: 7\nid: fromyaml\ngeneration-flows: 1000\n")
+	workdir := filepath.Join(dir, "yaml")
+	outFile := filepath.Join(dir, "out.csv")
+	_, stderr, err := runCmd(t, context.Background(), "--config", config, "--query_strategy", "random",
+		"--input", "folder", "--input_def", filepath.Dir(trapcap), "--workdir", workdir, "--blacklist", blacklist, "--dpath", d0,
+		"--output", outFile, "--output-format", "csv")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	rs := reports(t, filepath.Join(workdir, "metrics.fromyaml.jsonl"))
+	if len(rs) != 2 || rs[0].Asked != 7 {
+		t.Errorf("reports %+v, want 2 generations of 1000 flows asking 7 each", rs)
+	}
+	lines := readCSVFile(t, outFile)
+	if len(lines) < 1000 || !strings.HasSuffix(strings.Join(lines[0], ","), ",DOH,DOH_PROBA,MODEL_VERSION") {
+		t.Errorf("%d lines of CSV output, header %v", len(lines), lines[0])
+	}
+
+	var help bytes.Buffer
+	if err := run(context.Background(), []string{"-h"}, io.Discard, &help); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v", err)
+	}
+	for _, want := range []string{"--query_strategy", "-max_db_size", "Commands:", "replay"} {
+		if !strings.Contains(help.String(), strings.TrimLeft(want, "-")) {
+			t.Errorf("-h does not mention %s", want)
+		}
+	}
+}

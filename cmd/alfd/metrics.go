@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/alfd/alfd/features"
+)
+
+// serveMetrics serves Prometheus's text format at http://addr/metrics until
+// ctx ends; wg holds its goroutines. It returns the address it listens on.
+func serveMetrics(ctx context.Context, wg *sync.WaitGroup, addr string, d *daemon) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("--metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		d.writeMetrics(w)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	wg.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("metrics server stopped", "err", err)
+		}
+	})
+	wg.Go(func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		srv.Shutdown(shutdown)
+	})
+	return ln.Addr().String(), nil
+}
+
+// metricWriter writes metric families in Prometheus's text format.
+type metricWriter struct {
+	w io.Writer
+}
+
+func (m metricWriter) family(name, kind, help string) {
+	fmt.Fprintf(m.w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, kind)
+}
+
+func (m metricWriter) value(name, labels string, v float64) {
+	if labels != "" {
+		labels = "{" + labels + "}"
+	}
+	fmt.Fprintf(m.w, "%s%s %s\n", name, labels, strconv.FormatFloat(v, 'g', -1, 64))
+}
+
+func (m metricWriter) one(name, kind, help string, v float64) {
+	m.family(name, kind, help)
+	m.value(name, "", v)
+}
+
+// writeMetrics writes what the daemon counts. Counters are since the
+// process started; the model's figures are from the last generation, kept
+// across restarts.
+func (d *daemon) writeMetrics(w io.Writer) {
+	m := metricWriter{w}
+	st := d.pipeline.Stats()
+	m.one("alfd_records_total", "counter", "Flow records read from the input.", float64(st.Records.Load()))
+	m.family("alfd_flows_dropped_total", "counter", "Flow records not classified, by reason: ALF's filters, broken or unusable input.")
+	for r := features.NoForward; r <= features.TooFewPackets; r++ {
+		m.value("alfd_flows_dropped_total", `reason="`+r.String()+`"`, float64(st.Skipped[r].Load()))
+	}
+	m.value("alfd_flows_dropped_total", `reason="bad_input"`, float64(st.BadInput.Load()))
+	m.one("alfd_flows_truncated_total", "counter", "Flows whose per-packet arrays were cut at 30 entries.", float64(st.Truncated.Load()))
+	m.one("alfd_flows_classified_total", "counter", "Flows classified.", float64(st.Classified.Load()))
+	m.one("alfd_flows_doh_total", "counter", "Flows classified as DNS over HTTPS.", float64(st.DoH.Load()))
+	share := 0.0
+	if n := st.Classified.Load(); n > 0 {
+		share = float64(st.DoH.Load()) / float64(n)
+	}
+	m.one("alfd_doh_share", "gauge", "Share of the classified flows classified as DoH.", share)
+	m.one("alfd_flows_labelled_total", "counter", "Classified flows the dry run's oracle labelled.", float64(st.Labelled.Load()))
+	m.one("alfd_learner_offered_total", "counter", "Flows handed to the learner as candidates.", float64(st.Offered.Load()))
+	m.one("alfd_learner_queue_drops_total", "counter", "Candidates dropped because the learner's queue was full.", float64(d.learner.Dropped()))
+	m.one("alfd_queries_total", "counter", "Flows the oracle was asked about.", float64(d.learner.Asked()))
+	m.one("alfd_generations_ended_total", "counter", "Generations the fast path ended.", float64(st.Generations.Load()))
+	if d.trapOut != nil {
+		out := d.trapOut.Stats()
+		m.one("alfd_output_records_total", "counter", "Records sent on the TRAP output.", float64(out.Messages))
+		m.one("alfd_output_dropped_total", "counter", "Records the TRAP output dropped (no reader, or readers too slow for its timeout).", float64(out.Dropped))
+		m.one("alfd_output_clients", "gauge", "Readers connected to the TRAP output.", float64(out.Clients))
+	}
+	if model := d.slot.Load(); model != nil {
+		m.one("alfd_model_version", "gauge", "Version of the model in use.", float64(model.Version))
+	}
+	if r := d.learner.LastReport(); r != nil {
+		m.one("alfd_generation", "gauge", "The last generation the learner ran.", float64(r.Generation))
+		f1 := r.CurrentTest.F1
+		if r.Swapped {
+			f1 = r.Metrics["test_testset"].F1
+		}
+		m.one("alfd_model_f1", "gauge", "Macro F1 of the model in use on held-out rows of D_i, at the last generation.", f1)
+		if all, ok := r.Metrics["test_all_predicted"]; ok {
+			m.one("alfd_generation_f1_all_predicted", "gauge", "Macro F1 of the last generation's predictions on every labelled flow (dry run).", all.F1)
+		}
+		m.one("alfd_training_seconds", "gauge", "Time the last generation spent training.", r.TrainSeconds)
+		m.one("alfd_db_rows", "gauge", "Rows of D_i after the last generation.", float64(r.DBSize))
+	}
+	m.one("alfd_uptime_seconds", "gauge", "Time since alfd started.", time.Since(d.started).Seconds())
+}

@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/alfd
 # Packages that start goroutines; their tests run under the race detector.
-RACE_PKGS := ./trap/... ./cmd/... ./infer/... ./learner ./classify
+RACE_PKGS := ./trap/... ./cmd/... ./infer/... ./learner ./classify ./flowmeter
 FUZZTIME ?= 10s
 BENCHTIME ?= 1s
 
@@ -18,7 +18,7 @@ vet:
 # Every test; those that need root skip with a message when not root.
 test: vet
 	$(GO) test -race $(RACE_PKGS)
-	$(GO) test $$($(GO) list ./... | grep -v -e '/trap' -e '/cmd/' -e '/infer' -e '/learner$$' -e '/classify$$')
+	$(GO) test $$($(GO) list ./... | grep -v -e '/trap' -e '/cmd/' -e '/infer' -e '/learner$$' -e '/classify$$' -e '/flowmeter$$')
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...

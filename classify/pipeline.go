@@ -142,21 +142,51 @@ func New(cfg Config) *Pipeline {
 // Stats are the pipeline's counters.
 func (p *Pipeline) Stats() *Stats { return &p.stats }
 
-// Run reads in until its end (files) or until ctx ends (sockets), and
+// A Source yields flow records: a TRAP input (TrapSource), or the flows of
+// alfd's own meters (flowmeter.Records).
+type Source interface {
+	// Next returns the next record, valid until the next call; io.EOF at
+	// the end of a stream, after which a live source may go on;
+	// trap.ErrTimeout when it waited and nothing came; a *trap.StreamError
+	// for broken input it skipped.
+	Next() (trap.Record, error)
+	// Buffered reports whether Next would return without waiting.
+	Buffered() bool
+	// Streams counts the streams (files, connections) begun.
+	Streams() uint64
+	// Live reports a source that runs until stopped (a socket, a live
+	// capture), not to its end (files).
+	Live() bool
+	// Close makes a waiting Next return.
+	Close() error
+}
+
+// TrapSource is a TRAP input as a Source.
+type TrapSource struct{ R *trap.Reader }
+
+func (s TrapSource) Next() (trap.Record, error) { return s.R.Next() }
+func (s TrapSource) Buffered() bool             { return s.R.Buffered() }
+func (s TrapSource) Streams() uint64            { return s.R.Stats().Streams }
+func (s TrapSource) Close() error               { return s.R.Close() }
+
+// Live is true for socket inputs.
+func (s TrapSource) Live() bool { return s.R.Spec().Kind == 'u' || s.R.Spec().Kind == 't' }
+
+// Run reads in until its end (files) or until ctx ends (live sources), and
 // classifies what it reads. At each stream's end (a file, or a sender's
 // end of stream) the generation ends, as ALF ends a batch. Broken input is
 // counted, logged and skipped. Run closes in when ctx ends, and returns
 // after the flows it holds are sent.
-func (p *Pipeline) Run(ctx context.Context, in *trap.Reader) error {
+func (p *Pipeline) Run(ctx context.Context, in Source) error {
 	defer context.AfterFunc(ctx, func() { in.Close() })()
 	err := p.read(ctx, in)
 	// What is held goes out, whatever stopped the reading.
 	return errors.Join(err, p.sendHeld())
 }
 
-func (p *Pipeline) read(ctx context.Context, in *trap.Reader) error {
+func (p *Pipeline) read(ctx context.Context, in Source) error {
 	p.genStart = time.Now()
-	socket := in.Spec().Kind == 'u' || in.Spec().Kind == 't'
+	socket := in.Live()
 	p.offline = !socket
 	for {
 		rec, err := in.Next()
@@ -185,7 +215,7 @@ func (p *Pipeline) read(ctx context.Context, in *trap.Reader) error {
 		default:
 			return err
 		}
-		if st := in.Stats().Streams; st != p.stream {
+		if st := in.Streams(); st != p.stream {
 			// A new file or connection: a new batch for ALF.
 			p.stream = st
 			if err := p.endGeneration(ctx); err != nil {

@@ -102,7 +102,7 @@ func TestGoldenTrapcaps(t *testing.T) {
 			p := New(Config{Set: features.SetALF, Slot: &slot, Oracle: blacklist, Output: NewTextOutput(&out, false),
 				OnGeneration: func(s learner.GenerationStats) { gens = append(gens, s) }})
 			in := openInput(t, "f:"+filepath.Join(dir, name))
-			if err := p.Run(context.Background(), in); err != nil {
+			if err := p.Run(context.Background(), TrapSource{in}); err != nil {
 				t.Fatal(err)
 			}
 			golden := readCSV(t, shareddata.Path(t, "alf", "golden", name+".features.csv"))

@@ -93,7 +93,7 @@ func TestSocketToSocket(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ran := make(chan error, 1)
-	go func() { ran <- p.Run(ctx, openInput(t, "u:up")) }()
+	go func() { ran <- p.Run(ctx, TrapSource{openInput(t, "u:up")}) }()
 
 	// The reader of alfd's output.
 	spec, _ := trap.ParseIfcSpec("u:down")
@@ -246,7 +246,7 @@ func TestRecordsWithoutFeatures(t *testing.T) {
 	var out bytes.Buffer
 	p := New(Config{Set: features.SetALF, Slot: &slot, Output: NewTextOutput(&out, true),
 		Log: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err := p.Run(context.Background(), openInput(t, "f:"+path)); err != nil {
+	if err := p.Run(context.Background(), TrapSource{openInput(t, "f:"+path)}); err != nil {
 		t.Fatal(err)
 	}
 	if st := p.Stats(); st.BadInput.Load() != 500 || st.Classified.Load() != 0 || st.Records.Load() != 500 {
@@ -296,7 +296,7 @@ func TestOfflineGenerationsWaitForTheLearner(t *testing.T) {
 				reports = append(reports, r)
 			}
 		}})
-	if err := p.Run(ctx, openInput(t, "f:"+filepath.Join(dir, "part*.trapcap"))); err != nil {
+	if err := p.Run(ctx, TrapSource{openInput(t, "f:"+filepath.Join(dir, "part*.trapcap"))}); err != nil {
 		t.Fatal(err)
 	}
 	r := l.LastReport()

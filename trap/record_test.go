@@ -77,6 +77,13 @@ func TestTimeConversions(t *testing.T) {
 	if tf.UnixMilli() != 1638540027514 {
 		t.Errorf("UnixMilli() = %d", tf.UnixMilli())
 	}
+	// ipfixprobe made it from a struct timeval.
+	if got := TimeFromUnixMicro(1638540027514904); got != tf {
+		t.Errorf("TimeFromUnixMicro: %#x, ipfixprobe wrote %#x", uint64(got), uint64(tf))
+	}
+	if got := TimeFromUnixMicro(-1); got.Sec() != 0xffffffff || got.Nsec() != 999999000 {
+		t.Errorf("a microsecond before the epoch: %d s %d ns", got.Sec(), got.Nsec())
+	}
 	// libunirec's multiplier 0x44B82FA0A is 2^64/1e9 rounded up, and it
 	// rounds up again when converting back, so a few percent of times read
 	// back one nanosecond late; never more.

@@ -19,6 +19,19 @@ func TimeFromUnix(sec int64, nsec int64) Time {
 	return Time(uint64(sec)<<32 | (uint64(nsec)*0x44B82FA0A)>>32)
 }
 
+// TimeFromUnixMicro converts microseconds since the epoch as libunirec's
+// ur_time_from_sec_usec does, which is how ipfixprobe writes the times of
+// its struct timeval.
+func TimeFromUnixMicro(us int64) Time {
+	sec := us / 1e6
+	us -= sec * 1e6
+	if us < 0 {
+		sec--
+		us += 1e6
+	}
+	return Time(uint64(sec)<<32 | (uint64(us)<<32)/1e6)
+}
+
 // TimeOf converts t to a UniRec time.
 func TimeOf(t time.Time) Time { return TimeFromUnix(t.Unix(), int64(t.Nanosecond())) }
 

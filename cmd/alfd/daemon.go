@@ -68,6 +68,7 @@ type daemonConfig struct {
 	batch           int
 	blacklistReload time.Duration
 	progress        time.Duration
+	packets         packetFlags
 	verbosity
 }
 
@@ -108,6 +109,7 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.batch, "batch", 256, "flows scored together")
 	fs.DurationVar(&c.blacklistReload, "blacklist-reload", 30*time.Second, "check the blacklist file this often and reload it when it changed (0: never)")
 	fs.DurationVar(&c.progress, "progress", time.Second, "how often to show progress on standard error for file inputs (0: never)")
+	c.packets.register(fs)
 	c.verbosity.register(fs)
 }
 
@@ -250,47 +252,66 @@ type daemon struct {
 	slot     infer.Slot
 	learner  *learner.Learner
 	oracle   *annotate.Reloading
-	in       *trap.Reader
+	in       *trap.Reader // a TRAP input
+	packets  *packetInput // or packets, metered
+	source   classify.Source
 	trapOut  *trap.Writer
 	textOut  *os.File
 	pipeline *classify.Pipeline
 	started  time.Time
+	running  time.Time // when classifying began
 }
 
-// inputSpec is the input interface, from -i or ALF's --input/--input_def,
-// and the output interface if -i names one.
-func (c *daemonConfig) interfaces() (in trap.IfcSpec, out *trap.IfcSpec, err error) {
+// interfaces are the TRAP input, from -i or ALF's --input/--input_def,
+// and the output if -i names one. With packets for input (--pcap,
+// --afpacket), -i names the output alone, if any.
+func (c *daemonConfig) interfaces() (in *trap.IfcSpec, out *trap.IfcSpec, err error) {
 	list := c.ifc
+	if c.packets.given() {
+		if c.input != "" {
+			return nil, nil, errors.New("give --input or packets (--pcap, --afpacket), not both")
+		}
+		if list == "" {
+			return nil, nil, nil
+		}
+		specs, err := trap.ParseIfcSpecs(list)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-i: %w", err)
+		}
+		if len(specs) > 1 {
+			return nil, nil, fmt.Errorf("-i: with packets for input, -i names the output only, and %d interfaces are given", len(specs))
+		}
+		return nil, &specs[0], nil
+	}
 	switch {
 	case c.input != "" && list != "":
-		return in, nil, errors.New("give -i or --input, not both")
+		return nil, nil, errors.New("give -i or --input, not both")
 	case c.input == "socket":
 		list = "u:" + c.inputDef
 	case c.input == "folder":
 		list = "f:" + filepath.Join(c.inputDef, "*")
 	case c.input != "":
-		return in, nil, fmt.Errorf("--input %q: want socket or folder", c.input)
+		return nil, nil, fmt.Errorf("--input %q: want socket or folder", c.input)
 	case list == "":
-		return in, nil, errors.New("-i is required: the TRAP input, e.g. u:alf_socket or f:flows.trapcap, and optionally an output")
+		return nil, nil, errors.New("-i is required: the TRAP input, e.g. u:alf_socket or f:flows.trapcap, and optionally an output (or packets: --pcap, --afpacket)")
 	}
 	if c.input != "" && c.inputDef == "" {
-		return in, nil, errors.New("--input needs --input_def")
+		return nil, nil, errors.New("--input needs --input_def")
 	}
 	specs, err := trap.ParseIfcSpecs(list)
 	if err != nil {
-		return in, nil, fmt.Errorf("-i: %w", err)
+		return nil, nil, fmt.Errorf("-i: %w", err)
 	}
 	switch {
 	case len(specs) > 2:
-		return in, nil, fmt.Errorf("-i: %d interfaces given; alfd takes one input and at most one output", len(specs))
+		return nil, nil, fmt.Errorf("-i: %d interfaces given; alfd takes one input and at most one output", len(specs))
 	case specs[0].Kind == 'b':
-		return in, nil, fmt.Errorf("-i: %s is an output-only interface", specs[0])
+		return nil, nil, fmt.Errorf("-i: %s is an output-only interface", specs[0])
 	}
-	in = specs[0]
 	if len(specs) == 2 {
 		out = &specs[1]
 	}
-	return in, out, nil
+	return &specs[0], out, nil
 }
 
 // learnerConfig turns ALF's options into the learner's.
@@ -329,6 +350,9 @@ func newDaemon(ctx context.Context, c *daemonConfig, e *env, log *slog.Logger) (
 	defer func() {
 		if err != nil {
 			d.closeIO(context.Background())
+			if d.packets != nil {
+				d.packets.close()
+			}
 		}
 	}()
 	inSpec, outSpec, err := c.interfaces()
@@ -362,9 +386,23 @@ func newDaemon(ctx context.Context, c *daemonConfig, e *env, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	// The interfaces first: a mistake in them should not wait for training.
-	if d.in, err = trap.OpenInput(inSpec, trap.InputConfig{}); err != nil {
-		return nil, err
+	// The inputs first: a mistake in them should not wait for training.
+	inName := "packets"
+	if inSpec != nil {
+		if d.in, err = trap.OpenInput(*inSpec, trap.InputConfig{}); err != nil {
+			return nil, err
+		}
+		d.source, inName = classify.TrapSource{R: d.in}, inSpec.Text
+	} else {
+		if d.packets, err = c.packets.open(); err != nil {
+			return nil, err
+		}
+		d.source = d.packets.records
+		if c.packets.afpacket != "" {
+			inName = "afpacket:" + c.packets.afpacket
+		} else {
+			inName = "pcap:" + c.packets.pcaps.String()
+		}
 	}
 	if outSpec != nil {
 		if d.trapOut, err = trap.OpenOutput(*outSpec); err != nil {
@@ -392,7 +430,7 @@ func newDaemon(ctx context.Context, c *daemonConfig, e *env, log *slog.Logger) (
 		return nil, err
 	}
 	m := d.slot.Load()
-	log.Info("alfd started", "input", inSpec.Text, "model", m.Path, "model_version", m.Version,
+	log.Info("alfd started", "input", inName, "model", m.Path, "model_version", m.Version,
 		"query_strategy", c.strategy, "db_rows", d.learner.DB().Len())
 	pc := classify.Config{Set: set, Slot: &d.slot, Learner: d.learner, BatchSize: c.batch,
 		GenerationFlows: c.generationFlows, GenerationTime: c.generationTime, Seed: c.seed, Log: log}
@@ -440,21 +478,34 @@ func (d *daemon) run(ctx context.Context) error {
 		}
 		d.log.Info("serving metrics", "url", "http://"+srv+"/metrics")
 	}
-	if d.in.Spec().Kind == 'f' && d.cfg.progress > 0 {
+	if !d.source.Live() && d.cfg.progress > 0 {
 		wg.Go(func() { d.showProgress(learnerCtx) })
 	}
 
-	runErr := d.pipeline.Run(ctx, d.in)
+	pipeCtx := ctx
+	producerCtx, stopProducer := context.WithCancel(ctx)
+	defer stopProducer()
+	if d.packets != nil {
+		// The meters stop at the signal and hand over the flows in their
+		// caches; the pipeline classifies and sends them before it stops,
+		// but stops anyway 1.5 s after the signal.
+		var cancelPipe context.CancelFunc
+		pipeCtx, cancelPipe = context.WithCancel(context.WithoutCancel(ctx))
+		defer cancelPipe()
+		defer context.AfterFunc(ctx, func() { time.AfterFunc(1500*time.Millisecond, cancelPipe) })()
+		wg.Go(func() {
+			if err := d.packets.run(producerCtx); err != nil {
+				d.log.Error("packet input stopped", "err", err)
+			}
+		})
+	}
+	d.running = time.Now()
+	runErr := d.pipeline.Run(pipeCtx, d.source)
+	stopProducer()
 	if runErr != nil {
 		d.log.Error("classifying stopped", "err", runErr)
 	}
-	// Readers of the output get what was sent: all of it after the end of
-	// a file, what one second allows after a signal.
-	drain := trap.DefaultDrainTimeout
-	if ctx.Err() != nil {
-		drain = time.Second
-	}
-	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
+	closeCtx, cancel := drainContext(ctx)
 	outErr := d.closeIO(closeCtx)
 	cancel()
 	stopLearner()
@@ -470,6 +521,9 @@ func (d *daemon) closeIO(ctx context.Context) error {
 	if d.in != nil {
 		d.in.Close()
 	}
+	if d.packets != nil {
+		d.packets.records.Close()
+	}
 	if d.trapOut != nil {
 		errs = append(errs, d.trapOut.CloseContext(ctx))
 	}
@@ -483,8 +537,9 @@ func (d *daemon) closeIO(ctx context.Context) error {
 func (d *daemon) summary() {
 	st := d.pipeline.Stats()
 	elapsed := time.Since(d.started)
-	// Throughput leaves out the time an offline input waited for training.
-	busy := (elapsed - time.Duration(st.LearnerWait.Load())).Seconds()
+	// Throughput leaves out the first training and the time an offline
+	// input waited for the learner.
+	busy := (time.Since(d.running) - time.Duration(st.LearnerWait.Load())).Seconds()
 	args := []any{"records", st.Records.Load(), "classified", st.Classified.Load(), "doh", st.DoH.Load(),
 		"bad_input", st.BadInput.Load(), "offered", st.Offered.Load(), "queue_drops", d.learner.Dropped(),
 		"seconds", fmt.Sprintf("%.1f", elapsed.Seconds()),
@@ -496,6 +551,9 @@ func (d *daemon) summary() {
 		if dropped := d.trapOut.Stats().Dropped; dropped > 0 {
 			args = append(args, "output_dropped", dropped)
 		}
+	}
+	if d.packets != nil {
+		args = append(args, d.packets.logArgs()...)
 	}
 	d.log.Info("alfd stopped", args...)
 }

@@ -132,7 +132,7 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	var c evaluate.Confusion
 	p := classify.New(classify.Config{Set: set, Slot: &slot, Oracle: blacklist, GenerationFlows: uint64(*batch), Log: log,
 		OnGeneration: func(s learner.GenerationStats) { c.Merge(s.All) }})
-	if err := p.Run(ctx, in); err != nil {
+	if err := p.Run(ctx, classify.TrapSource{R: in}); err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
 	st := p.Stats()

@@ -14,6 +14,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/alfd/alfd/trap"
 )
 
 func main() {
@@ -45,6 +48,8 @@ var commands = []command{
 	{"train", "train a model from a CSV in ALF's format (D_0), with alfd's own trainer", runTrain},
 	{"eval", "evaluate a model on the flows of a TRAP interface against a blacklist", runEval},
 	{"generate", "write seeded synthetic DoH and HTTPS flows, with a drift, to a TRAP interface", runGenerate},
+	{"flows", "meter packets (pcap files or a live interface) into flows, as ipfixprobe would, and print them", runFlows},
+	{"export", "meter packets into flows and send them as UniRec on a TRAP interface, in ipfixprobe's stead", runExport},
 }
 
 // run is main without the process: tests call it.
@@ -75,6 +80,17 @@ func usageCommands(w io.Writer) {
 	fmt.Fprintln(w, "t:[HOST:]PORT (TCP), f:FILE (trapcap file; a glob for input), b: (blackhole);")
 	fmt.Fprintln(w, "several are separated by commas, inputs first. TRAP_SOCKET_DIR sets where")
 	fmt.Fprintln(w, "u: sockets live (default /tmp).")
+}
+
+// drainContext is how long readers of an output get to take what was sent
+// when it closes: libtrap's drain timeout after the end of the input, one
+// second after a signal (ctx ended), which must stop alfd within two.
+func drainContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	drain := trap.DefaultDrainTimeout
+	if ctx.Err() != nil {
+		drain = time.Second
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), drain)
 }
 
 // verbosity holds NEMEA's -v, -vv and -vvv.

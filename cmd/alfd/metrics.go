@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alfd/alfd/features"
+	"github.com/alfd/alfd/flowmeter"
 )
 
 // serveMetrics serves Prometheus's text format at http://addr/metrics until
@@ -108,6 +109,24 @@ func (d *daemon) writeMetrics(w io.Writer) {
 		}
 		m.one("alfd_training_seconds", "gauge", "Time the last generation spent training.", r.TrainSeconds)
 		m.one("alfd_db_rows", "gauge", "Rows of D_i after the last generation.", float64(r.DBSize))
+	}
+	if d.packets != nil {
+		packets, skipped, exported, ringDrops := d.packets.meterStats()
+		m.one("alfd_packets_total", "counter", "Packets the flow meters saw.", float64(packets))
+		m.family("alfd_packets_skipped_total", "counter", "Packets that made no flow, by reason.")
+		for _, r := range flowmeter.SkipReasons() {
+			m.value("alfd_packets_skipped_total", `reason="`+r.String()+`"`, float64(skipped[r.String()]))
+		}
+		m.family("alfd_meter_flows_total", "counter", "Flows the meters ended, by reason.")
+		for _, r := range flowmeter.EndReasons() {
+			m.value("alfd_meter_flows_total", `reason="`+r.String()+`"`, float64(exported[r.String()]))
+		}
+		m.one("alfd_meter_ring_drops_total", "counter", "Flows dropped because a meter's ring to the classifier was full.", float64(ringDrops))
+		if c := d.packets.capture; c != nil {
+			received, dropped := c.SocketStats()
+			m.one("alfd_capture_received_total", "counter", "Packets the AF_PACKET sockets received, by the kernel's count.", float64(received))
+			m.one("alfd_capture_kernel_drops_total", "counter", "Packets the kernel dropped because a socket's ring was full.", float64(dropped))
+		}
 	}
 	m.one("alfd_uptime_seconds", "gauge", "Time since alfd started.", time.Since(d.started).Seconds())
 }

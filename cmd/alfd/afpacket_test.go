@@ -1,0 +1,134 @@
+//go:build linux && cgo
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alfd/alfd/internal/netnstest"
+)
+
+// TestDaemonLiveStopsWithFlowsInCache runs alfd on a live interface in a
+// network namespace while TCP connections are open; stopping it (as
+// SIGTERM does) takes under 2 s, and the flows still in the cache come out
+// classified.
+func TestDaemonLiveStopsWithFlowsInCache(t *testing.T) {
+	pair := netnstest.NewPair(t, 1)
+	_, blacklist, d0 := synthSetup(t, 2000)
+	out := filepath.Join(t.TempDir(), "flows.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	exited := make(chan error, 1)
+	go netnstest.In(t, pair.B, func() {
+		exited <- run(ctx, []string{"--afpacket", pair.IfB, "--fanout", "2", "--workdir", filepath.Join(t.TempDir(), "w"),
+			"--blacklist", blacklist, "--dpath", d0, "--output", out}, &logs, &logs)
+	})
+	waitFor(t, "alfd to start", 30*time.Second, func() bool { return strings.Contains(logs.String(), "alfd started") })
+
+	// A server in B; six clients in A, each in a conversation left open.
+	var ln net.Listener
+	netnstest.In(t, pair.B, func() {
+		var err error
+		if ln, err = net.Listen("tcp4", pair.AddrB.String()+":8443"); err != nil {
+			t.Error(err)
+		}
+	})
+	if ln == nil {
+		t.FailNow()
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					c.Write([]byte(strings.Repeat("a", 200) + line))
+				}
+			}()
+		}
+	}()
+	const conns = 6
+	var clients []net.Conn
+	netnstest.In(t, pair.A, func() {
+		for range conns {
+			c, err := net.Dial("tcp4", pair.AddrB.String()+":8443")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			clients = append(clients, c)
+			r := bufio.NewReader(c)
+			for i := range 5 {
+				fmt.Fprintf(c, "question %d\n", i)
+				if _, err := r.ReadString('\n'); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+	})
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("alfd: %v\n%s", err, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("alfd still runs 10 s after the signal\n%s", logs.String())
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("alfd took %v to stop", d)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var f struct {
+			Dst     string   `json:"DST_IP"`
+			DstPort int      `json:"DST_PORT"`
+			Packets int      `json:"PACKETS"`
+			Rev     int      `json:"PACKETS_REV"`
+			Proba   *float64 `json:"DOH_PROBA"`
+		}
+		if err := json.Unmarshal([]byte(line), &f); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		if f.Dst == pair.AddrB.String() && f.DstPort == 8443 {
+			found++
+			// The handshake and five exchanges, at least, each way.
+			if f.Packets < 7 || f.Rev < 6 || f.Proba == nil {
+				t.Errorf("flow %+v", f)
+			}
+		}
+	}
+	if found != conns {
+		t.Errorf("%d of the %d open connections came out\n%s", found, conns, logs.String())
+	}
+}

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/alfd/alfd/flowmeter"
+	"github.com/alfd/alfd/trap"
+)
+
+// listFlag is a flag that may be given several times.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, " ") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// packetFlags are the options of alfd's own flow meter: where packets come
+// from, and how flows are made of them.
+type packetFlags struct {
+	pcaps        listFlag
+	afpacket     string
+	fanout       int
+	pace         bool
+	cacheSize    int
+	lineSize     int
+	active       time.Duration
+	inactive     time.Duration
+	includeZeros bool
+}
+
+func (p *packetFlags) register(fs *flag.FlagSet) {
+	fs.Var(&p.pcaps, "pcap", "read packets from this pcap or pcapng file (a glob; may be given several times, read in order)")
+	fs.StringVar(&p.afpacket, "afpacket", "", "capture packets live on this interface with AF_PACKET (needs CAP_NET_RAW)")
+	fs.IntVar(&p.fanout, "fanout", 1, "with --afpacket: sockets in the fanout group, one flow meter on its own thread each")
+	fs.BoolVar(&p.pace, "pace", false, "with --pcap: replay at the capture's own pace rather than at full speed")
+	fs.IntVar(&p.cacheSize, "cache-size", 1<<17, "flows each meter's cache holds (a power of two; ipfixprobe's default)")
+	fs.IntVar(&p.lineSize, "cache-line", 16, "flows per cache line (a power of two)")
+	fs.DurationVar(&p.active, "active-timeout", 300*time.Second, "end a flow that has lasted this long")
+	fs.DurationVar(&p.inactive, "inactive-timeout", 30*time.Second, "end a flow that has seen no packet for this long")
+	fs.BoolVar(&p.includeZeros, "include-zeros", false, "keep packets without payload in the per-packet information (pstats' include_zeroes)")
+}
+
+// given reports whether packets are the input.
+func (p *packetFlags) given() bool { return len(p.pcaps) > 0 || p.afpacket != "" }
+
+// packetInput is a running source of flows made from packets.
+type packetInput struct {
+	records *flowmeter.Records
+	meters  []*flowmeter.Meter
+	capture *flowmeter.Capture // nil for pcaps
+	// run meters until the input ends or ctx ends, then publishes the
+	// flows left in the caches; records reports io.EOF after.
+	run func(ctx context.Context) error
+}
+
+// open prepares the input: the files are checked, the sockets opened.
+func (p *packetFlags) open() (*packetInput, error) {
+	cfg := flowmeter.Config{Cache: flowmeter.CacheConfig{Size: p.cacheSize, LineSize: p.lineSize,
+		Active: p.active, Inactive: p.inactive, IncludeZeroPayload: p.includeZeros}}
+	done := make(chan struct{})
+	in := &packetInput{}
+	switch {
+	case len(p.pcaps) > 0 && p.afpacket != "":
+		return nil, errors.New("give --pcap or --afpacket, not both")
+	case p.afpacket != "":
+		c, err := flowmeter.OpenAFPacket(flowmeter.AFPacketConfig{Interface: p.afpacket, Fanout: p.fanout, Meter: cfg})
+		if err != nil {
+			return nil, err
+		}
+		in.capture, in.meters = c, c.Meters()
+		in.run = func(ctx context.Context) error {
+			defer close(done)
+			return c.Run(ctx)
+		}
+	default:
+		paths, err := expandPcaps(p.pcaps)
+		if err != nil {
+			return nil, err
+		}
+		m, err := flowmeter.NewMeter(cfg, flowmeter.LinkEthernet)
+		if err != nil {
+			return nil, err
+		}
+		in.meters = []*flowmeter.Meter{m}
+		in.run = func(ctx context.Context) error {
+			defer close(done)
+			return m.ReadPcaps(ctx, paths, p.pace)
+		}
+	}
+	in.records = flowmeter.NewRecords(in.meters, done, in.capture != nil)
+	return in, nil
+}
+
+// expandPcaps expands the globs; each must name a readable pcap.
+func expandPcaps(patterns []string) ([]string, error) {
+	var paths []string
+	for _, pat := range patterns {
+		matches, err := filepath.Glob(pat)
+		if err != nil {
+			return nil, fmt.Errorf("--pcap %q: %w", pat, err)
+		}
+		if len(matches) == 0 {
+			return nil, fmt.Errorf("--pcap %q: no such file", pat)
+		}
+		for _, m := range matches {
+			r, err := flowmeter.OpenPcap(m)
+			if err != nil {
+				return nil, fmt.Errorf("--pcap: %w", err)
+			}
+			r.Close()
+		}
+		paths = append(paths, matches...)
+	}
+	return paths, nil
+}
+
+// close releases what open took, when the input will not run.
+func (in *packetInput) close() {
+	if in.capture != nil {
+		in.capture.Close()
+	}
+}
+
+// meterStats sums the meters' counters.
+func (in *packetInput) meterStats() (packets uint64, skipped map[string]uint64, exported map[string]uint64, ringDrops uint64) {
+	skipped, exported = map[string]uint64{}, map[string]uint64{}
+	for _, m := range in.meters {
+		st := m.Stats()
+		packets += st.Packets.Load()
+		for _, r := range flowmeter.SkipReasons() {
+			skipped[r.String()] += st.Skipped[r].Load()
+		}
+		for _, r := range flowmeter.EndReasons() {
+			exported[r.String()] += st.Exported[r].Load()
+		}
+		ringDrops += st.RingDrops.Load()
+	}
+	return packets, skipped, exported, ringDrops
+}
+
+// logArgs are the meters' counters for a log line.
+func (in *packetInput) logArgs() []any {
+	packets, skipped, exported, drops := in.meterStats()
+	args := []any{"packets", packets, "ring_drops", drops}
+	for _, r := range flowmeter.SkipReasons() {
+		if n := skipped[r.String()]; n > 0 {
+			args = append(args, "skipped_"+r.String(), n)
+		}
+	}
+	for _, r := range flowmeter.EndReasons() {
+		args = append(args, "flows_"+r.String(), exported[r.String()])
+	}
+	if in.capture != nil {
+		received, dropped := in.capture.SocketStats()
+		args = append(args, "kernel_received", received, "kernel_dropped", dropped)
+	}
+	return args
+}
+
+// eachFlow runs the input and calls fn with each flow's record until the
+// input ends or ctx ends; broken records cannot happen here, so every error
+// stops it.
+func (in *packetInput) eachFlow(ctx context.Context, fn func(trap.Record) error) error {
+	runErr := make(chan error, 1)
+	go func() { runErr <- in.run(ctx) }()
+	var err error
+	for err == nil {
+		var rec trap.Record
+		rec, err = in.records.Next()
+		switch {
+		case err == nil:
+			err = fn(rec)
+		case errors.Is(err, trap.ErrTimeout):
+			err = nil
+		}
+	}
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	if err != nil {
+		// The consumer stopped: stop the meters too.
+		in.records.Close()
+	}
+	return errors.Join(err, <-runErr)
+}
+
+func runFlows(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "flows", "--pcap FILE... | --afpacket IFACE [options]")
+	var p packetFlags
+	p.register(fs)
+	format := fs.String("format", "csv", "output format: csv (with a header) or json (JSON lines)")
+	outPath := fs.String("o", "-", "write to this file (- is standard output)")
+	var v verbosity
+	v.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *format != "csv" && *format != "json" {
+		return fmt.Errorf("flows: --format %q: want csv or json", *format)
+	}
+	if !p.given() {
+		return errors.New("flows: --pcap or --afpacket is required")
+	}
+	log := v.logger(e.stderr)
+	in, err := p.open()
+	if err != nil {
+		return fmt.Errorf("flows: %w", err)
+	}
+	dst := e.stdout
+	if *outPath != "-" {
+		f, err := os.Create(*outPath)
+		if err != nil {
+			in.close()
+			return fmt.Errorf("flows: %w", err)
+		}
+		defer f.Close()
+		dst = f
+	}
+	w := bufio.NewWriterSize(dst, 64<<10)
+	printer := trap.Printer{JSON: *format == "json", Header: true}
+	err = in.eachFlow(ctx, func(rec trap.Record) error { return printer.Print(w, rec) })
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	log.Info("flows done", in.logArgs()...)
+	if err != nil {
+		return fmt.Errorf("flows: %w", err)
+	}
+	return nil
+}
+
+func runExport(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "export", "(--pcap FILE... | --afpacket IFACE) -i IFC [options]")
+	var p packetFlags
+	p.register(fs)
+	outIfc := fs.String("i", "", "output interface (IFC_SPEC), NEMEA style, e.g. u:ipfixprobe or f:flows.trapcap")
+	var v verbosity
+	v.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if !p.given() {
+		return errors.New("export: --pcap or --afpacket is required")
+	}
+	log := v.logger(e.stderr)
+	specs, err := parseIfcs("export", *outIfc, 0, 1)
+	if err != nil {
+		return err
+	}
+	in, err := p.open()
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	w, err := trap.OpenOutput(specs[0])
+	if err != nil {
+		in.close()
+		return err
+	}
+	err = in.eachFlow(ctx, func(rec trap.Record) error {
+		if err := w.SetFormat(trap.UniRecFormat(rec.Template())); err != nil {
+			return err
+		}
+		return w.Send(rec.Raw())
+	})
+	closeCtx, cancel := drainContext(ctx)
+	err = errors.Join(err, w.CloseContext(closeCtx))
+	cancel()
+	log.Info("export done", append(in.logArgs(), "output", specs[0].Text, "records", w.Stats().Messages, "dropped", w.Stats().Dropped)...)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/alfd/alfd/internal/shareddata"
+)
+
+// TestDaemonOnPcaps is the issue's acceptance test on packets: alfd --pcap
+// over nDPI's DoH captures outputs every flow with its prediction, and the
+// DoH sessions as DoH.
+func TestDaemonOnPcaps(t *testing.T) {
+	dir := shareddata.Path(t, "pcap", "ndpi")
+	blacklist := shareddata.Path(t, "alf", "blacklist.txt")
+	d0 := shareddata.Path(t, "alf", "doh_D0.csv")
+	stdout, stderr, err := runCmd(t, context.Background(), "--pcap", filepath.Join(dir, "doh.pcapng"),
+		"--pcap", filepath.Join(dir, "dns_doh.pcap"), "--pcap", filepath.Join(dir, "no_sni.pcap"),
+		"--workdir", filepath.Join(t.TempDir(), "w"), "--blacklist", blacklist, "--dpath", d0, "--output", "-")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	type flow struct {
+		Src, Dst string
+		SrcPort  int `json:"SRC_PORT"`
+		Packets  int `json:"PACKETS"`
+		SNI      string
+		DoH      *int     `json:"DOH"`
+		Proba    *float64 `json:"DOH_PROBA"`
+		Version  int      `json:"MODEL_VERSION"`
+	}
+	sessions := map[string]bool{ // nDPI's DoH_DoT flows
+		"172.20.10.4:49877 104.16.248.249":   false,
+		"192.168.1.119:51606 104.16.249.249": false,
+		"192.168.1.253:35996 1.1.1.1":        false,
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var raw map[string]any
+		var f flow
+		if err := json.Unmarshal([]byte(line), &raw); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		json.Unmarshal([]byte(line), &f)
+		f.Src, f.Dst, f.SNI = raw["SRC_IP"].(string), raw["DST_IP"].(string), raw["TLS_SNI"].(string)
+		if f.DoH == nil || f.Proba == nil || f.Version != 1 {
+			t.Errorf("flow without a prediction: %s", line)
+			continue
+		}
+		key := f.Src + ":" + strconv.Itoa(f.SrcPort) + " " + f.Dst
+		if _, ok := sessions[key]; ok {
+			sessions[key] = true
+			if *f.DoH != 1 || *f.Proba <= 0.5 {
+				t.Errorf("DoH session %s: DOH %d, DOH_PROBA %v", key, *f.DoH, *f.Proba)
+			}
+		}
+		n++
+	}
+	for k, seen := range sessions {
+		if !seen {
+			t.Errorf("no flow for the DoH session %s", k)
+		}
+	}
+	// nDPI counts 10 TCP flows in the three captures; all have features.
+	if n != 10 || !strings.Contains(stderr, "flows_forced=10") {
+		t.Errorf("%d flows out\n%s", n, stderr)
+	}
+}
+
+// TestFlowsAndExport: alfd flows prints the flows of a pcap, and alfd
+// export writes them as a trapcap that alfd features reads as it reads
+// ipfixprobe's.
+func TestFlowsAndExport(t *testing.T) {
+	pcap := shareddata.Path(t, "pcap", "ndpi", "dns_doh.pcap")
+	out, stderr, err := runCmd(t, context.Background(), "flows", "--pcap", pcap)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "DST_IP,SRC_IP,BYTES,") || !strings.Contains(lines[1], "104.16.248.249,172.20.10.4,") ||
+		!strings.Contains(lines[1], ",86,56,") || !strings.Contains(lines[1], "mozilla.cloudflare-dns.com") {
+		t.Errorf("alfd flows:\n%s", out)
+	}
+	trapcap := filepath.Join(t.TempDir(), "flows.trapcap")
+	if _, stderr, err := runCmd(t, context.Background(), "export", "--pcap", pcap, "-i", "f:"+trapcap); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	feats, stderr, err := runCmd(t, context.Background(), "features", "-i", "f:"+trapcap)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	rows := strings.Split(strings.TrimSpace(feats), "\n")
+	// bytes_rev, bytes, packets, packets_rev of the DoH session.
+	if len(rows) != 2 || !strings.HasPrefix(rows[1], "0,172.20.10.4,104.16.248.249,49877,443,11118,7256,86,56,") {
+		t.Errorf("features of the exported flows:\n%s", feats)
+	}
+	for _, args := range [][]string{
+		{"flows"},
+		{"flows", "--pcap", filepath.Join(t.TempDir(), "none.pcap")},
+		{"flows", "--pcap", pcap, "--afpacket", "lo"},
+		{"flows", "--pcap", pcap, "--cache-size", "1000"},
+		{"export", "--pcap", pcap},
+	} {
+		if _, _, err := runCmd(t, context.Background(), args...); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}

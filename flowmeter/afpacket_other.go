@@ -1,0 +1,30 @@
+//go:build !linux || !cgo
+
+package flowmeter
+
+import (
+	"context"
+	"errors"
+)
+
+// AFPacketConfig sets up a live capture (Linux, cgo builds only).
+type AFPacketConfig struct {
+	Interface            string
+	Fanout               int
+	FanoutID             uint16
+	BlockSize, NumBlocks int
+	Meter                Config
+}
+
+// A Capture reads an interface through AF_PACKET sockets (Linux only).
+type Capture struct{}
+
+var errNoAFPacket = errors.New("AF_PACKET capture needs Linux and a build with cgo (a C compiler)")
+
+// OpenAFPacket fails: AF_PACKET is Linux's.
+func OpenAFPacket(AFPacketConfig) (*Capture, error) { return nil, errNoAFPacket }
+
+func (c *Capture) Meters() []*Meter                        { return nil }
+func (c *Capture) SocketStats() (received, dropped uint64) { return 0, 0 }
+func (c *Capture) Run(context.Context) error               { return errNoAFPacket }
+func (c *Capture) Close()                                  {}

@@ -1,0 +1,334 @@
+package flowmeter
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+	"unsafe"
+
+	farm "github.com/dgryski/go-farm"
+)
+
+// CacheConfig sets up a meter's flow cache; zero values take ipfixprobe's
+// defaults.
+type CacheConfig struct {
+	// Size is the number of flows the cache holds, a power of two
+	// (default 2^17); LineSize the flows of a line, a power of two that
+	// divides Size (default 16).
+	Size, LineSize int
+	// Active ends a flow that has lasted this long (default 300 s);
+	// Inactive one that has seen no packet for this long (default 30 s).
+	// Both count whole seconds, as ipfixprobe's do.
+	Active, Inactive time.Duration
+	// IncludeZeroPayload keeps packets without payload in the per-packet
+	// information (pstats' include_zeroes); they are skipped by default.
+	IncludeZeroPayload bool
+}
+
+// maxActive bounds the active timeout: per-packet times are kept as
+// 32-bit microsecond offsets from the flow's start.
+const maxActive = 30 * time.Minute
+
+func (c CacheConfig) withDefaults() (CacheConfig, error) {
+	if c.Size == 0 {
+		c.Size = 1 << 17
+	}
+	if c.LineSize == 0 {
+		c.LineSize = min(16, c.Size)
+	}
+	if c.Active == 0 {
+		c.Active = 300 * time.Second
+	}
+	if c.Inactive == 0 {
+		c.Inactive = 30 * time.Second
+	}
+	switch {
+	case c.Size < 1 || c.Size&(c.Size-1) != 0:
+		return c, fmt.Errorf("flow cache size %d: want a power of two", c.Size)
+	case c.LineSize < 2 || c.LineSize&(c.LineSize-1) != 0 || c.LineSize > c.Size:
+		return c, fmt.Errorf("flow cache line size %d: want a power of two of at least 2, at most the cache size %d", c.LineSize, c.Size)
+	case c.Active < time.Second || c.Active > maxActive:
+		return c, fmt.Errorf("active timeout %v: want 1 s to %v", c.Active, maxActive)
+	case c.Inactive < time.Second:
+		return c, fmt.Errorf("inactive timeout %v: want at least 1 s", c.Inactive)
+	}
+	return c, nil
+}
+
+// BytesPerFlow is the cache's memory per flow: the flow, its slot and its
+// slot's hash.
+const BytesPerFlow = int(unsafe.Sizeof(Flow{})+unsafe.Sizeof(slot{})) + 8
+
+// TCP flags.
+const (
+	tcpFIN = 0x01
+	tcpSYN = 0x02
+	tcpRST = 0x04
+)
+
+// cache is a set-associative flow cache, as ipfixprobe's: a flow's hash
+// picks a line; a flow found moves to the line's front; a new flow takes a
+// free place, or, in a full line, the place of the line's last flow, which
+// is exported, and then sits in the line's middle. Both directions of a
+// flow hash alike, so one line holds it.
+type cache struct {
+	cfg         CacheConfig
+	flows       []Flow
+	hashes      []uint64 // slot → its flow's hash; 0 when the slot is free
+	slots       []slot   // lines of LineSize slots
+	lineMask    uint64
+	insertAt    int // where a new flow goes in a full line
+	sweep       int // the next slot the per-packet sweep looks at
+	activeSec   int64
+	inactiveSec int64
+	ring        *Ring
+	c           *counters
+}
+
+// slot is a place in a line: which flow is there, and when it last saw a
+// packet, so that sweeping for timeouts reads no flow.
+type slot struct {
+	flow    uint32
+	lastSec uint32 // seconds since the epoch, as UniRec time keeps them
+}
+
+func newCache(cfg CacheConfig, ring *Ring, c *counters) *cache {
+	k := &cache{
+		cfg:         cfg,
+		flows:       make([]Flow, cfg.Size),
+		hashes:      make([]uint64, cfg.Size),
+		slots:       make([]slot, cfg.Size),
+		lineMask:    uint64(cfg.Size-1) &^ uint64(cfg.LineSize-1),
+		insertAt:    cfg.LineSize / 2,
+		activeSec:   int64(cfg.Active / time.Second),
+		inactiveSec: int64(cfg.Inactive / time.Second),
+		ring:        ring,
+		c:           c,
+	}
+	for i := range k.slots {
+		k.slots[i].flow = uint32(i)
+	}
+	return k
+}
+
+// keyWords views a key as five words: the source address, the destination
+// address, then ports, protocol, version and VLAN.
+func keyWords(k *Key) *[5]uint64 { return (*[5]uint64)(unsafe.Pointer(k)) }
+
+// swapPorts turns a key's last word into the other direction's.
+func swapPorts(w uint64) uint64 { return w&^0xffffffff | w>>16&0xffff | w&0xffff<<16 }
+
+// hashKey hashes a key so that both directions of a flow hash alike: the
+// endpoints in a fixed order, IPv4 addresses by their 4 bytes.
+func hashKey(k *Key) uint64 {
+	w := keyWords(k)
+	src0, src1, dst0, dst1, rest := w[0], w[1], w[2], w[3], w[4]
+	if k.SrcPort > k.DstPort || k.SrcPort == k.DstPort && (src0 > dst0 || src0 == dst0 && src1 > dst1) {
+		src0, src1, dst0, dst1, rest = dst0, dst1, src0, src1, swapPorts(rest)
+	}
+	var buf [40]byte
+	n := 40
+	if k.IPVersion == 4 {
+		binary.LittleEndian.PutUint64(buf[0:], src0&0xffffffff|dst0<<32)
+		binary.LittleEndian.PutUint64(buf[8:], rest)
+		n = 16
+	} else {
+		binary.LittleEndian.PutUint64(buf[0:], src0)
+		binary.LittleEndian.PutUint64(buf[8:], src1)
+		binary.LittleEndian.PutUint64(buf[16:], dst0)
+		binary.LittleEndian.PutUint64(buf[24:], dst1)
+		binary.LittleEndian.PutUint64(buf[32:], rest)
+	}
+	h := farm.Hash64(buf[:n])
+	if h == 0 {
+		h = 1 // 0 marks a free slot
+	}
+	return h
+}
+
+// seconds is whole seconds, as ipfixprobe compares struct timeval's tv_sec.
+func seconds(micros int64) int64 {
+	s := micros / 1e6
+	if micros < 0 && s*1e6 != micros {
+		s--
+	}
+	return s
+}
+
+// add accounts a packet to its flow.
+func (k *cache) add(p *Packet) { k.addHashed(p, hashKey(&p.Key)) }
+
+// addHashed accounts a packet whose key hashes to h.
+func (k *cache) addHashed(p *Packet, h uint64) {
+	start := int(h & k.lineMask)
+	now := seconds(p.TimeMicros)
+	for {
+		s, dir := k.find(h, start, &p.Key)
+		if s < 0 {
+			k.create(h, start, now, p)
+			break
+		}
+		// Found: to the line's front.
+		found := k.slots[s]
+		copy(k.slots[start+1:s+1], k.slots[start:s])
+		copy(k.hashes[start+1:s+1], k.hashes[start:s])
+		k.slots[start], k.hashes[start] = found, h
+		f := &k.flows[found.flow]
+		switch {
+		case p.Proto == protoTCP && p.TCPFlags&tcpSYN != 0 && f.tcpFlags[dir]&(tcpFIN|tcpRST) != 0:
+			// A new connection on the same ports after this side ended one.
+			k.export(start, EndOfFlow)
+			continue
+		case now-int64(found.lastSec) >= k.inactiveSec:
+			k.export(start, f.timeoutReason())
+			continue
+		case now-seconds(f.first) >= k.activeSec:
+			k.export(start, EndActive)
+			continue
+		}
+		k.slots[start].lastSec = uint32(now)
+		k.update(f, p, dir)
+		break
+	}
+	k.expireSome(now)
+}
+
+// find looks for the flow of key in the line at start: its slot and the
+// packet's direction (0 forward, 1 reverse), or slot -1.
+func (k *cache) find(h uint64, start int, key *Key) (slot, dir int) {
+	w := keyWords(key)
+	back := swapPorts(w[4])
+	for s := start; s < start+k.cfg.LineSize; s++ {
+		if k.hashes[s] != h {
+			continue
+		}
+		fw := keyWords(&k.flows[k.slots[s].flow].key)
+		if fw[4] == w[4] && fw[0] == w[0] && fw[1] == w[1] && fw[2] == w[2] && fw[3] == w[3] {
+			return s, 0
+		}
+		if fw[4] == back && fw[0] == w[2] && fw[1] == w[3] && fw[2] == w[0] && fw[3] == w[1] {
+			return s, 1
+		}
+	}
+	return -1, 0
+}
+
+// create starts a flow for p in the line at start.
+func (k *cache) create(h uint64, start int, now int64, p *Packet) {
+	free := -1
+	for s := start; s < start+k.cfg.LineSize; s++ {
+		if k.hashes[s] == 0 {
+			free = s
+			break
+		}
+	}
+	if free < 0 {
+		// A full line: its last flow goes, and the new one takes the
+		// middle place.
+		last := start + k.cfg.LineSize - 1
+		k.export(last, EndNoResources)
+		free = start + k.insertAt
+		moved := k.slots[last]
+		copy(k.slots[free+1:last+1], k.slots[free:last])
+		copy(k.hashes[free+1:last+1], k.hashes[free:last])
+		k.slots[free] = moved
+	}
+	k.hashes[free] = h
+	k.slots[free].lastSec = uint32(now)
+	f := &k.flows[k.slots[free].flow]
+	f.key = p.Key
+	f.first, f.last = p.TimeMicros, p.TimeMicros
+	f.packets = [2]uint32{1, 0}
+	f.bytes = [2]uint64{uint64(p.IPLen), 0}
+	f.tcpFlags = [2]uint8{}
+	if p.Proto == protoTCP {
+		f.tcpFlags[0] = p.TCPFlags
+	}
+	f.nPPI, f.sniLen, f.tlsDone = 0, 0, false
+	k.c.created++
+	k.perPacket(f, p, 0)
+}
+
+// update accounts a packet to its flow.
+func (k *cache) update(f *Flow, p *Packet, dir int) {
+	f.last = p.TimeMicros
+	f.packets[dir]++
+	f.bytes[dir] += uint64(p.IPLen)
+	if p.Proto == protoTCP {
+		f.tcpFlags[dir] |= p.TCPFlags
+	}
+	k.perPacket(f, p, dir)
+}
+
+// perPacket keeps the packet's information (ipfixprobe's pstats) and looks
+// for a TLS hello (its tls plugin).
+func (k *cache) perPacket(f *Flow, p *Packet, dir int) {
+	if f.nPPI < MaxPPI && (p.PayloadLen > 0 || k.cfg.IncludeZeroPayload) {
+		f.ppi[f.nPPI] = ppiEntry{dt: int32(p.TimeMicros - f.first), length: uint16(min(p.PayloadLen, 0xffff)),
+			flags: p.TCPFlags, dir: int8(1 - 2*dir)}
+		f.nPPI++
+	}
+	if !f.tlsDone && len(p.Payload) > 0 {
+		sni, done := tlsHello(p.Payload)
+		if len(sni) > maxSNI {
+			k.c.sniTruncated++
+			sni = sni[:maxSNI]
+		}
+		f.sniLen = uint8(copy(f.sni[:], sni))
+		f.tlsDone = done
+	}
+}
+
+// timeoutReason is why a flow that timed out ended: ipfixprobe calls it
+// the end of the flow when FIN or RST was seen.
+func (f *Flow) timeoutReason() EndReason {
+	if (f.tcpFlags[0]|f.tcpFlags[1])&(tcpFIN|tcpRST) != 0 {
+		return EndOfFlow
+	}
+	return EndInactive
+}
+
+// export hands the flow in slot s to the ring and frees the slot.
+func (k *cache) export(s int, reason EndReason) {
+	f := &k.flows[k.slots[s].flow]
+	// pstats drops the packet information of a lone SYN (port scans).
+	if f.packets[0]+f.packets[1] <= 1 && (f.tcpFlags[0]|f.tcpFlags[1])&tcpSYN != 0 {
+		f.nPPI = 0
+	}
+	f.end = reason
+	if s := k.ring.reserve(); s != nil {
+		*s = *f
+	}
+	k.c.exported[reason]++
+	k.hashes[s] = 0
+}
+
+// expireSome exports the flows that timed out among the next few slots, as
+// ipfixprobe does at each packet, so that quiet flows leave in time.
+func (k *cache) expireSome(now int64) {
+	k.expire(k.sweep, k.insertAt, now)
+	k.sweep = (k.sweep + k.insertAt) & (k.cfg.Size - 1)
+}
+
+// expire exports the flows of n slots from first that have seen no packet
+// for the inactive timeout at second now.
+func (k *cache) expire(first, n int, now int64) {
+	for s := first; s < first+n; s++ {
+		if k.hashes[s] != 0 && now-int64(k.slots[s].lastSec) >= k.inactiveSec {
+			k.export(s, k.flows[k.slots[s].flow].timeoutReason())
+		}
+	}
+}
+
+// exportAll exports every flow, as at the end of the input; room is called
+// when the ring is full, to wait for the consumer.
+func (k *cache) exportAll(room func()) {
+	for s := range k.hashes {
+		if k.hashes[s] != 0 {
+			if k.ring.full() {
+				room()
+			}
+			k.export(s, EndForced)
+		}
+	}
+}

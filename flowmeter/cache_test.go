@@ -1,0 +1,322 @@
+package flowmeter
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cacheRig drives a cache with hand-made packets.
+type cacheRig struct {
+	t *testing.T
+	m *Meter
+}
+
+func newRig(t *testing.T, cfg CacheConfig) *cacheRig {
+	t.Helper()
+	m, err := NewMeter(Config{Cache: cfg, RingSize: 64}, LinkEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &cacheRig{t: t, m: m}
+}
+
+// pkt makes a TCP packet from client port cport to 192.0.2.1:443 (or the
+// other way with back), at second sec and microsecond us.
+func pkt(cport uint16, back bool, sec, us int64, flags uint8, payload int) Packet {
+	p := Packet{Key: Key{Src: [16]byte{10, 0, 0, 1}, Dst: [16]byte{192, 0, 2, 1}, SrcPort: cport, DstPort: 443, Proto: protoTCP, IPVersion: 4}}
+	if back {
+		p.Key = p.Key.reversed()
+	}
+	p.TimeMicros = sec*1e6 + us
+	p.TCPFlags = flags
+	p.PayloadLen = uint32(payload)
+	p.IPLen = uint32(40 + payload)
+	return p
+}
+
+func (r *cacheRig) add(ps ...Packet) {
+	for i := range ps {
+		r.m.cache.add(&ps[i])
+	}
+}
+
+// exported returns the flows exported so far.
+func (r *cacheRig) exported() []Flow {
+	r.m.Flush()
+	var out []Flow
+	for f := r.m.Ring().Next(); f != nil; f = r.m.Ring().Next() {
+		out = append(out, *f)
+	}
+	r.m.Ring().Release()
+	return out
+}
+
+func (r *cacheRig) finish() []Flow {
+	r.m.Finish(context.Background())
+	return r.exported()
+}
+
+const (
+	ack    = 0x10
+	pshAck = 0x18
+	synAck = 0x12
+	finAck = 0x11
+	rstAck = 0x14
+)
+
+// TestBidirectionalFlowAndPPI: the first packet's sender is the source;
+// packets back count as _REV; the per-packet information keeps payload
+// lengths, +1/-1 directions, flags and times of the packets with payload,
+// up to 30 (pstats' rules).
+func TestBidirectionalFlowAndPPI(t *testing.T) {
+	r := newRig(t, CacheConfig{})
+	r.add(pkt(50000, false, 100, 0, tcpSYN, 0), pkt(50000, true, 100, 1000, synAck, 0), pkt(50000, false, 100, 2000, ack, 0))
+	for i := range 40 {
+		r.add(pkt(50000, i%3 == 0, 101, int64(i), pshAck, 100+i))
+	}
+	flows := r.finish()
+	if len(flows) != 1 {
+		t.Fatalf("%d flows", len(flows))
+	}
+	f := &flows[0]
+	// 40 data packets, 14 of them back (i%3 == 0).
+	if f.Src() != netip.MustParseAddr("10.0.0.1") || f.key.SrcPort != 50000 || f.Packets() != 2+26 || f.PacketsRev() != 1+14 {
+		t.Errorf("flow %v:%d, %d packets, %d back", f.Src(), f.key.SrcPort, f.Packets(), f.PacketsRev())
+	}
+	if f.Bytes() != 28*40+sumPayload(40, func(i int) bool { return i%3 != 0 }) || f.TCPFlags() != tcpSYN|ack|pshAck || f.TCPFlagsRev() != synAck|pshAck {
+		t.Errorf("bytes %d, flags %#x/%#x", f.Bytes(), f.TCPFlags(), f.TCPFlagsRev())
+	}
+	if f.FirstMicros() != 100e6 || f.LastMicros() != 101e6+39 || f.End() != EndForced {
+		t.Errorf("times %d..%d, end %v", f.FirstMicros(), f.LastMicros(), f.End())
+	}
+	// The handshake has no payload: the 30 kept are the first 30 with.
+	if f.NPPI() != 30 {
+		t.Fatalf("%d packets' information", f.NPPI())
+	}
+	for i := range 30 {
+		length, dir, flags, micros := f.PPI(i)
+		wantDir := int8(1)
+		if i%3 == 0 {
+			wantDir = -1
+		}
+		if length != uint16(100+i) || dir != wantDir || flags != pshAck || micros != 101e6+int64(i) {
+			t.Fatalf("packet %d: %d bytes, dir %d, flags %#x, at %d", i, length, dir, flags, micros)
+		}
+	}
+
+	// include_zeroes keeps the handshake too.
+	r = newRig(t, CacheConfig{IncludeZeroPayload: true})
+	r.add(pkt(50000, false, 100, 0, tcpSYN, 0), pkt(50000, true, 100, 1000, synAck, 0), pkt(50000, false, 100, 2000, pshAck, 10))
+	if f := r.finish()[0]; f.NPPI() != 3 {
+		t.Errorf("with zero-payload packets: %d", f.NPPI())
+	}
+}
+
+func sumPayload(n int, keep func(int) bool) uint64 {
+	var s uint64
+	for i := range n {
+		if keep(i) {
+			s += uint64(100 + i)
+		}
+	}
+	return s
+}
+
+// TestFlowEndRules states ipfixprobe's rules of when a flow ends.
+func TestFlowEndRules(t *testing.T) {
+	t.Run("FIN does not end a flow; a SYN after it does", func(t *testing.T) {
+		r := newRig(t, CacheConfig{})
+		r.add(pkt(50000, false, 100, 0, tcpSYN, 0), pkt(50000, true, 100, 1, synAck, 0),
+			pkt(50000, false, 100, 2, finAck, 0), pkt(50000, true, 100, 3, finAck, 0), pkt(50000, false, 100, 4, ack, 0))
+		if got := r.exported(); len(got) != 0 {
+			t.Fatalf("exported after FIN: %d flows", len(got))
+		}
+		// The same ports again: a new connection.
+		r.add(pkt(50000, false, 105, 0, tcpSYN, 0))
+		got := r.exported()
+		if len(got) != 1 || got[0].End() != EndOfFlow || got[0].Packets() != 3 || got[0].PacketsRev() != 2 {
+			t.Fatalf("after the new SYN: %+v", got)
+		}
+		if left := r.finish(); len(left) != 1 || left[0].Packets() != 1 || left[0].FirstMicros() != 105e6 {
+			t.Fatalf("the new flow: %+v", left)
+		}
+	})
+	t.Run("a SYN from the side that sent no FIN does not end it", func(t *testing.T) {
+		r := newRig(t, CacheConfig{})
+		r.add(pkt(50000, false, 100, 0, tcpSYN, 0), pkt(50000, true, 100, 1, rstAck, 0), pkt(50000, false, 100, 2, tcpSYN, 0))
+		if got := r.exported(); len(got) != 0 {
+			t.Fatalf("%d flows exported", len(got))
+		}
+		// The RST came back: a SYN from there ends it.
+		r.add(pkt(50000, true, 100, 3, synAck, 0))
+		if got := r.exported(); len(got) != 1 || got[0].End() != EndOfFlow {
+			t.Fatalf("%+v", got)
+		}
+	})
+	t.Run("inactive timeout, in whole seconds", func(t *testing.T) {
+		r := newRig(t, CacheConfig{})
+		r.add(pkt(50000, false, 100, 999999, pshAck, 10))
+		r.add(pkt(50000, false, 129, 0, pshAck, 10)) // 29 s by the second: the same flow
+		r.add(pkt(50000, false, 159, 0, pshAck, 10)) // 30 s since the last: a new one
+		got := r.exported()
+		if len(got) != 1 || got[0].End() != EndInactive || got[0].Packets() != 2 {
+			t.Fatalf("%+v", got)
+		}
+	})
+	t.Run("inactive after FIN is the end of the flow", func(t *testing.T) {
+		r := newRig(t, CacheConfig{})
+		r.add(pkt(50000, false, 100, 0, finAck, 0))
+		r.add(pkt(50000, false, 140, 0, ack, 0))
+		if got := r.exported(); len(got) != 1 || got[0].End() != EndOfFlow {
+			t.Fatalf("%+v", got)
+		}
+	})
+	t.Run("active timeout", func(t *testing.T) {
+		r := newRig(t, CacheConfig{Active: 60 * time.Second})
+		for s := int64(0); s <= 130; s += 10 {
+			r.add(pkt(50000, false, 1000+s, 0, pshAck, 10))
+		}
+		got := append(r.exported(), r.finish()...)
+		if len(got) != 3 || got[0].End() != EndActive || got[0].Packets() != 6 || got[1].End() != EndActive || got[2].End() != EndForced {
+			t.Fatalf("%d flows: %+v", len(got), got)
+		}
+	})
+	t.Run("quiet flows are swept out by other packets", func(t *testing.T) {
+		r := newRig(t, CacheConfig{Size: 64, LineSize: 2})
+		r.add(pkt(1, false, 100, 0, pshAck, 10))
+		// 64 slots, 1 swept per packet: 64 packets of another flow, later.
+		for i := range 64 {
+			r.add(pkt(2, false, 200, int64(i), pshAck, 10))
+		}
+		got := r.exported()
+		if len(got) != 1 || got[0].key.SrcPort != 1 || got[0].End() != EndInactive {
+			t.Fatalf("%+v", got)
+		}
+	})
+	t.Run("Expire and Finish", func(t *testing.T) {
+		r := newRig(t, CacheConfig{})
+		r.add(pkt(1, false, 100, 0, pshAck, 10), pkt(2, false, 125, 0, pshAck, 10))
+		r.m.Expire(130e6)
+		got := r.exported()
+		if len(got) != 1 || got[0].key.SrcPort != 1 {
+			t.Fatalf("Expire: %+v", got)
+		}
+		if got := r.finish(); len(got) != 1 || got[0].key.SrcPort != 2 || got[0].End() != EndForced {
+			t.Fatalf("Finish: %+v", got)
+		}
+	})
+}
+
+// TestFullLine: in a full line the last flow goes (no resources) and the
+// new one takes the middle place; a flow seen moves to the front.
+func TestFullLine(t *testing.T) {
+	r := newRig(t, CacheConfig{Size: 4, LineSize: 4})
+	for port := uint16(1); port <= 4; port++ {
+		r.add(pkt(port, false, 100, int64(port), pshAck, 10))
+	}
+	// The line is 1 2 3 4; seeing 2 makes it 2 1 3 4.
+	r.add(pkt(2, true, 100, 10, pshAck, 10))
+	r.add(pkt(5, false, 100, 11, pshAck, 10)) // 4 goes: 2 1 5 3
+	r.add(pkt(6, false, 100, 12, pshAck, 10)) // 3 goes: 2 1 6 5
+	got := r.exported()
+	if len(got) != 2 || got[0].key.SrcPort != 4 || got[1].key.SrcPort != 3 || got[0].End() != EndNoResources {
+		t.Fatalf("%+v", got)
+	}
+	var order []uint16
+	for _, s := range r.m.cache.slots {
+		order = append(order, r.m.cache.flows[s.flow].key.SrcPort)
+	}
+	if order[0] != 2 || order[1] != 1 || order[2] != 6 || order[3] != 5 {
+		t.Errorf("line %v, want [2 1 6 5]", order)
+	}
+	if st := r.m.Stats(); st.Exported[EndNoResources].Load() != 2 || st.Flows.Load() != 4 || st.Created.Load() != 6 {
+		t.Errorf("stats: %d no-resource exports, %d flows, %d created", st.Exported[EndNoResources].Load(), st.Flows.Load(), st.Created.Load())
+	}
+}
+
+// TestKeyParts: the VLAN, the protocol and the IP version tell flows apart.
+func TestKeyParts(t *testing.T) {
+	r := newRig(t, CacheConfig{})
+	a := pkt(1, false, 100, 0, pshAck, 10)
+	b := a
+	b.VLAN = 7
+	c := a
+	c.Proto = protoUDP
+	r.add(a, b, c, a)
+	if got := r.finish(); len(got) != 3 {
+		t.Fatalf("%d flows, want 3", len(got))
+	}
+}
+
+// TestSNIAndLoneSYN: the server name of a ClientHello is kept (cut at the
+// flow's limit, counted); a lone SYN exports no packet information.
+func TestSNIAndLoneSYN(t *testing.T) {
+	r := newRig(t, CacheConfig{IncludeZeroPayload: true})
+	hello := clientHello("dns.example.net")
+	p := pkt(1, false, 100, 0, pshAck, len(hello))
+	p.Payload = hello
+	long := strings.Repeat("a", 200) + ".example"
+	q := pkt(2, false, 100, 0, pshAck, 0)
+	q.Payload = clientHello(long)
+	q.PayloadLen = uint32(len(q.Payload))
+	syn := pkt(3, false, 100, 0, tcpSYN, 0)
+	r.add(p, q, syn)
+	got := r.finish()
+	byPort := map[uint16]*Flow{}
+	for _, f := range got {
+		byPort[f.key.SrcPort] = &f
+	}
+	if s := byPort[1].SNI(); string(s) != "dns.example.net" {
+		t.Errorf("SNI %q", s)
+	}
+	if s := byPort[2].SNI(); !bytes.Equal(s, []byte(long[:maxSNI])) || r.m.Stats().SNITruncated.Load() != 1 {
+		t.Errorf("long SNI %q, truncated %d", s, r.m.Stats().SNITruncated.Load())
+	}
+	if f := byPort[3]; f.NPPI() != 0 || f.Packets() != 1 {
+		t.Errorf("lone SYN: %d packets' information", f.NPPI())
+	}
+}
+
+// clientHello makes a TLS 1.2 ClientHello record naming server.
+func clientHello(server string) []byte {
+	name := []byte(server)
+	sni := append([]byte{byte((len(name) + 3) >> 8), byte(len(name) + 3), 0, byte(len(name) >> 8), byte(len(name))}, name...)
+	ext := append([]byte{0, 0, byte(len(sni) >> 8), byte(len(sni))}, sni...)
+	body := []byte{3, 3}
+	body = append(body, make([]byte, 32)...) // random
+	body = append(body, 0)                   // session id
+	body = append(body, 0, 2, 0x13, 0x01)    // one cipher suite
+	body = append(body, 1, 0)                // compression: null
+	body = append(body, byte(len(ext)>>8), byte(len(ext)))
+	body = append(body, ext...)
+	hs := append([]byte{1, 0, byte(len(body) >> 8), byte(len(body))}, body...)
+	return append([]byte{22, 3, 1, byte(len(hs) >> 8), byte(len(hs))}, hs...)
+}
+
+// TestRingDropsWhenFull: a consumer that does not keep up loses flows,
+// counted; the meter never waits.
+func TestRingDropsWhenFull(t *testing.T) {
+	m, err := NewMeter(Config{RingSize: 4}, LinkEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for port := uint16(1); port <= 10; port++ {
+		p := pkt(port, false, 100, 0, pshAck, 10)
+		m.cache.add(&p)
+	}
+	full, cancel := context.WithCancel(context.Background())
+	cancel() // nobody reads: do not wait
+	m.Finish(full)
+	m.Flush()
+	n := 0
+	for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {
+		n++
+	}
+	if n != 4 || m.Stats().RingDrops.Load() != 6 || m.Stats().Exported[EndForced].Load() != 10 {
+		t.Errorf("%d flows through, %d dropped", n, m.Stats().RingDrops.Load())
+	}
+}

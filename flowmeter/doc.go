@@ -1,0 +1,10 @@
+// Package flowmeter turns packets into bidirectional flows, as ipfixprobe
+// does, at line rate: a zero-copy decoder (Ethernet with VLAN tags, Linux
+// cooked captures, raw IP; IPv4 and IPv6 with extension headers; TCP and
+// UDP), a preallocated set-associative flow cache per meter with
+// ipfixprobe's timeouts and end-of-flow rules, the per-packet information
+// of the first 30 packets (ipfixprobe's pstats plugin) and the TLS server
+// name (its tls plugin), and the inputs that feed it: pcap and pcapng
+// files, and AF_PACKET with a fanout group, one meter per core. Finished
+// flows leave each meter through a lock-free single-producer ring.
+package flowmeter

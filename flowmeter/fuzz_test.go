@@ -1,0 +1,88 @@
+package flowmeter
+
+import (
+	"context"
+	"encoding/binary"
+	"testing"
+)
+
+// seedFrames are frames for the fuzzers to start from.
+func seedFrames() [][]byte {
+	hello := clientHello("dns.example.net")
+	ipv4 := []byte{0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 192, 0, 2, 1}
+	tcp := []byte{0xc3, 0x50, 1, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0}
+	v4 := append(append(append([]byte(nil), ipv4...), tcp...), hello...)
+	binary.BigEndian.PutUint16(v4[2:], uint16(len(v4)))
+	eth := append([]byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00}, v4...)
+	vlan := append([]byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x81, 0x00, 0, 42, 0x08, 0x00}, v4...)
+	ipv6 := append([]byte{0x60, 0, 0, 0, 0, 0, 0, 64}, make([]byte, 32)...)
+	ipv6[6] = 0 // hop-by-hop
+	v6 := append(append(append(ipv6, 6, 0, 1, 4, 0, 0, 0, 0), tcp...), hello...)
+	binary.BigEndian.PutUint16(v6[4:], uint16(len(v6)-40))
+	eth6 := append([]byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x86, 0xdd}, v6...)
+	return [][]byte{eth, vlan, eth6, eth[:30], {}}
+}
+
+// FuzzDecode: no frame makes the decoder panic, and what it decodes stays
+// inside the frame and agrees with the headers.
+func FuzzDecode(f *testing.F) {
+	for _, fr := range seedFrames() {
+		f.Add(fr, uint16(LinkEthernet))
+	}
+	f.Add(seedFrames()[0][14:], uint16(LinkRaw))
+	f.Add(append([]byte{2, 0, 0, 0}, seedFrames()[0][14:]...), uint16(LinkNull))
+	f.Fuzz(func(t *testing.T, frame []byte, link uint16) {
+		var p Packet
+		if (Decoder{Link: LinkType(link)}).Decode(frame, 0, &p) != Decoded {
+			return
+		}
+		if len(p.Payload) > int(p.PayloadLen) || p.IPVersion != 4 && p.IPVersion != 6 {
+			t.Fatalf("payload %d bytes, %d by the headers, IP version %d", len(p.Payload), p.PayloadLen, p.IPVersion)
+		}
+		if len(p.Payload) > 0 && cap(p.Payload) > cap(frame) {
+			t.Fatal("payload outside the frame")
+		}
+		tlsHello(p.Payload)
+	})
+}
+
+// FuzzMeter: any frames, through a small cache, keep the meter's counts
+// consistent and never panic.
+func FuzzMeter(f *testing.F) {
+	for _, fr := range seedFrames() {
+		f.Add(fr, fr, int64(1))
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte, dt int64) {
+		m, err := NewMeter(Config{Cache: CacheConfig{Size: 4, LineSize: 2}, RingSize: 4}, LinkEthernet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 8 {
+			fr := a
+			if i%2 == 1 {
+				fr = b
+			}
+			m.Packet(fr, int64(i)*dt, len(fr))
+		}
+		nobody, cancel := context.WithCancel(context.Background())
+		cancel() // nobody reads the ring: do not wait
+		m.Finish(nobody)
+		m.Flush()
+		st := m.Stats()
+		var skipped, exported uint64
+		for i := range st.Skipped {
+			skipped += st.Skipped[i].Load()
+		}
+		for i := range st.Exported {
+			exported += st.Exported[i].Load()
+		}
+		if st.Packets.Load() != 8 || skipped > 8 || exported != st.Created.Load() || st.Flows.Load() != 0 {
+			t.Fatalf("packets %d, skipped %d, created %d, exported %d, left %d", st.Packets.Load(), skipped, st.Created.Load(), exported, st.Flows.Load())
+		}
+		for fl := m.Ring().Next(); fl != nil; fl = m.Ring().Next() {
+			if fl.NPPI() > MaxPPI || len(fl.SNI()) > maxSNI {
+				t.Fatalf("flow with %d PPI, SNI %d bytes", fl.NPPI(), len(fl.SNI()))
+			}
+		}
+	})
+}

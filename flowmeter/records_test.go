@@ -1,0 +1,77 @@
+package flowmeter
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/alfd/alfd/features"
+	"github.com/alfd/alfd/trap"
+)
+
+// TestRecordsFromPcaps meters the shared pcaps on one goroutine and reads
+// the flows as UniRec records on another, through a small ring: every flow
+// arrives (the cache's last flows wait for room), as ipfixprobe's fields.
+func TestRecordsFromPcaps(t *testing.T) {
+	paths := ndpiPcaps(t)
+	var want []Flow
+	for _, p := range paths {
+		flows, _ := meterPcap(t, p, Config{})
+		want = append(want, flows...)
+	}
+	m, err := NewMeter(Config{RingSize: 1024}, LinkEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, p := range paths {
+			// One pcap at a time, each its own capture, as meterPcap does.
+			if err := m.ReadPcaps(context.Background(), []string{p}, false); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	recs := NewRecords([]*Meter{m}, done, false)
+	tm, err := trap.ParseTemplate(UniRecSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := features.RequiredSpec
+	reader, err := features.NewRecordReader(tm)
+	if err != nil {
+		t.Fatalf("%s lacks %s: %v", UniRecSpec, fields, err)
+	}
+	n := 0
+	for {
+		rec, err := recs.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if errors.Is(err, trap.ErrTimeout) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n >= len(want) {
+			t.Fatalf("more than %d flows", len(want))
+		}
+		w := &want[n]
+		rt := rec.Template()
+		var ff, wf features.Flow
+		reader.Read(rec, &ff)
+		w.FeatureFlow(&wf)
+		if rec.IP(rt.Field("SRC_IP")) != w.Src() || rec.IP(rt.Field("DST_IP")) != w.Dst() ||
+			rec.Uint16(rt.Field("SRC_PORT")) != w.key.SrcPort || string(rec.String(rt.Field("TLS_SNI"))) != string(w.SNI()) ||
+			ff != wf {
+			t.Fatalf("record %d differs from flow %v:%d -> %v:%d", n, w.Src(), w.key.SrcPort, w.Dst(), w.key.DstPort)
+		}
+		n++
+	}
+	if n != len(want) || m.Stats().RingDrops.Load() != 0 {
+		t.Errorf("%d records of %d flows, %d dropped", n, len(want), m.Stats().RingDrops.Load())
+	}
+}

@@ -1,0 +1,95 @@
+//go:build linux
+
+// Package netnstest gives tests that need root a pair of network
+// namespaces joined by a veth pair, with addresses inside them only, and
+// removes them afterwards.
+package netnstest
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// A Pair is two network namespaces, A and B, joined by a veth pair.
+type Pair struct {
+	A, B         string     // the namespaces' names
+	IfA, IfB     string     // the veth ends: IfA in A, IfB in B
+	AddrA, AddrB netip.Addr // their addresses, in one /24
+}
+
+var seq atomic.Int32
+
+// NewPair makes a pair, or skips the test when it cannot run as root with
+// iproute2's ip. subnet is the third byte of the pair's 10.77.subnet.0/24.
+func NewPair(t *testing.T, subnet byte) *Pair {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: it makes network namespaces")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs iproute2's ip")
+	}
+	id := fmt.Sprintf("%d%d", os.Getpid()%100000, seq.Add(1))
+	p := &Pair{A: "alfd-a-" + id, B: "alfd-b-" + id, IfA: "alfda" + id, IfB: "alfdb" + id,
+		AddrA: netip.AddrFrom4([4]byte{10, 77, subnet, 1}), AddrB: netip.AddrFrom4([4]byte{10, 77, subnet, 2})}
+	for _, ns := range []string{p.A, p.B} {
+		run(t, "netns", "add", ns)
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	}
+	run(t, "link", "add", p.IfA, "type", "veth", "peer", "name", p.IfB)
+	run(t, "link", "set", p.IfA, "netns", p.A)
+	run(t, "link", "set", p.IfB, "netns", p.B)
+	run(t, "-n", p.A, "addr", "add", p.AddrA.String()+"/24", "dev", p.IfA)
+	run(t, "-n", p.B, "addr", "add", p.AddrB.String()+"/24", "dev", p.IfB)
+	run(t, "-n", p.A, "link", "set", p.IfA, "up")
+	run(t, "-n", p.B, "link", "set", p.IfB, "up")
+	return p
+}
+
+func run(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %v: %v\n%s", args, err, out)
+	}
+}
+
+// In runs fn on a thread that has entered the namespace ns, so that the
+// sockets fn opens live there; fn may block as long as it needs.
+func In(t *testing.T, ns string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer orig.Close()
+		target, err := os.Open("/var/run/netns/" + ns)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			t.Error(err)
+			return
+		}
+		fn()
+		// Only a thread back home may serve other goroutines; one that
+		// cannot get back ends with this goroutine.
+		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+	}()
+	<-done
+}

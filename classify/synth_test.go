@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alfd/alfd/features"
+	"github.com/alfd/alfd/flowmeter"
 	"github.com/alfd/alfd/infer"
 	"github.com/alfd/alfd/learner"
 	"github.com/alfd/alfd/learner/annotate"
@@ -48,23 +49,27 @@ func synthBlacklist(tb testing.TB) *annotate.Blacklist {
 	return b
 }
 
-// synthRecords returns n generated flows as UniRec records, and the
-// template; seed 2 differs from D_0's.
-func synthRecords(tb testing.TB, n int) (*trap.Template, [][]byte, []synth.Flow) {
+// synthRecords returns n generated flows as UniRec records, as alfd's flow
+// meter makes them of the generated packets, the template, and what each
+// flow's features are computed from; seed 2 differs from D_0's.
+func synthRecords(tb testing.TB, n int) (*trap.Template, [][]byte, []features.Flow) {
 	tb.Helper()
 	cfg := synth.DefaultConfig()
 	cfg.Seed, cfg.Flows = 2, n
-	g, enc := synth.New(cfg), synth.NewEncoder()
+	enc := flowmeter.NewEncoder()
 	var recs [][]byte
-	var flows []synth.Flow
-	var f synth.Flow
-	for g.Next(&f) {
-		b, err := enc.Append(nil, &f)
+	var flows []features.Flow
+	err := synth.MeterTraffic(cfg, func(f *flowmeter.Flow) {
+		b, err := enc.Append(nil, f)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		recs = append(recs, b)
-		flows = append(flows, f)
+		var ff features.Flow
+		f.FeatureFlow(&ff)
+		recs, flows = append(recs, b), append(flows, ff)
+	})
+	if err != nil {
+		tb.Fatal(err)
 	}
 	return enc.Template(), recs, flows
 }
@@ -124,10 +129,8 @@ func TestSocketToSocket(t *testing.T) {
 	ex := features.NewExtractor(features.SetALF)
 	var want []verdict
 	for i := range flows {
-		var ff features.Flow
 		var x features.Vector
-		flows[i].FeatureFlow(&ff)
-		if ex.Compute(&ff, &x) != features.Kept {
+		if ex.Compute(&flows[i], &x) != features.Kept {
 			continue
 		}
 		var s infer.Scores
@@ -166,9 +169,7 @@ func TestSocketToSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 10 {
-		var ff features.Flow
-		flows[i].FeatureFlow(&ff)
-		if features.Filter(ff.Packets, ff.PacketsRev) == features.Kept {
+		if features.Filter(flows[i].Packets, flows[i].PacketsRev) == features.Kept {
 			first++
 		}
 	}

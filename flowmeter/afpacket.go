@@ -130,7 +130,7 @@ func (c *Capture) Run(ctx context.Context) error {
 func (c *Capture) read(ctx context.Context, s *afpacket.TPacket, m *Meter) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	defer m.finishWithin(ctx, FinishGrace)
+	defer m.FinishWithin(ctx, FinishGrace)
 	for n := 1; ; n++ {
 		frame, ci, err := s.ZeroCopyReadPacketData()
 		switch {

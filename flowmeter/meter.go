@@ -102,18 +102,27 @@ func (m *Meter) Expire(micros int64) {
 // the ring is full it publishes and waits for the consumer while ctx
 // lasts; after that, flows that do not fit are dropped and counted.
 func (m *Meter) Finish(ctx context.Context) {
-	m.cache.exportAll(func() {
-		m.ring.publish()
+	m.FinishWith(func() {
 		for m.ring.full() && ctx.Err() == nil {
 			time.Sleep(100 * time.Microsecond)
 		}
 	})
 }
 
-// finishWithin ends the flows when capturing stopped: waiting for the
-// consumer as long as it takes after the end of the input, and for grace
-// after ctx ended.
-func (m *Meter) finishWithin(ctx context.Context, grace time.Duration) {
+// FinishWith exports every flow in the cache, publishing and calling room
+// whenever the ring is full: a consumer on the same goroutine takes flows
+// there. Flows that still do not fit are dropped and counted.
+func (m *Meter) FinishWith(room func()) {
+	m.cache.exportAll(func() {
+		m.ring.publish()
+		room()
+	})
+}
+
+// FinishWithin ends the flows when the input stopped, and publishes them:
+// it waits for the consumer as long as it takes when the input ended, and
+// for grace only when ctx ended (a signal).
+func (m *Meter) FinishWithin(ctx context.Context, grace time.Duration) {
 	finish, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	if ctx.Err() != nil {

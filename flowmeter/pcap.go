@@ -133,7 +133,7 @@ func (r *PcapReader) Close() error {
 // flows left in the cache, waiting for the consumer to take them (for
 // FinishGrace only, when ctx ended).
 func (m *Meter) ReadPcaps(ctx context.Context, paths []string, pace bool) error {
-	defer m.finishWithin(ctx, FinishGrace)
+	defer m.FinishWithin(ctx, FinishGrace)
 	for _, path := range paths {
 		r, err := OpenPcap(path)
 		if err != nil {

@@ -48,6 +48,18 @@ type Flow struct {
 	Dirs             [MaxPPI]int8 // +1 from the source, -1 back
 	Times            [MaxPPI]time.Time
 	Flags            [MaxPPI]uint8
+
+	// events are the flow's packets, kept when a Traffic asks for them.
+	events []event
+}
+
+// event is one packet of a flow.
+type event struct {
+	t       time.Time
+	dir     int8 // +1 from the client
+	payload int
+	flags   uint8
+	hello   bool // the ClientHello, which Traffic writes out whole
 }
 
 // Config sets up a Generator.
@@ -80,10 +92,11 @@ func DefaultConfig() Config {
 
 // Generator makes flows. It is deterministic for a given Config.
 type Generator struct {
-	cfg   Config
-	rng   *rand.Rand
-	n     int
-	clock time.Time
+	cfg    Config
+	rng    *rand.Rand
+	n      int
+	clock  time.Time
+	events bool // keep each flow's packets
 }
 
 // New returns a Generator.
@@ -128,7 +141,10 @@ func (g *Generator) Next(f *Flow) bool {
 	} else {
 		f.Src = netip.AddrFrom4([4]byte{10, 0, byte(r.IntN(256)), byte(1 + r.IntN(254))})
 	}
-	s := session{f: f, r: r, t: g.clock}
+	s := session{f: f, r: r, t: g.clock, header: headerBytes, events: g.events}
+	if v6 {
+		s.header = headerBytes6
+	}
 	if f.DoH {
 		res := Resolvers()
 		if v6 {
@@ -152,22 +168,35 @@ func (g *Generator) Next(f *Flow) bool {
 
 // session builds one TCP connection packet by packet.
 type session struct {
-	f *Flow
-	r *rand.Rand
-	t time.Time
+	f      *Flow
+	r      *rand.Rand
+	t      time.Time
+	header int  // IP and TCP header bytes
+	events bool // keep the packets in f.events
+	hello  bool // the next packet is the ClientHello
 }
 
-const headerBytes = 52 // IPv4 and TCP with timestamps
+// IP and TCP (with the timestamp option) header bytes.
+const (
+	headerBytes  = 20 + tcpHeaderBytes
+	headerBytes6 = 40 + tcpHeaderBytes
+)
 
 // packet adds one packet; dir is +1 from the client, -1 back; payload 0 is
 // a bare ACK, which counts but gets no per-packet entry.
 func (s *session) packet(dir int8, payload int, flags uint8) {
 	f := s.f
+	// Captures keep microseconds, as ipfixprobe's struct timeval does.
+	t := s.t.Truncate(time.Microsecond)
 	if f.Packets == 0 {
-		f.First = s.t
+		f.First = t
 	}
-	f.Last = s.t
-	size := uint64(headerBytes + payload)
+	f.Last = t
+	size := uint64(s.header + payload)
+	if s.events {
+		f.events = append(f.events, event{t: t, dir: dir, payload: payload, flags: flags, hello: s.hello})
+		s.hello = false
+	}
 	if dir > 0 {
 		f.Packets++
 		f.Bytes += size
@@ -180,7 +209,7 @@ func (s *session) packet(dir int8, payload int, flags uint8) {
 	if payload > 0 && f.PPI < MaxPPI {
 		f.Lengths[f.PPI] = uint16(payload)
 		f.Dirs[f.PPI] = dir
-		f.Times[f.PPI] = s.t
+		f.Times[f.PPI] = t
 		f.Flags[f.PPI] = flags
 		f.PPI++
 	}
@@ -203,6 +232,7 @@ func (s *session) handshake(rtt time.Duration) {
 	s.packet(-1, 0, flagSYN|flagACK)
 	s.wait(time.Millisecond / 5)
 	s.packet(1, 0, flagACK)
+	s.hello = true
 	s.packet(1, s.between(512, 620), flagPSH|flagACK) // ClientHello
 	s.wait(rtt)
 	for cert := s.between(2400, 5200); cert > 0; cert -= 1430 {
@@ -301,13 +331,13 @@ func (s *session) web(drifted bool) {
 func (f *Flow) FeatureFlow(ff *features.Flow) {
 	ff.Packets, ff.PacketsRev = uint64(f.Packets), uint64(f.PacketsRev)
 	ff.Bytes, ff.BytesRev = f.Bytes, f.BytesRev
-	ff.TimeFirst, ff.TimeLast = trap.TimeOf(f.First), trap.TimeOf(f.Last)
+	ff.TimeFirst, ff.TimeLast = trap.TimeFromUnixMicro(f.First.UnixMicro()), trap.TimeFromUnixMicro(f.Last.UnixMicro())
 	n := min(f.PPI, features.MaxPackets)
 	ff.NLengths, ff.NDirs, ff.NTimes = n, n, n
 	copy(ff.Lengths[:], f.Lengths[:n])
 	copy(ff.Dirs[:], f.Dirs[:n])
 	for i := range n {
-		ff.Times[i] = trap.TimeOf(f.Times[i])
+		ff.Times[i] = trap.TimeFromUnixMicro(f.Times[i].UnixMicro())
 	}
 }
 

@@ -2,10 +2,12 @@ package synth
 
 import (
 	"bytes"
+	"net/netip"
 	"slices"
 	"testing"
 
-	"github.com/alfd/alfd/trap"
+	"github.com/alfd/alfd/features"
+	"github.com/alfd/alfd/flowmeter"
 )
 
 func generate(cfg Config) []Flow {
@@ -99,51 +101,50 @@ func TestDriftPadsDoH(t *testing.T) {
 func TestSeedsRepeat(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Flows = 500
-	enc := NewEncoder()
-	records := func(cfg Config) []byte {
-		var out []byte
-		var err error
-		for _, f := range generate(cfg) {
-			if out, err = enc.Append(out, &f); err != nil {
-				t.Fatal(err)
-			}
+	capture := func(cfg Config) []byte {
+		var buf bytes.Buffer
+		if _, err := WritePcap(&buf, cfg); err != nil {
+			t.Fatal(err)
 		}
-		return out
+		return buf.Bytes()
 	}
-	a, b := records(cfg), records(cfg)
+	a, b := capture(cfg), capture(cfg)
 	cfg.Seed++
-	c := records(cfg)
+	c := capture(cfg)
 	if !bytes.Equal(a, b) || bytes.Equal(a, c) {
-		t.Error("the same seed must give the same flows, another seed others")
+		t.Error("the same seed must give the same traffic, another seed other traffic")
 	}
 }
 
-func TestEncoderRecord(t *testing.T) {
+// TestTrafficMetersToTheFlows: the packets of the traffic, through alfd's
+// flow meter, make exactly the generator's flows: counters, times, the
+// per-packet information and the server name.
+func TestTrafficMetersToTheFlows(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.Flows = 50
-	enc := NewEncoder()
-	tm := enc.Template()
+	cfg.Flows = 2000
+	want := map[[2]netip.AddrPort]Flow{}
 	for _, f := range generate(cfg) {
-		raw, err := enc.Append(nil, &f)
-		if err != nil {
-			t.Fatal(err)
+		want[[2]netip.AddrPort{netip.AddrPortFrom(f.Src, f.SrcPort), netip.AddrPortFrom(f.Dst, f.DstPort)}] = f
+	}
+	got := 0
+	err := MeterTraffic(cfg, func(f *flowmeter.Flow) {
+		k := f.Key()
+		w, ok := want[[2]netip.AddrPort{netip.AddrPortFrom(f.Src(), k.SrcPort), netip.AddrPortFrom(f.Dst(), k.DstPort)}]
+		if !ok {
+			t.Fatalf("a flow %v:%d -> %v:%d the generator did not make", f.Src(), k.SrcPort, f.Dst(), k.DstPort)
 		}
-		rec, err := tm.Decode(raw)
-		if err != nil {
-			t.Fatal(err)
+		var mf, wf features.Flow
+		f.FeatureFlow(&mf)
+		w.FeatureFlow(&wf)
+		if mf != wf || string(f.SNI()) != w.SNI || f.TCPFlags() != w.TCPFlags || f.TCPFlagsRev() != w.TCPFlagsRev {
+			t.Fatalf("metered flow %v:%d differs from the generated one", f.Src(), k.SrcPort)
 		}
-		lengths := rec.Uint16s(tm.Field("PPI_PKT_LENGTHS"))
-		times := rec.Times(tm.Field("PPI_PKT_TIMES"))
-		if rec.IP(tm.Field("SRC_IP")) != f.Src || rec.IP(tm.Field("DST_IP")) != f.Dst ||
-			rec.Uint32(tm.Field("PACKETS")) != f.Packets || rec.Uint64(tm.Field("BYTES_REV")) != f.BytesRev ||
-			rec.Time(tm.Field("TIME_LAST")) != trap.TimeOf(f.Last) || string(rec.String(tm.Field("TLS_SNI"))) != f.SNI ||
-			lengths.Len() != f.PPI || times.Len() != f.PPI {
-			t.Fatalf("record does not match its flow %+v", f)
-		}
-		for k := range f.PPI {
-			if lengths.At(k) != f.Lengths[k] || times.At(k) != trap.TimeOf(f.Times[k]) || rec.Int8s(tm.Field("PPI_PKT_DIRECTIONS")).At(k) != f.Dirs[k] {
-				t.Fatalf("packet %d differs", k)
-			}
-		}
+		got++
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != cfg.Flows || len(want) != cfg.Flows {
+		t.Errorf("%d flows metered, %d generated (%d distinct)", got, cfg.Flows, len(want))
 	}
 }

@@ -150,7 +150,7 @@ func openFlowReader(ctx context.Context, cmd, ifc string, set features.Set, batc
 	if batch <= 0 {
 		return nil, fmt.Errorf("%s: --batch must be positive", cmd)
 	}
-	specs, err := parseIfcs(cmd, ifc, 1, 0)
+	specs, err := parseIfcs(cmd, "-i", ifc, 1, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
-	"time"
 
 	"github.com/alfd/alfd/features"
+	"github.com/alfd/alfd/flowmeter"
 	"github.com/alfd/alfd/internal/atomicfile"
 	"github.com/alfd/alfd/learner/dataset"
 	"github.com/alfd/alfd/synth"
@@ -16,8 +17,9 @@ import (
 
 func runGenerate(ctx context.Context, e *env, args []string) error {
 	def := synth.DefaultConfig()
-	fs := newFlagSet(e, "generate", "[-o IFC] [options]")
-	out := fs.String("o", "f:synth.trapcap", "output interface (IFC_SPEC): a trapcap file, or a socket to serve the flows on")
+	fs := newFlagSet(e, "generate", "[-o IFC] [--pcap FILE] [options]")
+	out := fs.String("o", "", "send the flows, as alfd's flow meter makes them of the packets, on this interface (IFC_SPEC): a trapcap file, or a socket to serve them on (default f:synth.trapcap, unless --pcap is given)")
+	pcap := fs.String("pcap", "", "write the packets to this pcap file (headers, and TLS ClientHellos whole)")
 	flows := fs.Int("flows", def.Flows, "number of flows")
 	seed := fs.Uint64("seed", def.Seed, "random seed: the same seed gives the same flows")
 	share := fs.Float64("doh-share", def.DoHShare, "fraction of DoH flows")
@@ -43,10 +45,16 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 	case *d0Flows <= 0:
 		return errors.New("generate: --d0-flows must be positive")
 	}
+	if *out == "" && *pcap == "" {
+		*out = "f:synth.trapcap"
+	}
 	log := v.logger(e.stderr)
-	specs, err := parseIfcs("generate", *out, 0, 1)
-	if err != nil {
-		return err
+	var specs []trap.IfcSpec
+	if *out != "" {
+		var err error
+		if specs, err = parseIfcs("generate", "-o", *out, 0, 1); err != nil {
+			return err
+		}
 	}
 	if *blacklist != "" {
 		if err := writeBlacklist(*blacklist); err != nil {
@@ -67,43 +75,53 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 		}
 		log.Info("wrote D_0", "file", *d0, "rows", d.Len())
 	}
-	w, err := trap.OpenOutput(specs[0])
-	if err != nil {
-		return err
-	}
-	defer context.AfterFunc(ctx, func() {
-		shutdown, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		w.CloseContext(shutdown)
-	})()
-	enc := synth.NewEncoder()
-	if err := w.SetFormat(trap.UniRecFormat(enc.Template())); err != nil {
-		return err
-	}
-	g := synth.New(synth.Config{Seed: *seed, DoHShare: *share, DriftAt: *driftAt, Flows: *flows, Start: def.Start, FlowsPerSecond: *perSecond})
-	var f synth.Flow
-	var rec []byte
-	n, doh := 0, 0
-	for g.Next(&f) {
-		if rec, err = enc.Append(rec[:0], &f); err != nil {
+	cfg := synth.Config{Seed: *seed, DoHShare: *share, DriftAt: *driftAt, Flows: *flows, Start: def.Start, FlowsPerSecond: *perSecond}
+	if *pcap != "" {
+		if err := writePcap(*pcap, cfg); err != nil {
 			return fmt.Errorf("generate: %w", err)
 		}
-		if err := w.Send(rec); err != nil {
-			if ctx.Err() != nil {
-				break
+		log.Info("wrote the packets", "pcap", *pcap, "flows", *flows, "seed", *seed)
+	}
+	if specs == nil {
+		return nil
+	}
+	// The packets through alfd's flow meter, as ipfixprobe would export
+	// them.
+	in, err := meteredInput(flowmeter.Config{}, false, func(ctx context.Context, m *flowmeter.Meter) error {
+		traffic := synth.NewTraffic(cfg)
+		var p synth.Packet
+		for n := 1; traffic.Next(&p); n++ {
+			m.Packet(p.Frame, p.Time.UnixMicro(), p.WireLen)
+			if n&255 == 0 {
+				m.Flush()
+				if ctx.Err() != nil {
+					break
+				}
 			}
-			return fmt.Errorf("generate: %w", err)
 		}
-		n++
-		if f.DoH {
-			doh++
-		}
-	}
-	if err := w.Close(); err != nil {
+		m.FinishWithin(ctx, flowmeter.FinishGrace)
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("generate: %w", err)
 	}
-	log.Info("generated flows", "output", specs[0].Text, "flows", n, "doh", doh, "seed", *seed)
+	sent, err := sendFlows(ctx, in, specs[0])
+	if err != nil {
+		return fmt.Errorf("generate: %w", err)
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	log.Info("generated flows", "output", specs[0].Text, "flows", sent, "seed", *seed)
 	return nil
+}
+
+// writePcap writes the traffic of cfg to a pcap file, crash-safely.
+func writePcap(path string, cfg synth.Config) error {
+	return atomicfile.WriteWith(path, func(w io.Writer) error {
+		_, err := synth.WritePcap(w, cfg)
+		return err
+	})
 }
 
 // writeBlacklist writes the synthetic resolvers in ALF's blacklist format,

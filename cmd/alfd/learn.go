@@ -118,7 +118,7 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	if *batch <= 0 {
 		return errors.New("eval: --batch must be positive")
 	}
-	specs, err := parseIfcs("eval", *ifc, 1, 0)
+	specs, err := parseIfcs("eval", "-i", *ifc, 1, 0)
 	if err != nil {
 		return err
 	}

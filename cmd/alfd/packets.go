@@ -65,8 +65,6 @@ type packetInput struct {
 func (p *packetFlags) open() (*packetInput, error) {
 	cfg := flowmeter.Config{Cache: flowmeter.CacheConfig{Size: p.cacheSize, LineSize: p.lineSize,
 		Active: p.active, Inactive: p.inactive, IncludeZeroPayload: p.includeZeros}}
-	done := make(chan struct{})
-	in := &packetInput{}
 	switch {
 	case len(p.pcaps) > 0 && p.afpacket != "":
 		return nil, errors.New("give --pcap or --afpacket, not both")
@@ -75,28 +73,43 @@ func (p *packetFlags) open() (*packetInput, error) {
 		if err != nil {
 			return nil, err
 		}
-		in.capture, in.meters = c, c.Meters()
-		in.run = func(ctx context.Context) error {
-			defer close(done)
-			return c.Run(ctx)
-		}
-	default:
-		paths, err := expandPcaps(p.pcaps)
-		if err != nil {
-			return nil, err
-		}
-		m, err := flowmeter.NewMeter(cfg, flowmeter.LinkEthernet)
-		if err != nil {
-			return nil, err
-		}
-		in.meters = []*flowmeter.Meter{m}
-		in.run = func(ctx context.Context) error {
-			defer close(done)
-			return m.ReadPcaps(ctx, paths, p.pace)
-		}
+		done := make(chan struct{})
+		return &packetInput{
+			records: flowmeter.NewRecords(c.Meters(), done, true),
+			meters:  c.Meters(),
+			capture: c,
+			run: func(ctx context.Context) error {
+				defer close(done)
+				return c.Run(ctx)
+			},
+		}, nil
 	}
-	in.records = flowmeter.NewRecords(in.meters, done, in.capture != nil)
-	return in, nil
+	paths, err := expandPcaps(p.pcaps)
+	if err != nil {
+		return nil, err
+	}
+	return meteredInput(cfg, false, func(ctx context.Context, m *flowmeter.Meter) error {
+		return m.ReadPcaps(ctx, paths, p.pace)
+	})
+}
+
+// meteredInput is an input of one meter that feed fills with packets; feed
+// must end the flows (Meter.FinishWithin) before it returns.
+func meteredInput(cfg flowmeter.Config, live bool, feed func(context.Context, *flowmeter.Meter) error) (*packetInput, error) {
+	m, err := flowmeter.NewMeter(cfg, flowmeter.LinkEthernet)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	meters := []*flowmeter.Meter{m}
+	return &packetInput{
+		records: flowmeter.NewRecords(meters, done, live),
+		meters:  meters,
+		run: func(ctx context.Context) error {
+			defer close(done)
+			return feed(ctx, m)
+		},
+	}, nil
 }
 
 // expandPcaps expands the globs; each must name a readable pcap.
@@ -251,7 +264,7 @@ func runExport(ctx context.Context, e *env, args []string) error {
 		return errors.New("export: --pcap or --afpacket is required")
 	}
 	log := v.logger(e.stderr)
-	specs, err := parseIfcs("export", *outIfc, 0, 1)
+	specs, err := parseIfcs("export", "-i", *outIfc, 0, 1)
 	if err != nil {
 		return err
 	}
@@ -259,10 +272,21 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	w, err := trap.OpenOutput(specs[0])
+	sent, err := sendFlows(ctx, in, specs[0])
+	log.Info("export done", append(in.logArgs(), "output", specs[0].Text, "records", sent)...)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	return nil
+}
+
+// sendFlows runs the input and sends its flows on the output interface; it
+// returns how many were sent.
+func sendFlows(ctx context.Context, in *packetInput, spec trap.IfcSpec) (uint64, error) {
+	w, err := trap.OpenOutput(spec)
 	if err != nil {
 		in.close()
-		return err
+		return 0, err
 	}
 	err = in.eachFlow(ctx, func(rec trap.Record) error {
 		if err := w.SetFormat(trap.UniRecFormat(rec.Template())); err != nil {
@@ -273,9 +297,9 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	closeCtx, cancel := drainContext(ctx)
 	err = errors.Join(err, w.CloseContext(closeCtx))
 	cancel()
-	log.Info("export done", append(in.logArgs(), "output", specs[0].Text, "records", w.Stats().Messages, "dropped", w.Stats().Dropped)...)
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
+	st := w.Stats()
+	if st.Dropped > 0 {
+		err = errors.Join(err, fmt.Errorf("output %s dropped %d records (no reader, or readers too slow for its timeout)", spec, st.Dropped))
 	}
-	return nil
+	return st.Messages, err
 }

@@ -13,22 +13,22 @@ import (
 	"github.com/alfd/alfd/trap"
 )
 
-// parseIfcs parses an -i argument for a command with a fixed number of
-// input and output interfaces.
-func parseIfcs(cmd, list string, inputs, outputs int) ([]trap.IfcSpec, error) {
+// parseIfcs parses the IFC_SPEC of option opt (-i, NEMEA's, for most) for
+// a command with a fixed number of input and output interfaces.
+func parseIfcs(cmd, opt, list string, inputs, outputs int) ([]trap.IfcSpec, error) {
 	if list == "" {
-		return nil, fmt.Errorf("%s: -i is required", cmd)
+		return nil, fmt.Errorf("%s: %s is required", cmd, opt)
 	}
 	specs, err := trap.ParseIfcSpecs(list)
 	if err != nil {
-		return nil, fmt.Errorf("%s: -i: %w", cmd, err)
+		return nil, fmt.Errorf("%s: %s: %w", cmd, opt, err)
 	}
 	if len(specs) != inputs+outputs {
-		return nil, fmt.Errorf("%s: -i: %d interfaces given, want %d input(s) and %d output(s)", cmd, len(specs), inputs, outputs)
+		return nil, fmt.Errorf("%s: %s: %d interfaces given, want %d input(s) and %d output(s)", cmd, opt, len(specs), inputs, outputs)
 	}
 	for _, s := range specs[:inputs] {
 		if s.Kind == 'b' {
-			return nil, fmt.Errorf("%s: -i: %s is an output-only interface", cmd, s)
+			return nil, fmt.Errorf("%s: %s: %s is an output-only interface", cmd, opt, s)
 		}
 	}
 	return specs, nil
@@ -51,7 +51,7 @@ func runDump(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("dump: --format %q: want csv or json", *format)
 	}
 	log := v.logger(e.stderr)
-	specs, err := parseIfcs("dump", *ifc, 1, 0)
+	specs, err := parseIfcs("dump", "-i", *ifc, 1, 0)
 	if err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := v.logger(e.stderr)
-	specs, err := parseIfcs("replay", *ifc, 1, 1)
+	specs, err := parseIfcs("replay", "-i", *ifc, 1, 1)
 	if err != nil {
 		return err
 	}

@@ -113,14 +113,20 @@ func walk8(nodes []fnode, t fastTree, x *[8]keyVector, out *[8]float64) {
 	i0, i1, i2, i3 := t.root, t.root, t.root, t.root
 	i4, i5, i6, i7 := t.root, t.root, t.root, t.root
 	for range t.depth {
-		i0 = step(nodes, i0, &x[0])
-		i1 = step(nodes, i1, &x[1])
-		i2 = step(nodes, i2, &x[2])
-		i3 = step(nodes, i3, &x[3])
-		i4 = step(nodes, i4, &x[4])
-		i5 = step(nodes, i5, &x[5])
-		i6 = step(nodes, i6, &x[6])
-		i7 = step(nodes, i7, &x[7])
+		j0 := step(nodes, i0, &x[0])
+		j1 := step(nodes, i1, &x[1])
+		j2 := step(nodes, i2, &x[2])
+		j3 := step(nodes, i3, &x[3])
+		j4 := step(nodes, i4, &x[4])
+		j5 := step(nodes, i5, &x[5])
+		j6 := step(nodes, i6, &x[6])
+		j7 := step(nodes, i7, &x[7])
+		// Leaves loop to themselves: when no flow moved, all are at
+		// leaves, short of the tree's depth (leaf-wise trees are uneven).
+		if (j0^i0)|(j1^i1)|(j2^i2)|(j3^i3)|(j4^i4)|(j5^i5)|(j6^i6)|(j7^i7) == 0 {
+			break
+		}
+		i0, i1, i2, i3, i4, i5, i6, i7 = j0, j1, j2, j3, j4, j5, j6, j7
 	}
 	out[0], out[1], out[2], out[3] = leafValue(&nodes[i0]), leafValue(&nodes[i1]), leafValue(&nodes[i2]), leafValue(&nodes[i3])
 	out[4], out[5], out[6], out[7] = leafValue(&nodes[i4]), leafValue(&nodes[i5]), leafValue(&nodes[i6]), leafValue(&nodes[i7])

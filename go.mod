@@ -6,17 +6,17 @@ tool honnef.co/go/tools/cmd/staticcheck
 
 require (
 	github.com/RoaringBitmap/roaring/v2 v2.30.0
+	github.com/dgryski/go-farm v0.0.0-20240924180020-3414d57e47da
 	github.com/dmitryikh/leaves v0.0.0-20230708180554-25d19a787328
+	github.com/google/gopacket v1.1.19
+	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/sys v0.50.0
 )
 
 require (
 	github.com/BurntSushi/toml v1.4.1-0.20240526193622-a339e1f7089c // indirect
 	github.com/bits-and-blooms/bitset v1.24.4 // indirect
-	github.com/dgryski/go-farm v0.0.0-20240924180020-3414d57e47da // indirect
-	github.com/google/gopacket v1.1.19 // indirect
 	github.com/mschoch/smat v0.2.0 // indirect
-	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/exp/typeparams v0.0.0-20231108232855-2478ac86f678 // indirect
 	golang.org/x/mod v0.41.0 // indirect
 	golang.org/x/net v0.59.0 // indirect

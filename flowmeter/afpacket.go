@@ -1,4 +1,4 @@
-//go:build linux && cgo
+//go:build linux
 
 package flowmeter
 
@@ -6,13 +6,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
-	"github.com/google/gopacket/afpacket"
+	"golang.org/x/sys/unix"
 )
 
 // AFPacketConfig sets up a live capture.
@@ -21,24 +23,42 @@ type AFPacketConfig struct {
 	// Fanout is the number of sockets in the fanout group, each with a
 	// meter on a thread of its own (default 1). The kernel spreads flows
 	// over them by a symmetric hash, so both directions of a flow reach
-	// the same meter.
+	// the same meter; SteeringProgram replaces the hash.
 	Fanout int
 	// FanoutID names the fanout group (default: from the process ID).
 	FanoutID uint16
 	// BlockSize and NumBlocks size each socket's ring shared with the
 	// kernel (defaults 1 MiB and 64).
 	BlockSize, NumBlocks int
-	Meter                Config
+	// FilterProgram, when set, is an eBPF socket filter (a program's file
+	// descriptor) attached to every socket: only what it passes is read.
+	FilterProgram int
+	// SteeringProgram, when set, is an eBPF program that picks each
+	// packet's socket in the group (PACKET_FANOUT_EBPF).
+	SteeringProgram int
+	Meter           Config
 }
 
-// A Capture reads an interface through AF_PACKET sockets (TPACKET_V3) in a
-// fanout group, one meter per socket.
+// A Capture reads an interface through AF_PACKET sockets with TPACKET_V3
+// rings in a fanout group, one meter per socket. Packets are read in
+// place, block by block, with no copy, lock or allocation.
 type Capture struct {
 	cfg    AFPacketConfig
-	socks  []*afpacket.TPacket
+	socks  []*packetSocket
 	meters []*Meter
 	// The sockets' counters, as the kernel reports them.
 	received, dropped atomic.Uint64
+}
+
+// packetSocket is one AF_PACKET socket and its ring.
+type packetSocket struct {
+	fd        int
+	ring      []byte
+	blockSize int
+	numBlocks int
+	block     int // the block to read next
+	// Counters summed over reads (reading them resets the kernel's).
+	received, dropped uint64
 }
 
 // OpenAFPacket opens the capture's sockets. It needs CAP_NET_RAW.
@@ -55,28 +75,30 @@ func OpenAFPacket(cfg AFPacketConfig) (_ *Capture, err error) {
 	if cfg.NumBlocks == 0 {
 		cfg.NumBlocks = 64
 	}
-	if cfg.Fanout < 1 || cfg.Fanout > 64 {
-		return nil, fmt.Errorf("--fanout %d: want 1 to 64 sockets", cfg.Fanout)
+	switch {
+	case cfg.Fanout < 1 || cfg.Fanout > 64:
+		return nil, fmt.Errorf("fanout of %d sockets: want 1 to 64", cfg.Fanout)
+	case cfg.BlockSize < os.Getpagesize() || cfg.BlockSize&(cfg.BlockSize-1) != 0:
+		return nil, fmt.Errorf("ring block size %d: want a power of two of at least a page", cfg.BlockSize)
+	case cfg.NumBlocks < 2:
+		return nil, fmt.Errorf("ring of %d blocks: want at least 2", cfg.NumBlocks)
+	}
+	ifc, err := net.InterfaceByName(cfg.Interface)
+	if err != nil {
+		return nil, fmt.Errorf("AF_PACKET: %w", err)
 	}
 	c := &Capture{cfg: cfg}
 	defer func() {
 		if err != nil {
-			c.close()
+			c.Close()
 		}
 	}()
 	for range cfg.Fanout {
-		s, err := afpacket.NewTPacket(afpacket.OptInterface(cfg.Interface), afpacket.TPacketVersion3,
-			afpacket.OptBlockSize(cfg.BlockSize), afpacket.OptNumBlocks(cfg.NumBlocks),
-			afpacket.OptFrameSize(afpacket.DefaultFrameSize), afpacket.OptPollTimeout(100*time.Millisecond))
+		s, err := openPacketSocket(ifc.Index, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("AF_PACKET on %s: %w", cfg.Interface, err)
 		}
 		c.socks = append(c.socks, s)
-		if cfg.Fanout > 1 {
-			if err := s.SetFanout(afpacket.FanoutHash, cfg.FanoutID); err != nil {
-				return nil, fmt.Errorf("AF_PACKET fanout group %d on %s: %w", cfg.FanoutID, cfg.Interface, err)
-			}
-		}
 		m, err := NewMeter(cfg.Meter, LinkEthernet)
 		if err != nil {
 			return nil, err
@@ -84,6 +106,119 @@ func OpenAFPacket(cfg AFPacketConfig) (_ *Capture, err error) {
 		c.meters = append(c.meters, m)
 	}
 	return c, nil
+}
+
+// openPacketSocket opens one socket of the group, with its ring mapped.
+func openPacketSocket(ifindex int, cfg AFPacketConfig) (_ *packetSocket, err error) {
+	// Protocol 0 until the ring is set: nothing arrives before.
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	s := &packetSocket{fd: fd, blockSize: cfg.BlockSize, numBlocks: cfg.NumBlocks}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
+		return nil, fmt.Errorf("TPACKET_V3: %w", err)
+	}
+	const frameSize = 1 << 11 // the ring's unit; TPACKET_V3 packs frames of any size in blocks
+	req := unix.TpacketReq3{
+		Block_size: uint32(cfg.BlockSize), Block_nr: uint32(cfg.NumBlocks),
+		Frame_size: frameSize, Frame_nr: uint32(cfg.BlockSize / frameSize * cfg.NumBlocks),
+		Retire_blk_tov: 50, // ms: a partly filled block goes up after this
+	}
+	if err := unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+		return nil, fmt.Errorf("ring of %d blocks of %d bytes: %w", cfg.NumBlocks, cfg.BlockSize, err)
+	}
+	if s.ring, err = unix.Mmap(fd, 0, cfg.BlockSize*cfg.NumBlocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
+		return nil, fmt.Errorf("mmap of the ring: %w", err)
+	}
+	if cfg.FilterProgram > 0 {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ATTACH_BPF, cfg.FilterProgram); err != nil {
+			return nil, fmt.Errorf("attaching the eBPF filter: %w", err)
+		}
+	}
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}); err != nil {
+		return nil, fmt.Errorf("bind: %w", err)
+	}
+	if cfg.Fanout > 1 || cfg.SteeringProgram > 0 {
+		typ := unix.PACKET_FANOUT_HASH
+		if cfg.SteeringProgram > 0 {
+			typ = unix.PACKET_FANOUT_EBPF
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, int(cfg.FanoutID)|typ<<16); err != nil {
+			return nil, fmt.Errorf("fanout group %d: %w", cfg.FanoutID, err)
+		}
+		if cfg.SteeringProgram > 0 {
+			if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT_DATA, cfg.SteeringProgram); err != nil {
+				return nil, fmt.Errorf("attaching the eBPF steering program: %w", err)
+			}
+		}
+	}
+	return s, nil
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// blockStatus is the status word of block b, which the kernel writes.
+func (s *packetSocket) blockStatus(b int) *uint32 {
+	return (*uint32)(unsafe.Pointer(&s.ring[b*s.blockSize+8]))
+}
+
+// readBlock waits up to timeout for the next block and hands each of its
+// frames to m. It reports whether there was a block.
+func (s *packetSocket) readBlock(m *Meter, timeout time.Duration) (bool, error) {
+	status := s.blockStatus(s.block)
+	if atomic.LoadUint32(status)&unix.TP_STATUS_USER == 0 {
+		fds := []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN | unix.POLLERR}}
+		if _, err := unix.Poll(fds, int(timeout/time.Millisecond)); err != nil && !errors.Is(err, unix.EINTR) {
+			return false, fmt.Errorf("poll: %w", err)
+		}
+		if atomic.LoadUint32(status)&unix.TP_STATUS_USER == 0 {
+			return false, nil
+		}
+	}
+	base := s.block * s.blockSize
+	hdr := (*unix.TpacketHdrV1)(unsafe.Pointer(&s.ring[base+8]))
+	off := int(hdr.Offset_to_first_pkt)
+	for range hdr.Num_pkts {
+		p := (*unix.Tpacket3Hdr)(unsafe.Pointer(&s.ring[base+off]))
+		start := base + off + int(p.Mac)
+		frame := s.ring[start : start+int(p.Snaplen) : start+int(p.Snaplen)]
+		var vlan uint16
+		if p.Status&unix.TP_STATUS_VLAN_VALID != 0 {
+			// The NIC took the tag off; it is the outer VLAN.
+			vlan = uint16(p.Hv1.Vlan_tci) & 0x0fff
+		}
+		m.PacketVLAN(frame, int64(p.Sec)*1e6+int64(p.Nsec)/1e3, int(p.Len), vlan)
+		off += int(p.Next_offset)
+	}
+	atomic.StoreUint32(status, unix.TP_STATUS_KERNEL)
+	s.block = (s.block + 1) % s.numBlocks
+	return true, nil
+}
+
+// stats reads the kernel's counters since the last read and adds them.
+func (s *packetSocket) stats() (received, dropped uint64) {
+	if st, err := unix.GetsockoptTpacketStatsV3(s.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
+		s.received += uint64(st.Packets)
+		s.dropped += uint64(st.Drops)
+	}
+	return s.received, s.dropped
+}
+
+func (s *packetSocket) close() {
+	if s.ring != nil {
+		unix.Munmap(s.ring)
+		s.ring = nil
+	}
+	if s.fd >= 0 {
+		unix.Close(s.fd)
+		s.fd = -1
+	}
 }
 
 // Meters are the capture's meters, one per socket.
@@ -122,62 +257,44 @@ func (c *Capture) Run(ctx context.Context) error {
 	close(stop)
 	statsWG.Wait()
 	c.pollStats()
-	c.close()
+	c.Close()
 	return errors.Join(errs...)
 }
 
 // read runs one socket's meter.
-func (c *Capture) read(ctx context.Context, s *afpacket.TPacket, m *Meter) error {
+func (c *Capture) read(ctx context.Context, s *packetSocket, m *Meter) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer m.FinishWithin(ctx, FinishGrace)
-	for n := 1; ; n++ {
-		frame, ci, err := s.ZeroCopyReadPacketData()
-		switch {
-		case err == nil:
-		case errors.Is(err, afpacket.ErrTimeout):
-			if ctx.Err() != nil {
-				return nil
-			}
-			m.Expire(time.Now().UnixMicro())
-			m.Flush()
-			continue
-		default:
-			if ctx.Err() != nil {
-				return nil
-			}
+	for ctx.Err() == nil {
+		got, err := s.readBlock(m, 100*time.Millisecond)
+		if err != nil {
 			return fmt.Errorf("AF_PACKET on %s: %w", c.cfg.Interface, err)
 		}
-		m.Packet(frame, ci.Timestamp.UnixMicro(), ci.Length)
-		if n&255 == 0 {
-			m.Flush()
-			if ctx.Err() != nil {
-				return nil
-			}
+		if !got {
+			m.Expire(time.Now().UnixMicro())
 		}
+		m.Flush()
 	}
+	return nil
 }
 
-// pollStats reads the sockets' counters (gopacket sums what the kernel
-// reports since each read).
+// pollStats sums the sockets' counters. Run calls it from one goroutine at
+// a time: its ticker's, then, once that has stopped, its own.
 func (c *Capture) pollStats() {
 	var received, dropped uint64
 	for _, s := range c.socks {
-		if _, v3, err := s.SocketStats(); err == nil {
-			received += uint64(v3.Packets())
-			dropped += uint64(v3.Drops())
-		}
+		r, d := s.stats()
+		received += r
+		dropped += d
 	}
 	c.received.Store(received)
 	c.dropped.Store(dropped)
 }
 
 // Close closes the sockets of a capture that is not running.
-func (c *Capture) Close() { c.close() }
-
-func (c *Capture) close() {
+func (c *Capture) Close() {
 	for _, s := range c.socks {
-		s.Close()
+		s.close()
 	}
-	c.socks = nil
 }

@@ -1,4 +1,4 @@
-//go:build !linux || !cgo
+//go:build !linux
 
 package flowmeter
 
@@ -7,19 +7,20 @@ import (
 	"errors"
 )
 
-// AFPacketConfig sets up a live capture (Linux, cgo builds only).
+// AFPacketConfig sets up a live capture (Linux only).
 type AFPacketConfig struct {
-	Interface            string
-	Fanout               int
-	FanoutID             uint16
-	BlockSize, NumBlocks int
-	Meter                Config
+	Interface                      string
+	Fanout                         int
+	FanoutID                       uint16
+	BlockSize, NumBlocks           int
+	FilterProgram, SteeringProgram int
+	Meter                          Config
 }
 
 // A Capture reads an interface through AF_PACKET sockets (Linux only).
 type Capture struct{}
 
-var errNoAFPacket = errors.New("AF_PACKET capture needs Linux and a build with cgo (a C compiler)")
+var errNoAFPacket = errors.New("AF_PACKET capture needs Linux")
 
 // OpenAFPacket fails: AF_PACKET is Linux's.
 func OpenAFPacket(AFPacketConfig) (*Capture, error) { return nil, errNoAFPacket }

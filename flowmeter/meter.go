@@ -83,11 +83,20 @@ func NewMeter(cfg Config, link LinkType) (*Meter, error) {
 // Packet accounts one frame captured at micros, wireLen bytes long on the
 // wire. It does not allocate, lock or wait.
 func (m *Meter) Packet(frame []byte, micros int64, wireLen int) {
+	m.PacketVLAN(frame, micros, wireLen, 0)
+}
+
+// PacketVLAN is Packet for a frame whose outer VLAN tag the NIC took off
+// and the capture reported apart: vlan, when not 0, is the flow's VLAN.
+func (m *Meter) PacketVLAN(frame []byte, micros int64, wireLen int, vlan uint16) {
 	m.c.packets++
 	m.c.bytes += uint64(wireLen)
 	if s := m.dec.Decode(frame, micros, &m.pkt); s != Decoded {
 		m.c.skipped[s]++
 		return
+	}
+	if vlan != 0 {
+		m.pkt.VLAN = vlan
 	}
 	m.cache.add(&m.pkt)
 }

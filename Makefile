@@ -2,11 +2,11 @@
 GO ?= go
 BIN := bin/alfd
 # Packages that start goroutines; their tests run under the race detector.
-RACE_PKGS := ./trap/... ./cmd/... ./infer/... ./learner ./classify ./flowmeter
+RACE_PKGS := ./trap/... ./cmd/... ./infer/... ./learner ./classify ./flowmeter ./bpf
 FUZZTIME ?= 10s
 BENCHTIME ?= 1s
 
-.PHONY: build test vet bench fuzz run clean
+.PHONY: build test vet bench fuzz run clean generate check-generate
 
 build:
 	$(GO) build -o $(BIN) ./cmd/alfd
@@ -16,9 +16,9 @@ vet:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck ./...
 
 # Every test; those that need root skip with a message when not root.
-test: vet
+test: vet check-generate
 	$(GO) test -race $(RACE_PKGS)
-	$(GO) test $$($(GO) list ./... | grep -v -e '/trap' -e '/cmd/' -e '/infer' -e '/learner$$' -e '/classify$$' -e '/flowmeter$$')
+	$(GO) test $$($(GO) list ./... | grep -v -e '/trap' -e '/cmd/' -e '/infer' -e '/learner$$' -e '/classify$$' -e '/flowmeter$$' -e '/bpf$$')
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
@@ -31,6 +31,18 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \
 	done
+
+# The eBPF programs: C in bpf/c, compiled by bpf2go into the committed
+# bpf/alfd_bpfel.{go,o}. Needs clang, llvm and libbpf-dev.
+generate:
+	$(GO) generate ./bpf
+
+# The committed eBPF objects are those their C source makes (checked when
+# clang is installed; building and testing need no clang).
+check-generate:
+	@if command -v clang >/dev/null; then \
+	  $(GO) generate ./bpf && git diff --exit-code -- bpf/ && echo "bpf: generated files are current"; \
+	else echo "bpf: clang is not installed; the generated files are not checked"; fi
 
 # The main job, on data the project makes itself.
 run: build

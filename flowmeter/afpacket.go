@@ -3,12 +3,15 @@
 package flowmeter
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +51,8 @@ type Capture struct {
 	meters []*Meter
 	// The sockets' counters, as the kernel reports them.
 	received, dropped atomic.Uint64
+	// The threads the meters run on, while they run.
+	threads []atomic.Int32
 }
 
 // packetSocket is one AF_PACKET socket and its ring.
@@ -224,6 +229,42 @@ func (s *packetSocket) close() {
 // Meters are the capture's meters, one per socket.
 func (c *Capture) Meters() []*Meter { return c.meters }
 
+// ThreadCPU is the user-mode CPU time the meters' threads have used so
+// far, while Run runs: what metering costs in user space. (Their system
+// time would count the network's soft interrupts that happen to run on
+// them.) It has the kernel's tick's resolution, 10 ms.
+func (c *Capture) ThreadCPU() time.Duration {
+	var total time.Duration
+	for i := range c.threads {
+		tid := c.threads[i].Load()
+		if tid == 0 {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/stat", tid))
+		if err != nil {
+			continue
+		}
+		// The fields after the command, which is in parentheses: state is
+		// the 3rd field, utime the 14th.
+		end := bytes.LastIndexByte(stat, ')')
+		if end < 0 {
+			continue
+		}
+		fields := strings.Fields(string(stat[end+1:]))
+		if len(fields) < 12 {
+			continue
+		}
+		if ticks, err := strconv.ParseInt(fields[11], 10, 64); err == nil {
+			total += time.Duration(ticks) * time.Second / clockTicks
+		}
+	}
+	return total
+}
+
+// clockTicks is USER_HZ, the unit of /proc's CPU times: 100 on Linux's
+// every architecture but alpha.
+const clockTicks = 100
+
 // SocketStats are the packets the sockets received and those the kernel
 // dropped because a ring was full, summed, as of the last second.
 func (c *Capture) SocketStats() (received, dropped uint64) {
@@ -236,8 +277,9 @@ func (c *Capture) SocketStats() (received, dropped uint64) {
 func (c *Capture) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(c.socks))
+	c.threads = make([]atomic.Int32, len(c.socks))
 	for i := range c.socks {
-		wg.Go(func() { errs[i] = c.read(ctx, c.socks[i], c.meters[i]) })
+		wg.Go(func() { errs[i] = c.read(ctx, i) })
 	}
 	stop := make(chan struct{})
 	var statsWG sync.WaitGroup
@@ -261,10 +303,13 @@ func (c *Capture) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// read runs one socket's meter.
-func (c *Capture) read(ctx context.Context, s *packetSocket, m *Meter) error {
+// read runs socket i's meter.
+func (c *Capture) read(ctx context.Context, i int) error {
+	s, m := c.socks[i], c.meters[i]
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	c.threads[i].Store(int32(unix.Gettid()))
+	defer c.threads[i].Store(0)
 	defer m.FinishWithin(ctx, FinishGrace)
 	for ctx.Err() == nil {
 		got, err := s.readBlock(m, 100*time.Millisecond)

@@ -5,6 +5,7 @@ package flowmeter
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // AFPacketConfig sets up a live capture (Linux only).
@@ -29,3 +30,4 @@ func (c *Capture) Meters() []*Meter                        { return nil }
 func (c *Capture) SocketStats() (received, dropped uint64) { return 0, 0 }
 func (c *Capture) Run(context.Context) error               { return errNoAFPacket }
 func (c *Capture) Close()                                  {}
+func (c *Capture) ThreadCPU() time.Duration                { return 0 }

@@ -83,6 +83,7 @@ type cache struct {
 	inactiveSec int64
 	ring        *Ring
 	c           *counters
+	agg         Aggregator // nil without pre-aggregation
 }
 
 // slot is a place in a line: which flow is there, and when it last saw a
@@ -179,7 +180,7 @@ func (k *cache) addHashed(p *Packet, h uint64) {
 			// A new connection on the same ports after this side ended one.
 			k.export(start, EndOfFlow)
 			continue
-		case now-int64(found.lastSec) >= k.inactiveSec:
+		case now-int64(found.lastSec) >= k.inactiveSec && k.idle(start, f, now):
 			k.export(start, f.timeoutReason())
 			continue
 		case now-seconds(f.first) >= k.activeSec:
@@ -295,6 +296,13 @@ func (k *cache) export(s int, reason EndReason) {
 	if f.packets[0]+f.packets[1] <= 1 && (f.tcpFlags[0]|f.tcpFlags[1])&tcpSYN != 0 {
 		f.nPPI = 0
 	}
+	if k.agg != nil {
+		a := k.agg.Take(&f.key)
+		f.merge(&a)
+		if reason == EndInactive {
+			reason = f.timeoutReason() // the kernel may have seen a FIN
+		}
+	}
 	f.end = reason
 	if s := k.ring.reserve(); s != nil {
 		*s = *f
@@ -315,9 +323,25 @@ func (k *cache) expireSome(now int64) {
 func (k *cache) expire(first, n int, now int64) {
 	for s := first; s < first+n; s++ {
 		if k.hashes[s] != 0 && now-int64(k.slots[s].lastSec) >= k.inactiveSec {
-			k.export(s, k.flows[k.slots[s].flow].timeoutReason())
+			if f := &k.flows[k.slots[s].flow]; k.idle(s, f, now) {
+				k.export(s, f.timeoutReason())
+			}
 		}
 	}
+}
+
+// idle confirms that flow f in slot s, quiet here for the inactive timeout,
+// was quiet in the kernel too: a flow whose packets the kernel keeps back
+// (it has all its per-packet information) may have gone on there.
+func (k *cache) idle(s int, f *Flow, now int64) bool {
+	if k.agg == nil || f.nPPI < MaxPPI {
+		return true
+	}
+	if last := seconds(k.agg.LastSeen(&f.key)); last > int64(k.slots[s].lastSec) {
+		k.slots[s].lastSec = uint32(last)
+		return now-last >= k.inactiveSec
+	}
+	return true
 }
 
 // exportAll exports every flow, as at the end of the input; room is called

@@ -320,3 +320,45 @@ func TestRingDropsWhenFull(t *testing.T) {
 		t.Errorf("%d flows through, %d dropped", n, m.Stats().RingDrops.Load())
 	}
 }
+
+// fakeAggregator stands for the kernel's flow table.
+type fakeAggregator struct {
+	last  int64
+	agg   Aggregate
+	taken int
+}
+
+func (a *fakeAggregator) Take(*Key) Aggregate { a.taken++; return a.agg }
+func (a *fakeAggregator) LastSeen(*Key) int64 { return a.last }
+
+// TestAggregatorMerges: with the kernel counting a long flow's packets,
+// the flow does not time out while the kernel still sees it, and leaves
+// with the kernel's counts added.
+func TestAggregatorMerges(t *testing.T) {
+	agg := &fakeAggregator{}
+	m, err := NewMeter(Config{RingSize: 64, Aggregator: agg}, LinkEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		p := pkt(1, i%2 == 1, 100, int64(i), pshAck, 100)
+		m.cache.add(&p)
+	}
+	// User space saw nothing for 60 s, the kernel a packet 10 s ago.
+	agg.last = 150e6
+	m.Expire(160e6)
+	m.Flush()
+	if f := m.Ring().Next(); f != nil {
+		t.Fatalf("the flow timed out although the kernel saw it 10 s ago")
+	}
+	agg.agg = Aggregate{Packets: [2]uint32{500, 400}, Bytes: [2]uint64{5000, 4000}, TCPFlags: [2]uint8{tcpFIN, 0}, LastMicros: 181e6}
+	m.Expire(181e6) // 31 s after the kernel's last sighting
+	m.Flush()
+	f := m.Ring().Next()
+	if f == nil {
+		t.Fatal("the flow did not time out")
+	}
+	if f.Packets() != 520 || f.PacketsRev() != 420 || f.Bytes() != 20*140+5000 || f.TCPFlags() != pshAck|tcpFIN || f.LastMicros() != 181e6 || agg.taken != 1 || f.End() != EndOfFlow {
+		t.Errorf("flow %d/%d packets, %d bytes, flags %#x, last %d; taken %d times", f.Packets(), f.PacketsRev(), f.Bytes(), f.TCPFlags(), f.LastMicros(), agg.taken)
+	}
+}

@@ -12,6 +12,9 @@ type Config struct {
 	// RingSize is the number of finished flows the meter's ring holds for
 	// its consumer, a power of two (default 8192).
 	RingSize int
+	// Aggregator, when set, holds the counts of the packets the kernel
+	// kept back.
+	Aggregator Aggregator
 }
 
 // counters are a meter's counts, kept without atomics on the hot path and
@@ -77,6 +80,7 @@ func NewMeter(cfg Config, link LinkType) (*Meter, error) {
 	}
 	m := &Meter{dec: Decoder{Link: link}, ring: ring}
 	m.cache = newCache(cc, ring, &m.c)
+	m.cache.agg = cfg.Aggregator
 	return m, nil
 }
 

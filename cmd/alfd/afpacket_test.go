@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,9 +19,9 @@ import (
 )
 
 // TestDaemonLiveStopsWithFlowsInCache runs alfd on a live interface in a
-// network namespace while TCP connections are open; stopping it (as
-// SIGTERM does) takes under 2 s, and the flows still in the cache come out
-// classified.
+// network namespace, with its eBPF filter, pre-aggregation and steering,
+// while TCP connections are open; stopping it (as SIGTERM does) takes under
+// 2 s, and the flows still in the cache come out classified.
 func TestDaemonLiveStopsWithFlowsInCache(t *testing.T) {
 	pair := netnstest.NewPair(t, 1)
 	_, blacklist, d0 := synthSetup(t, 2000)
@@ -30,10 +31,13 @@ func TestDaemonLiveStopsWithFlowsInCache(t *testing.T) {
 	var logs syncBuffer
 	exited := make(chan error, 1)
 	go netnstest.In(t, pair.B, func() {
-		exited <- run(ctx, []string{"--afpacket", pair.IfB, "--fanout", "2", "--workdir", filepath.Join(t.TempDir(), "w"),
+		exited <- run(ctx, []string{"--afpacket", pair.IfB, "--fanout", "2", "--bpf-ports", "tcp:8443", "--bpf-aggregate", "socket", "--bpf-steer", "--workdir", filepath.Join(t.TempDir(), "w"),
 			"--blacklist", blacklist, "--dpath", d0, "--output", out}, &logs, &logs)
 	})
 	waitFor(t, "alfd to start", 30*time.Second, func() bool { return strings.Contains(logs.String(), "alfd started") })
+	if !strings.Contains(logs.String(), "eBPF in the capture path") {
+		t.Errorf("the eBPF programs were not used:\n%s", logs.String())
+	}
 
 	// A server in B; six clients in A, each in a conversation left open.
 	var ln net.Listener
@@ -130,5 +134,26 @@ func TestDaemonLiveStopsWithFlowsInCache(t *testing.T) {
 	}
 	if found != conns {
 		t.Errorf("%d of the %d open connections came out\n%s", found, conns, logs.String())
+	}
+}
+
+// TestLiveFallsBackWithoutEBPF: eBPF programs that cannot load (here, a
+// kernel flow table too large to allocate) are reported, and the capture
+// goes on without them.
+func TestLiveFallsBackWithoutEBPF(t *testing.T) {
+	pair := netnstest.NewPair(t, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go netnstest.In(t, pair.B, func() {
+		done <- run(ctx, []string{"flows", "--afpacket", pair.IfB, "--bpf-aggregate", "socket", "--bpf-flows", "2147483647", "-v"}, io.Discard, &logs)
+	})
+	waitFor(t, "the warning", 10*time.Second, func() bool { return strings.Contains(logs.String(), "capturing without eBPF") })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("alfd flows: %v\n%s", err, logs.String())
+	}
+	if !strings.Contains(logs.String(), "flows done") {
+		t.Errorf("the capture did not run:\n%s", logs.String())
 	}
 }

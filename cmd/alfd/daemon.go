@@ -394,7 +394,7 @@ func newDaemon(ctx context.Context, c *daemonConfig, e *env, log *slog.Logger) (
 		}
 		d.source, inName = classify.TrapSource{R: d.in}, inSpec.Text
 	} else {
-		if d.packets, err = c.packets.open(); err != nil {
+		if d.packets, err = c.packets.open(log); err != nil {
 			return nil, err
 		}
 		d.source = d.packets.records

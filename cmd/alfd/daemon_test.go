@@ -260,16 +260,23 @@ func synthSetup(t *testing.T, flows int) (trapcap, blacklist, d0 string) {
 // trains, exits within 2 s, and a restart finds D_i, models and metrics
 // intact.
 func TestDaemonSIGTERM(t *testing.T) {
-	trapcap, blacklist, d0 := synthSetup(t, 200000)
 	bin := filepath.Join(t.TempDir(), "alfd")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	// The binary makes the stream: faster than this test's build, which
+	// may have the race detector.
+	dir := t.TempDir()
+	trapcap, blacklist, d0 := filepath.Join(dir, "synth.trapcap"), filepath.Join(dir, "blacklist.txt"), filepath.Join(dir, "d0.csv")
+	if out, err := exec.Command(bin, "generate", "-o", "f:"+trapcap, "--flows", "60000", "--blacklist", blacklist,
+		"--d0", d0, "--d0-flows", "600").CombinedOutput(); err != nil {
+		t.Fatalf("generate: %v\n%s", err, out)
 	}
 	sockets := t.TempDir()
 	t.Setenv("TRAP_SOCKET_DIR", sockets)
 	workdir := filepath.Join(t.TempDir(), "workdir")
 	args := []string{"--id", "stop", "--workdir", workdir, "--model", "single", "--query_strategy", "uncertainty_unranked",
-		"--blacklist", blacklist, "--dpath", d0, "--query_nmax", "200", "--generation-flows", "20000"}
+		"--blacklist", blacklist, "--dpath", d0, "--query_nmax", "200", "--generation-flows", "5000"}
 	cmd := exec.Command(bin, append([]string{"-i", "u:alfd_in,b:"}, args...)...)
 	var logs syncBuffer
 	cmd.Stderr = &logs

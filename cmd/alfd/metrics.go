@@ -122,6 +122,17 @@ func (d *daemon) writeMetrics(w io.Writer) {
 			m.value("alfd_meter_flows_total", `reason="`+r.String()+`"`, float64(exported[r.String()]))
 		}
 		m.one("alfd_meter_ring_drops_total", "counter", "Flows dropped because a meter's ring to the classifier was full.", float64(ringDrops))
+		if p := d.packets.bpf; p != nil {
+			if c, err := p.Counts(); err == nil {
+				m.family("alfd_bpf_packets_total", "counter", "Packets alfd's eBPF programs saw, by what they did: passed up, filtered out (unwanted port), counted in the kernel's flow table, passed up because the table was full, unparsed.")
+				for _, v := range []struct {
+					name string
+					n    uint64
+				}{{"passed", c.Passed}, {"filtered", c.Dropped}, {"counted", c.Counted}, {"table_full", c.Full}, {"unparsed", c.Unparsed}} {
+					m.value("alfd_bpf_packets_total", `verdict="`+v.name+`"`, float64(v.n))
+				}
+			}
+		}
 		if c := d.packets.capture; c != nil {
 			received, dropped := c.SocketStats()
 			m.one("alfd_capture_received_total", "counter", "Packets the AF_PACKET sockets received, by the kernel's count.", float64(received))

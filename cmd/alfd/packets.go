@@ -7,11 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/alfd/alfd/bpf"
 	"github.com/alfd/alfd/flowmeter"
 	"github.com/alfd/alfd/trap"
 )
@@ -34,6 +37,10 @@ type packetFlags struct {
 	active       time.Duration
 	inactive     time.Duration
 	includeZeros bool
+	bpfPorts     string
+	bpfAggregate string
+	bpfFlows     int
+	bpfSteer     bool
 }
 
 func (p *packetFlags) register(fs *flag.FlagSet) {
@@ -46,6 +53,33 @@ func (p *packetFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&p.active, "active-timeout", 300*time.Second, "end a flow that has lasted this long")
 	fs.DurationVar(&p.inactive, "inactive-timeout", 30*time.Second, "end a flow that has seen no packet for this long")
 	fs.BoolVar(&p.includeZeros, "include-zeros", false, "keep packets without payload in the per-packet information (pstats' include_zeroes)")
+	fs.StringVar(&p.bpfPorts, "bpf-ports", "tcp:443,udp:443,tcp:853,udp:853", "with --afpacket: meter only these protocols and ports, filtered in the kernel by eBPF (all: every packet)")
+	fs.StringVar(&p.bpfAggregate, "bpf-aggregate", "off", "with --afpacket: count long flows' packets in the kernel after their first 30 with payload: off, socket (in the sockets' filter) or xdp (earlier; ingress only, and its drops are the host's: for capture ports)")
+	fs.IntVar(&p.bpfFlows, "bpf-flows", 1<<18, "with --bpf-aggregate: flows the kernel's table holds (about 200 bytes each); when it is full, packets go up as without")
+	fs.BoolVar(&p.bpfSteer, "bpf-steer", false, "with --afpacket and --fanout: steer flows to the sockets by alfd's eBPF program rather than the kernel's hash")
+}
+
+// bpfConfig is what eBPF programs the flags ask for, or nil for none.
+func (p *packetFlags) bpfConfig() (*bpf.Config, error) {
+	cfg := &bpf.Config{Interface: p.afpacket, MaxFlows: p.bpfFlows, Steer: p.bpfSteer}
+	if p.bpfPorts != "all" {
+		ports, err := bpf.ParsePorts(p.bpfPorts)
+		if err != nil {
+			return nil, fmt.Errorf("--bpf-ports: %w", err)
+		}
+		cfg.Ports = ports
+	}
+	switch p.bpfAggregate {
+	case "off":
+	case bpf.AggregateSocket, bpf.AggregateXDP:
+		cfg.Aggregate = p.bpfAggregate
+	default:
+		return nil, fmt.Errorf("--bpf-aggregate %q: want off, socket or xdp", p.bpfAggregate)
+	}
+	if cfg.Ports == nil && cfg.Aggregate == bpf.AggregateOff && !cfg.Steer {
+		return nil, nil
+	}
+	return cfg, nil
 }
 
 // given reports whether packets are the input.
@@ -56,33 +90,23 @@ type packetInput struct {
 	records *flowmeter.Records
 	meters  []*flowmeter.Meter
 	capture *flowmeter.Capture // nil for pcaps
+	bpf     *bpf.Programs      // the eBPF programs in the capture path, if any
 	// run meters until the input ends or ctx ends, then publishes the
 	// flows left in the caches; records reports io.EOF after.
 	run func(ctx context.Context) error
 }
 
-// open prepares the input: the files are checked, the sockets opened.
-func (p *packetFlags) open() (*packetInput, error) {
+// open prepares the input: the files are checked; the eBPF programs are
+// loaded (or, when they cannot be, left out with a warning) and the
+// sockets opened.
+func (p *packetFlags) open(log *slog.Logger) (*packetInput, error) {
 	cfg := flowmeter.Config{Cache: flowmeter.CacheConfig{Size: p.cacheSize, LineSize: p.lineSize,
 		Active: p.active, Inactive: p.inactive, IncludeZeroPayload: p.includeZeros}}
 	switch {
 	case len(p.pcaps) > 0 && p.afpacket != "":
 		return nil, errors.New("give --pcap or --afpacket, not both")
 	case p.afpacket != "":
-		c, err := flowmeter.OpenAFPacket(flowmeter.AFPacketConfig{Interface: p.afpacket, Fanout: p.fanout, Meter: cfg})
-		if err != nil {
-			return nil, err
-		}
-		done := make(chan struct{})
-		return &packetInput{
-			records: flowmeter.NewRecords(c.Meters(), done, true),
-			meters:  c.Meters(),
-			capture: c,
-			run: func(ctx context.Context) error {
-				defer close(done)
-				return c.Run(ctx)
-			},
-		}, nil
+		return p.openCapture(cfg, log)
 	}
 	paths, err := expandPcaps(p.pcaps)
 	if err != nil {
@@ -91,6 +115,67 @@ func (p *packetFlags) open() (*packetInput, error) {
 	return meteredInput(cfg, false, func(ctx context.Context, m *flowmeter.Meter) error {
 		return m.ReadPcaps(ctx, paths, p.pace)
 	})
+}
+
+// openCapture opens the live capture with the eBPF programs the flags ask
+// for.
+func (p *packetFlags) openCapture(cfg flowmeter.Config, log *slog.Logger) (_ *packetInput, err error) {
+	bcfg, err := p.bpfConfig()
+	if err != nil {
+		return nil, err
+	}
+	in := &packetInput{}
+	capCfg := flowmeter.AFPacketConfig{Interface: p.afpacket, Fanout: p.fanout, Meter: cfg}
+	if bcfg != nil {
+		if in.bpf, err = bpf.Load(*bcfg); err != nil {
+			log.Warn("capturing without eBPF: the programs did not load", "err", err)
+		} else {
+			capCfg.FilterProgram, capCfg.SteeringProgram = in.bpf.FilterFD(), in.bpf.SteeringFD()
+			capCfg.Meter.Aggregator = in.bpf.Aggregator()
+			log.Info("eBPF in the capture path", "ports", p.bpfPorts, "aggregate", p.bpfAggregate, "steer", p.bpfSteer)
+		}
+	}
+	c, err := flowmeter.OpenAFPacket(capCfg)
+	if err != nil {
+		if in.bpf != nil {
+			in.bpf.Close()
+		}
+		return nil, err
+	}
+	done := make(chan struct{})
+	in.records, in.meters, in.capture = flowmeter.NewRecords(c.Meters(), done, true), c.Meters(), c
+	in.run = func(ctx context.Context) error {
+		defer close(done)
+		if in.bpf == nil {
+			return c.Run(ctx)
+		}
+		defer in.bpf.Close()
+		// Flows the meters never ended (their packets were not read)
+		// leave the kernel's table after twice the inactive timeout.
+		sweepCtx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			t := time.NewTicker(p.inactive)
+			defer t.Stop()
+			for {
+				select {
+				case <-sweepCtx.Done():
+					return
+				case <-t.C:
+					if n, err := in.bpf.Sweep(2 * p.inactive); err != nil {
+						log.Warn("sweeping the kernel's flow table", "err", err)
+					} else if n > 0 {
+						log.Debug("stale flows left the kernel's table", "flows", n)
+					}
+				}
+			}
+		})
+		err := c.Run(ctx)
+		stop()
+		wg.Wait()
+		return err
+	}
+	return in, nil
 }
 
 // meteredInput is an input of one meter that feed fills with packets; feed
@@ -140,6 +225,9 @@ func (in *packetInput) close() {
 	if in.capture != nil {
 		in.capture.Close()
 	}
+	if in.bpf != nil {
+		in.bpf.Close()
+	}
 }
 
 // meterStats sums the meters' counters.
@@ -174,6 +262,11 @@ func (in *packetInput) logArgs() []any {
 	if in.capture != nil {
 		received, dropped := in.capture.SocketStats()
 		args = append(args, "kernel_received", received, "kernel_dropped", dropped)
+	}
+	if in.bpf != nil {
+		if c, err := in.bpf.Counts(); err == nil {
+			args = append(args, "bpf_passed", c.Passed, "bpf_filtered", c.Dropped, "bpf_counted", c.Counted, "bpf_table_full", c.Full)
+		}
 	}
 	return args
 }
@@ -223,7 +316,7 @@ func runFlows(ctx context.Context, e *env, args []string) error {
 		return errors.New("flows: --pcap or --afpacket is required")
 	}
 	log := v.logger(e.stderr)
-	in, err := p.open()
+	in, err := p.open(log)
 	if err != nil {
 		return fmt.Errorf("flows: %w", err)
 	}
@@ -268,7 +361,7 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	in, err := p.open()
+	in, err := p.open(log)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}

@@ -28,7 +28,7 @@ var seq atomic.Int32
 
 // NewPair makes a pair, or skips the test when it cannot run as root with
 // iproute2's ip. subnet is the third byte of the pair's 10.77.subnet.0/24.
-func NewPair(t *testing.T, subnet byte) *Pair {
+func NewPair(t testing.TB, subnet byte) *Pair {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: it makes network namespaces")
@@ -53,7 +53,7 @@ func NewPair(t *testing.T, subnet byte) *Pair {
 	return p
 }
 
-func run(t *testing.T, args ...string) {
+func run(t testing.TB, args ...string) {
 	t.Helper()
 	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 		t.Fatalf("ip %v: %v\n%s", args, err, out)
@@ -62,7 +62,7 @@ func run(t *testing.T, args ...string) {
 
 // In runs fn on a thread that has entered the namespace ns, so that the
 // sockets fn opens live there; fn may block as long as it needs.
-func In(t *testing.T, ns string, fn func()) {
+func In(t testing.TB, ns string, fn func()) {
 	t.Helper()
 	done := make(chan struct{})
 	go func() {

@@ -1,0 +1,257 @@
+//go:build linux
+
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+
+	"github.com/alfd/alfd/flowmeter"
+)
+
+// Programs are alfd's loaded eBPF programs.
+type Programs struct {
+	coll       *ebpf.Collection
+	filter     *ebpf.Program
+	steer      *ebpf.Program
+	flows      *ebpf.Map // nil without pre-aggregation
+	counts     *ebpf.Map
+	xdp        link.Link
+	monoOffset int64 // CLOCK_REALTIME - CLOCK_MONOTONIC, ns
+}
+
+// Load loads the programs cfg asks for, and attaches the XDP one. Its
+// errors say what failed (no BTF, missing privileges, the verifier's
+// complaint); the caller may go on without.
+func Load(cfg Config) (_ *Programs, err error) {
+	if cfg.MaxFlows == 0 {
+		cfg.MaxFlows = 1 << 18
+	}
+	switch cfg.Aggregate {
+	case AggregateOff, AggregateSocket, AggregateXDP:
+	default:
+		return nil, fmt.Errorf("pre-aggregation %q: want socket or xdp", cfg.Aggregate)
+	}
+	spec, err := loadAlfd()
+	if err != nil {
+		return nil, fmt.Errorf("eBPF programs: %w", err)
+	}
+	if err := spec.Variables[alfdVarFilterPorts].Set(b2u8(cfg.Ports != nil)); err != nil {
+		return nil, fmt.Errorf("eBPF programs: %w", err)
+	}
+	if err := spec.Variables[alfdVarAggregateFlows].Set(b2u8(cfg.Aggregate == AggregateSocket)); err != nil {
+		return nil, fmt.Errorf("eBPF programs: %w", err)
+	}
+	spec.Maps[alfdMapFlows].MaxEntries = uint32(cfg.MaxFlows)
+	// Load only what is asked for.
+	if cfg.Ports == nil && cfg.Aggregate != AggregateSocket {
+		delete(spec.Programs, alfdProgPortFilter)
+	}
+	if cfg.Aggregate != AggregateXDP {
+		delete(spec.Programs, alfdProgAggregate)
+	}
+	if !cfg.Steer {
+		delete(spec.Programs, alfdProgSteer)
+	}
+	if len(spec.Programs) == 0 {
+		return nil, errors.New("eBPF programs: none asked for")
+	}
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("eBPF programs: the verifier refused them: %+v", ve)
+		}
+		return nil, fmt.Errorf("eBPF programs (loading needs root or CAP_BPF, and a kernel with BTF): %w", err)
+	}
+	p := &Programs{coll: coll, filter: coll.Programs[alfdProgPortFilter], steer: coll.Programs[alfdProgSteer],
+		counts: coll.Maps[alfdMapCounts]}
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+	if cfg.Aggregate != AggregateOff {
+		p.flows = coll.Maps[alfdMapFlows]
+		if p.monoOffset, err = monotonicOffset(); err != nil {
+			return nil, err
+		}
+	}
+	for _, port := range cfg.Ports {
+		key := alfdPortKey{Proto: port.Proto, Port: port.Port}
+		if err := coll.Maps[alfdMapWantedPorts].Put(&key, uint8(1)); err != nil {
+			return nil, fmt.Errorf("eBPF port list: %w", err)
+		}
+	}
+	if cfg.Aggregate == AggregateXDP {
+		ifc, err := net.InterfaceByName(cfg.Interface)
+		if err != nil {
+			return nil, fmt.Errorf("XDP: %w", err)
+		}
+		if p.xdp, err = link.AttachXDP(link.XDPOptions{Program: coll.Programs[alfdProgAggregate], Interface: ifc.Index}); err != nil {
+			return nil, fmt.Errorf("attaching XDP to %s: %w", cfg.Interface, err)
+		}
+	}
+	return p, nil
+}
+
+func b2u8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// monotonicOffset is CLOCK_REALTIME - CLOCK_MONOTONIC: the kernel's flow
+// times are monotonic, capture times real.
+func monotonicOffset() (int64, error) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0, fmt.Errorf("CLOCK_MONOTONIC: %w", err)
+	}
+	return time.Now().UnixNano() - ts.Nano(), nil
+}
+
+// FilterFD is the socket filter for the AF_PACKET sockets, or 0 for none.
+func (p *Programs) FilterFD() int {
+	if p.filter == nil {
+		return 0
+	}
+	return p.filter.FD()
+}
+
+// SteeringFD is the fanout steering program, or 0 for none.
+func (p *Programs) SteeringFD() int {
+	if p.steer == nil {
+		return 0
+	}
+	return p.steer.FD()
+}
+
+// Aggregator is what the meters ask of the kernel's flow table, or nil
+// without pre-aggregation.
+func (p *Programs) Aggregator() flowmeter.Aggregator {
+	if p.flows == nil {
+		return nil
+	}
+	return aggregator{p}
+}
+
+// Counts reads the counters.
+func (p *Programs) Counts() (Counts, error) {
+	var c Counts
+	for i, dst := range []*uint64{&c.Passed, &c.Dropped, &c.Counted, &c.Full, &c.Unparsed} {
+		var perCPU []uint64
+		if err := p.counts.Lookup(uint32(i), &perCPU); err != nil {
+			return c, fmt.Errorf("eBPF counters: %w", err)
+		}
+		for _, v := range perCPU {
+			*dst += v
+		}
+	}
+	return c, nil
+}
+
+// Sweep removes the kernel's flows that have seen no packet for longer
+// than idle: flows the meters never exported (their packets were not
+// read, or they were dropped). It returns how many.
+func (p *Programs) Sweep(idle time.Duration) (int, error) {
+	if p.flows == nil {
+		return 0, nil
+	}
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0, err
+	}
+	cutoff := uint64(ts.Nano() - idle.Nanoseconds())
+	var key alfdFlowKey
+	var val alfdFlowCounts
+	var stale []alfdFlowKey
+	it := p.flows.Iterate()
+	for it.Next(&key, &val) {
+		if val.LastNs < cutoff {
+			stale = append(stale, key)
+		}
+	}
+	if err := it.Err(); err != nil {
+		return 0, fmt.Errorf("sweeping the eBPF flow table: %w", err)
+	}
+	n := 0
+	for i := range stale {
+		if p.flows.Delete(&stale[i]) == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Close detaches and unloads the programs.
+func (p *Programs) Close() error {
+	var errs []error
+	if p.xdp != nil {
+		errs = append(errs, p.xdp.Close())
+	}
+	p.coll.Close()
+	return errors.Join(errs...)
+}
+
+// aggregator reads and clears the kernel's flow table for the meters.
+type aggregator struct{ p *Programs }
+
+// flowKey is the kernel's key of a flow: the lower endpoint first.
+func flowKey(k *flowmeter.Key) (alfdFlowKey, bool) {
+	key := alfdFlowKey{Proto: k.Proto, Ipver: k.IPVersion}
+	srcLo := lower(&k.Src, k.SrcPort, &k.Dst, k.DstPort)
+	if srcLo {
+		key.Lo, key.Hi, key.LoPort, key.HiPort = k.Src, k.Dst, k.SrcPort, k.DstPort
+	} else {
+		key.Lo, key.Hi, key.LoPort, key.HiPort = k.Dst, k.Src, k.DstPort, k.SrcPort
+	}
+	return key, srcLo
+}
+
+// lower orders endpoints as the kernel does: address bytes, then port.
+func lower(a *[16]byte, ap uint16, b *[16]byte, bp uint16) bool {
+	if c := strings.Compare(string(a[:]), string(b[:])); c != 0 {
+		return c < 0
+	}
+	return ap < bp
+}
+
+func (a aggregator) Take(k *flowmeter.Key) flowmeter.Aggregate {
+	key, srcLo := flowKey(k)
+	var v alfdFlowCounts
+	if err := a.p.flows.LookupAndDelete(&key, &v); err != nil {
+		return flowmeter.Aggregate{}
+	}
+	fwd, rev := 0, 1
+	if (v.FirstLo != 0) != srcLo {
+		// The kernel's first sender is the flow's other end.
+		fwd, rev = 1, 0
+	}
+	agg := flowmeter.Aggregate{
+		Packets:  [2]uint32{v.Packets[fwd], v.Packets[rev]},
+		Bytes:    [2]uint64{v.Bytes[fwd], v.Bytes[rev]},
+		TCPFlags: [2]uint8{v.Flags[fwd], v.Flags[rev]},
+	}
+	if v.Packets[0]+v.Packets[1] > 0 {
+		agg.LastMicros = (int64(v.LastNs) + a.p.monoOffset) / 1e3
+	}
+	return agg
+}
+
+func (a aggregator) LastSeen(k *flowmeter.Key) int64 {
+	key, _ := flowKey(k)
+	var v alfdFlowCounts
+	if err := a.p.flows.Lookup(&key, &v); err != nil {
+		return 0
+	}
+	return (int64(v.LastNs) + a.p.monoOffset) / 1e3
+}

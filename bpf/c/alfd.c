@@ -1,0 +1,177 @@
+//go:build ignore
+
+// alfd's eBPF programs. port_filter is a socket filter for the AF_PACKET
+// sockets: it passes only the protocols and ports worth metering, and can
+// pre-aggregate long flows (below). steer picks each packet's socket for
+// PACKET_FANOUT_EBPF. aggregate pre-aggregates at XDP, before the kernel
+// makes a socket buffer: earlier and cheaper, but only for ingress, and its
+// drops are the host's too (for capture ports).
+//
+// Pre-aggregation: each flow's first packets go up to user space, which
+// needs them for the per-packet information (its first 30 packets with
+// payload), and so do SYN, FIN and RST, which end flows; after that the
+// flow's packets and bytes are counted in the flows map and the packets
+// dropped. The flow meter adds the counts to the flow when it exports it,
+// and removes the entry.
+
+#include "parse.h"
+
+// Set by the loader.
+volatile const __u8 filter_ports = 0;    // port_filter and aggregate keep only wanted ports
+volatile const __u8 aggregate_flows = 0; // port_filter pre-aggregates
+
+enum { PASSED, DROPPED, COUNTED, FULL, UNPARSED, COUNTERS };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, COUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} counts SEC(".maps");
+
+// Packets with payload a flow sends up before it is aggregated: the
+// per-packet information's.
+#define PPI_PACKETS 30
+
+// A flow's key: its endpoints in a fixed order, the lower first.
+struct flow_key {
+	__u8 lo[16];
+	__u8 hi[16];
+	__u16 lo_port;
+	__u16 hi_port;
+	__u8 proto;
+	__u8 ipver;
+	__u8 pad[2];
+};
+
+struct flow_counts {
+	__u64 bytes[2];        // forward (the first sender's), reverse
+	__u64 last_ns;         // CLOCK_MONOTONIC of the last packet seen here
+	__u32 packets[2];      // packets counted here, not sent up
+	__u32 payload_packets; // packets with payload sent up
+	__u8 flags[2];         // TCP flags of the packets counted here
+	__u8 first_lo;         // the first sender is the lower endpoint
+	__u8 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536); // sized by the loader
+	__type(key, struct flow_key);
+	__type(value, struct flow_counts);
+} flows SEC(".maps");
+
+// lower reports whether endpoint a is below endpoint b: the address byte
+// by byte, then the port.
+static __always_inline int lower(const __u8 a[16], __u16 ap, const __u8 b[16], __u16 bp)
+{
+#pragma unroll
+	for (int i = 0; i < 16; i++) {
+		if (a[i] != b[i])
+			return a[i] < b[i];
+	}
+	return ap < bp;
+}
+
+// keep decides whether a parsed packet goes up (1) or is counted (0).
+static __always_inline int keep(const struct pkt *p)
+{
+	struct flow_key k = {.proto = p->proto, .ipver = p->ipver};
+	int src_lo = lower(p->src, p->sport, p->dst, p->dport);
+	if (src_lo) {
+		__builtin_memcpy(k.lo, p->src, 16);
+		__builtin_memcpy(k.hi, p->dst, 16);
+		k.lo_port = p->sport;
+		k.hi_port = p->dport;
+	} else {
+		__builtin_memcpy(k.lo, p->dst, 16);
+		__builtin_memcpy(k.hi, p->src, 16);
+		k.lo_port = p->dport;
+		k.hi_port = p->sport;
+	}
+	struct flow_counts *c = bpf_map_lookup_elem(&flows, &k);
+	if (!c) {
+		struct flow_counts n = {.first_lo = src_lo, .last_ns = bpf_ktime_get_ns(), .payload_packets = p->payload > 0};
+		if (bpf_map_update_elem(&flows, &k, &n, BPF_NOEXIST) != 0)
+			COUNT(counts, FULL); // up, as without pre-aggregation
+		return 1;
+	}
+	c->last_ns = bpf_ktime_get_ns();
+	if (c->payload_packets < PPI_PACKETS || (p->tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST))) {
+		if (p->payload > 0 && c->payload_packets < PPI_PACKETS)
+			__sync_fetch_and_add(&c->payload_packets, 1);
+		return 1;
+	}
+	int dir = src_lo == c->first_lo ? 0 : 1;
+	__sync_fetch_and_add(&c->packets[dir], 1);
+	__sync_fetch_and_add(&c->bytes[dir], p->ip_len);
+	c->flags[dir] |= p->tcp_flags;
+	return 0;
+}
+
+SEC("socket")
+int port_filter(struct __sk_buff *skb)
+{
+	struct pkt p = {};
+	if (parse_pkt(skb, 0, &p) < 0) {
+		COUNT(counts, UNPARSED);
+		return 0;
+	}
+	if (filter_ports && !wanted(&p)) {
+		COUNT(counts, DROPPED);
+		return 0;
+	}
+	if (aggregate_flows && !keep(&p)) {
+		COUNT(counts, COUNTED);
+		return 0;
+	}
+	COUNT(counts, PASSED);
+	return skb->len;
+}
+
+SEC("xdp")
+int aggregate(struct xdp_md *ctx)
+{
+	struct pkt p = {};
+	if (parse_pkt(ctx, 1, &p) < 0) {
+		COUNT(counts, UNPARSED);
+		return XDP_PASS;
+	}
+	if (filter_ports && !wanted(&p)) {
+		COUNT(counts, DROPPED);
+		return XDP_PASS; // not for the meters; the host's all the same
+	}
+	if (!keep(&p)) {
+		COUNT(counts, COUNTED);
+		return XDP_DROP;
+	}
+	COUNT(counts, PASSED);
+	return XDP_PASS;
+}
+
+static __always_inline __u32 fold(const __u8 a[16])
+{
+	__u32 h = 0;
+#pragma unroll
+	for (int i = 0; i < 16; i += 4)
+		h ^= (__u32)a[i] << 24 | (__u32)a[i + 1] << 16 | (__u32)a[i + 2] << 8 | a[i + 3];
+	return h;
+}
+
+SEC("socket")
+int steer(struct __sk_buff *skb)
+{
+	struct pkt p = {};
+	if (parse_pkt(skb, 0, &p) < 0)
+		return 0;
+	// XOR is the same both ways; the mixing spreads it.
+	__u32 h = fold(p.src) ^ fold(p.dst) ^ (p.sport ^ p.dport) ^ (__u32)p.proto << 16;
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
+char _license[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,223 @@
+//go:build linux
+
+package bpf
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/alfd/alfd/flowmeter"
+	"github.com/alfd/alfd/internal/netnstest"
+)
+
+// rig is a veth pair with a capture on B's end and UDP servers in B.
+type rig struct {
+	pair    *netnstest.Pair
+	capture *flowmeter.Capture
+	progs   *Programs
+	cancel  context.CancelFunc
+	ran     chan error
+	conns   []net.PacketConn
+}
+
+// newRig loads programs by cfg (Interface is B's end) and captures with
+// fanout sockets, the servers on ports echoing or sinking.
+func newRig(t testing.TB, subnet byte, cfg Config, fanout int, echo bool, ports ...int) *rig {
+	t.Helper()
+	r := &rig{pair: netnstest.NewPair(t, subnet)}
+	cfg.Interface = r.pair.IfB
+	netnstest.In(t, r.pair.B, func() {
+		var err error
+		if r.progs, err = Load(cfg); err != nil {
+			t.Error(err)
+			return
+		}
+		capCfg := flowmeter.AFPacketConfig{Interface: r.pair.IfB, Fanout: fanout,
+			FilterProgram: r.progs.FilterFD(), SteeringProgram: r.progs.SteeringFD()}
+		capCfg.Meter.Aggregator = r.progs.Aggregator()
+		if r.capture, err = flowmeter.OpenAFPacket(capCfg); err != nil {
+			t.Error(err)
+			return
+		}
+		for _, port := range ports {
+			c, err := net.ListenPacket("udp4", fmt.Sprintf("%s:%d", r.pair.AddrB, port))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			r.conns = append(r.conns, c)
+		}
+	})
+	if t.Failed() {
+		t.FailNow()
+	}
+	t.Cleanup(func() {
+		for _, c := range r.conns {
+			c.Close()
+		}
+		r.progs.Close()
+	})
+	for _, c := range r.conns {
+		go func() {
+			buf := make([]byte, 2048)
+			for {
+				n, from, err := c.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				if echo {
+					c.WriteTo(buf[:n], from)
+				}
+			}
+		}()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.ran = cancel, make(chan error, 1)
+	go func() { r.ran <- r.capture.Run(ctx) }()
+	return r
+}
+
+// send sends packets datagrams of 100 bytes from A's port from to B's
+// port to, waiting for each echo when echo is set.
+func (r *rig) send(t testing.TB, from, to, packets int, echo bool) {
+	t.Helper()
+	netnstest.In(t, r.pair.A, func() {
+		c, err := net.DialUDP("udp4", &net.UDPAddr{IP: r.pair.AddrA.AsSlice(), Port: from}, &net.UDPAddr{IP: r.pair.AddrB.AsSlice(), Port: to})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 100)
+		for range packets {
+			if _, err := c.Write(buf); err != nil {
+				t.Error(err)
+				return
+			}
+			if echo {
+				c.SetReadDeadline(time.Now().Add(2 * time.Second))
+				if _, err := c.Read(buf); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	})
+}
+
+// stop ends the capture and returns the UDP flows from A, by source port,
+// and the packets the meters read.
+func (r *rig) stop(t testing.TB) (map[uint16][]flowmeter.Flow, []uint64) {
+	t.Helper()
+	time.Sleep(200 * time.Millisecond)
+	r.cancel()
+	if err := <-r.ran; err != nil {
+		t.Fatal(err)
+	}
+	flows := map[uint16][]flowmeter.Flow{}
+	var read []uint64
+	for _, m := range r.capture.Meters() {
+		read = append(read, m.Stats().Packets.Load())
+		for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {
+			if f.Src() == r.pair.AddrA && f.Key().Proto == 17 {
+				flows[f.Key().SrcPort] = append(flows[f.Key().SrcPort], *f)
+			}
+		}
+		m.Ring().Release()
+	}
+	return flows, read
+}
+
+func sum(v []uint64) uint64 {
+	var s uint64
+	for _, x := range v {
+		s += x
+	}
+	return s
+}
+
+const udpIPBytes = 20 + 8 + 100
+
+// TestFilterOnVeth: the socket filter passes exactly the wanted packets.
+func TestFilterOnVeth(t *testing.T) {
+	r := newRig(t, 10, Config{Ports: []Port{{17, 5353}}}, 1, false, 5353, 6000)
+	r.send(t, 41000, 5353, 25, false)
+	r.send(t, 41001, 6000, 40, false)
+	flows, read := r.stop(t)
+	if len(flows) != 1 || len(flows[41000]) != 1 || flows[41000][0].Packets() != 25 {
+		t.Errorf("flows %v", flows)
+	}
+	if sum(read) != 25 {
+		t.Errorf("the meter read %d packets, the filter should pass exactly 25", sum(read))
+	}
+	c, err := r.progs.Counts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Passed != 25 || c.Dropped < 40 {
+		t.Errorf("counters %+v", c)
+	}
+}
+
+// TestPreaggregationOnVeth: long flows come out with exactly the packets
+// and bytes sent, while user space read at most 30 of each; in the socket
+// filter (both directions) and at XDP (ingress).
+func TestPreaggregationOnVeth(t *testing.T) {
+	const flows, packets = 4, 300
+	for i, tc := range []struct {
+		mode string
+		echo bool
+	}{{AggregateSocket, true}, {AggregateXDP, false}} {
+		t.Run(tc.mode, func(t *testing.T) {
+			r := newRig(t, byte(20+i), Config{Ports: []Port{{17, 5353}}, Aggregate: tc.mode}, 1, tc.echo, 5353)
+			for f := range flows {
+				r.send(t, 42000+f, 5353, packets, tc.echo)
+			}
+			got, read := r.stop(t)
+			back := uint32(0)
+			if tc.echo {
+				back = packets
+			}
+			for f := range flows {
+				fl := got[uint16(42000+f)]
+				if len(fl) != 1 {
+					t.Errorf("flow %d came out %d times", f, len(fl))
+					continue
+				}
+				if p := &fl[0]; p.Packets() != packets || p.PacketsRev() != back ||
+					p.Bytes() != packets*udpIPBytes || p.BytesRev() != uint64(back)*udpIPBytes || p.NPPI() != 30 {
+					t.Errorf("flow %d: %d/%d packets, %d/%d bytes, %d packets' information; sent %d/%d", f,
+						p.Packets(), p.PacketsRev(), p.Bytes(), p.BytesRev(), p.NPPI(), packets, back)
+				}
+			}
+			if sum(read) > flows*30 {
+				t.Errorf("user space read %d packets of %d flows: more than 30 each", sum(read), flows)
+			}
+			c, _ := r.progs.Counts()
+			t.Logf("%s: user space read %d packets of %d sent; kernel counted %d", tc.mode, sum(read), flows*(packets+int(back)), c.Counted)
+		})
+	}
+}
+
+// TestSteeringOnVeth: the steering program puts both directions of every
+// flow on one socket.
+func TestSteeringOnVeth(t *testing.T) {
+	const flows = 24
+	r := newRig(t, 30, Config{Ports: []Port{{17, 5353}}, Steer: true}, 2, true, 5353)
+	for f := range flows {
+		r.send(t, 43000+f, 5353, 5, true)
+	}
+	got, read := r.stop(t)
+	for f := range flows {
+		fl := got[uint16(43000+f)]
+		if len(fl) != 1 || fl[0].Packets() != 5 || fl[0].PacketsRev() != 5 {
+			t.Errorf("flow %d: %d records; both directions must reach one meter", f, len(fl))
+		}
+	}
+	if read[0] == 0 || read[1] == 0 {
+		t.Errorf("the meters read %v packets: the steering used one socket", read)
+	}
+}

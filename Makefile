@@ -6,7 +6,7 @@ RACE_PKGS := ./trap/... ./cmd/... ./infer/... ./learner ./classify ./flowmeter .
 FUZZTIME ?= 10s
 BENCHTIME ?= 1s
 
-.PHONY: build test vet bench fuzz run clean generate check-generate
+.PHONY: build test vet bench bench-all fuzz run clean generate check-generate
 
 build:
 	$(GO) build -o $(BIN) ./cmd/alfd
@@ -20,7 +20,12 @@ test: vet check-generate
 	$(GO) test -race $(RACE_PKGS)
 	$(GO) test $$($(GO) list ./... | grep -v -e '/trap' -e '/cmd/' -e '/infer' -e '/learner$$' -e '/classify$$' -e '/flowmeter$$' -e '/bpf$$')
 
+# One table of every stage beside its baseline (bench/README.md keeps it).
 bench:
+	$(GO) run ./bench/table -benchtime $(BENCHTIME)
+
+# Every benchmark of every package, as go test prints them.
+bench-all:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
 # A short run of every fuzz target (FUZZTIME each).

@@ -3,8 +3,17 @@ package flowmeter
 import (
 	"encoding/binary"
 	"math/rand/v2"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+
+	"github.com/alfd/alfd/internal/shareddata"
 )
 
 // preloaded holds frames in memory with their times and wire lengths.
@@ -157,4 +166,191 @@ func BenchmarkHandoff(b *testing.B) {
 		}
 		wg.Wait()
 	})
+}
+
+// decodeFrames are the frames the decoding benchmarks read: the shared
+// pcaps' when there, else a synthetic mix.
+func decodeFrames(b *testing.B) [][]byte {
+	if shareddata.Dir() != "" {
+		return ndpiFrames(b).frames
+	}
+	return syntheticMix(10000, 1000).frames
+}
+
+// BenchmarkDecode compares the decoder with gopacket's DecodingLayerParser,
+// the usual fast way in Go, on the same frames: each reads addresses,
+// ports, protocol, lengths and TCP flags.
+func BenchmarkDecode(b *testing.B) {
+	frames := decodeFrames(b)
+	b.Run("alfd", func(b *testing.B) {
+		var p Packet
+		var sink uint64
+		b.ReportAllocs()
+		n := 0
+		for b.Loop() {
+			if (Decoder{Link: LinkEthernet}).Decode(frames[n%len(frames)], 0, &p) == Decoded {
+				sink += uint64(p.SrcPort) + uint64(p.PayloadLen)
+			}
+			n++
+		}
+		b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(n), "ns/packet")
+		_ = sink
+	})
+	b.Run("gopacket", func(b *testing.B) {
+		var (
+			eth     layers.Ethernet
+			dot1q   layers.Dot1Q
+			ip4     layers.IPv4
+			ip6     layers.IPv6
+			tcp     layers.TCP
+			udp     layers.UDP
+			payload gopacket.Payload
+		)
+		parser := gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &eth, &dot1q, &ip4, &ip6, &tcp, &udp, &payload)
+		parser.IgnoreUnsupported = true
+		decoded := make([]gopacket.LayerType, 0, 8)
+		var sink uint64
+		b.ReportAllocs()
+		n := 0
+		for b.Loop() {
+			parser.DecodeLayers(frames[n%len(frames)], &decoded)
+			for _, l := range decoded {
+				switch l {
+				case layers.LayerTypeIPv4:
+					sink += uint64(ip4.Length) + uint64(ip4.SrcIP[0])
+				case layers.LayerTypeIPv6:
+					sink += uint64(ip6.Length) + uint64(ip6.SrcIP[0])
+				case layers.LayerTypeTCP:
+					sink += uint64(tcp.SrcPort) + uint64(len(tcp.Payload))
+				case layers.LayerTypeUDP:
+					sink += uint64(udp.SrcPort)
+				}
+			}
+			n++
+		}
+		b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(n), "ns/packet")
+		_ = sink
+	})
+}
+
+// naiveFlow is a flow as the obvious Go program keeps it.
+type naiveFlow struct {
+	packets, bytes [2]uint64
+	lengths        []uint16
+	dirs           []int8
+	times          []int64
+}
+
+// BenchmarkMeterBaseline is the obvious Go flow meter, the baseline of
+// BenchmarkMeter/mix: gopacket's DecodingLayerParser and a map of
+// bidirectional keys to flows that grow their per-packet slices, on the
+// same 10^6 packets of 10^5 concurrent flows.
+func BenchmarkMeterBaseline(b *testing.B) {
+	p := syntheticMix(1_000_000, 100_000)
+	var (
+		eth     layers.Ethernet
+		ip4     layers.IPv4
+		tcp     layers.TCP
+		payload gopacket.Payload
+	)
+	parser := gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &eth, &ip4, &tcp, &payload)
+	parser.IgnoreUnsupported = true
+	decoded := make([]gopacket.LayerType, 0, 8)
+	type key struct {
+		a, b         [4]byte
+		aPort, bPort uint16
+	}
+	flows := make(map[key]*naiveFlow)
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for b.Loop() {
+		i := n % len(p.frames)
+		n++
+		if parser.DecodeLayers(p.frames[i], &decoded) != nil || len(decoded) < 3 {
+			continue
+		}
+		k := key{[4]byte(ip4.SrcIP.To4()), [4]byte(ip4.DstIP.To4()), uint16(tcp.SrcPort), uint16(tcp.DstPort)}
+		dir := 0
+		if k.aPort > k.bPort {
+			k = key{k.b, k.a, k.bPort, k.aPort}
+			dir = 1
+		}
+		f := flows[k]
+		if f == nil {
+			f = &naiveFlow{}
+			flows[k] = f
+		}
+		f.packets[dir]++
+		f.bytes[dir] += uint64(ip4.Length)
+		if pl := int(ip4.Length) - int(ip4.IHL)*4 - int(tcp.DataOffset)*4; pl > 0 && len(f.lengths) < MaxPPI {
+			f.lengths = append(f.lengths, uint16(pl))
+			f.dirs = append(f.dirs, int8(1-2*dir))
+			f.times = append(f.times, p.micros[i])
+		}
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds()/1e6, "Mpackets/s")
+}
+
+// rssBytes is the process's resident memory.
+func rssBytes(b *testing.B) int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// BenchmarkMeterOccupancy is the cost per packet as the cache fills: 10^3
+// to 10^6 concurrent flows, three packets each on average, in a cache of
+// twice as many places. For 10^6 it reports the resident memory the
+// cache's flows take.
+func BenchmarkMeterOccupancy(b *testing.B) {
+	for _, flows := range []int{1_000, 10_000, 100_000, 1_000_000} {
+		b.Run(strconv.Itoa(flows), func(b *testing.B) {
+			p := syntheticMix(3*flows, flows)
+			size := 1
+			for size < 2*flows {
+				size <<= 1
+			}
+			runtime.GC()
+			before := rssBytes(b)
+			m, err := NewMeter(Config{Cache: CacheConfig{Size: size}}, LinkEthernet)
+			if err != nil {
+				b.Fatal(err)
+			}
+			// Fill the cache once, then measure in steady state.
+			for i := range p.frames {
+				m.Packet(p.frames[i], p.micros[i], p.wire[i])
+			}
+			m.Flush()
+			inCache := m.Stats().Flows.Load()
+			rss := rssBytes(b) - before
+			b.ReportAllocs()
+			b.ResetTimer()
+			n := 0
+			for b.Loop() {
+				i := n % len(p.frames)
+				m.Packet(p.frames[i], p.micros[i], p.wire[i])
+				n++
+				if n&1023 == 0 {
+					m.Flush()
+					for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {
+					}
+					m.Ring().Release()
+				}
+			}
+			b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(n), "ns/packet")
+			if flows == 1_000_000 {
+				b.ReportMetric(float64(rss)/float64(inCache), "rss-bytes/flow")
+				b.ReportMetric(float64(rss)/(1<<20), "rss-MiB")
+			}
+		})
+	}
 }

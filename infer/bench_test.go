@@ -18,7 +18,7 @@ func BenchmarkPredict(b *testing.B) {
 	if pool == nil {
 		pool = syntheticVectors(rng, 4096)
 	}
-	for _, size := range []struct{ trees, leaves int }{{100, 32}, {500, 64}} {
+	for _, size := range []struct{ trees, leaves int }{{25, 16}, {100, 32}, {500, 64}, {1000, 128}} {
 		forest := randomForest(rng, forestSpec{trees: size.trees, leaves: size.leaves, classes: 1, objective: "binary sigmoid:1"}, pool)
 		path := writeForest(b, forest, "bench.txt")
 		raw, err := leaves.LGEnsembleFromFile(path, false)

@@ -12,7 +12,6 @@ import (
 	"github.com/alfd/alfd/flowmeter"
 	"github.com/alfd/alfd/infer"
 	"github.com/alfd/alfd/learner"
-	"github.com/alfd/alfd/learner/dataset"
 	"github.com/alfd/alfd/synth"
 	"github.com/alfd/alfd/trap"
 )
@@ -22,12 +21,8 @@ func model(b *testing.B, kind string) *infer.Model {
 	b.Helper()
 	cfg := synth.DefaultConfig()
 	cfg.Seed, cfg.Flows, cfg.DriftAt = 99, 2000, 1
-	x, y := synth.Dataset(cfg, features.SetALF)
-	var d dataset.Dataset
-	for i := range x {
-		d.Add(&x[i], y[i])
-	}
-	forests, err := learner.TrainModel(context.Background(), kind, &d, 1)
+	d := synth.Dataset(cfg, features.SetALF)
+	forests, err := learner.TrainModel(context.Background(), kind, d, 1)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/alfd/alfd/flowmeter"
 	"github.com/alfd/alfd/infer"
 	"github.com/alfd/alfd/learner"
-	"github.com/alfd/alfd/learner/annotate"
 	"github.com/alfd/alfd/learner/dataset"
 	"github.com/alfd/alfd/learner/query"
 	"github.com/alfd/alfd/synth"
@@ -25,28 +24,12 @@ func synthD0(tb testing.TB) (string, *dataset.Dataset) {
 	tb.Helper()
 	cfg := synth.DefaultConfig()
 	cfg.Flows, cfg.DriftAt = 600, 1
-	x, y := synth.Dataset(cfg, features.SetALF)
-	d := &dataset.Dataset{}
-	for i := range x {
-		d.Add(&x[i], y[i])
-	}
+	d := synth.Dataset(cfg, features.SetALF)
 	path := filepath.Join(tb.TempDir(), "d0.csv")
 	if err := d.WriteFile(path); err != nil {
 		tb.Fatal(err)
 	}
 	return path, d
-}
-
-func synthBlacklist(tb testing.TB) *annotate.Blacklist {
-	var list strings.Builder
-	for _, a := range synth.Resolvers() {
-		list.WriteString(a.String() + "\n")
-	}
-	b, _, err := annotate.ReadBlacklist(strings.NewReader(list.String()), "resolvers")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
 }
 
 // synthRecords returns n generated flows as UniRec records, as alfd's flow
@@ -280,7 +263,7 @@ func TestOfflineGenerationsWaitForTheLearner(t *testing.T) {
 		}
 	}
 	var slot infer.Slot
-	oracle := synthBlacklist(t)
+	oracle := synth.Blacklist()
 	l, err := learner.New(context.Background(), learner.Config{ID: "t", WorkDir: t.TempDir(), Model: "gbdt", FeatureSet: features.SetALF,
 		Strategy: "uncertainty_unranked", Params: query.Params{NMax: 20}, MaxDBSize: 5000, D0: d0Path, Oracle: oracle, Seed: 1}, &slot)
 	if err != nil {
@@ -325,7 +308,7 @@ func TestNoAllocationsPerFlow(t *testing.T) {
 	var slot infer.Slot
 	l, err := learner.New(context.Background(), learner.Config{ID: "t", WorkDir: t.TempDir(), Model: "gbdt", FeatureSet: features.SetALF,
 		Strategy: "uncertainty_unranked", Params: query.Params{NMax: 20, Threshold: 0.9999}, MaxDBSize: 5000,
-		D0: d0Path, Oracle: synthBlacklist(t), Seed: 1}, &slot)
+		D0: d0Path, Oracle: synth.Blacklist(), Seed: 1}, &slot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +332,7 @@ type benchPipeline struct {
 
 func newBenchPipeline(tb testing.TB, slot *infer.Slot, l *learner.Learner, tmpl *trap.Template, recs [][]byte) *benchPipeline {
 	tb.Helper()
-	cfg := Config{Set: features.SetALF, Slot: slot, Output: TrapOutput{W: openOutput(tb, "b:")}, Oracle: synthBlacklist(tb)}
+	cfg := Config{Set: features.SetALF, Slot: slot, Output: TrapOutput{W: openOutput(tb, "b:")}, Oracle: synth.Blacklist()}
 	if l != nil {
 		cfg.Learner = l
 	}

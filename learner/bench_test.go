@@ -25,7 +25,8 @@ func BenchmarkFastPathWhileTraining(b *testing.B) {
 	}
 	cfg := synth.DefaultConfig()
 	cfg.Flows = 5000
-	x, y := synth.Dataset(cfg, features.SetALF)
+	d := synth.Dataset(cfg, features.SetALF)
+	x, y := d.X, d.Y
 	single, err := train.Single(context.Background(), x, y, 1)
 	if err != nil {
 		b.Fatal(err)

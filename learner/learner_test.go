@@ -14,7 +14,6 @@ import (
 	"github.com/alfd/alfd/features"
 	"github.com/alfd/alfd/infer"
 	"github.com/alfd/alfd/learner/annotate"
-	"github.com/alfd/alfd/learner/dataset"
 	"github.com/alfd/alfd/learner/query"
 	"github.com/alfd/alfd/synth"
 )
@@ -25,20 +24,11 @@ func synthSetup(t *testing.T) (d0 string, oracle *annotate.Blacklist, stream []C
 	t.Helper()
 	cfg := synth.DefaultConfig()
 	cfg.Flows, cfg.DriftAt = 600, 1
-	x, y := synth.Dataset(cfg, features.SetALF)
-	d := &dataset.Dataset{}
-	for i := range x {
-		d.Add(&x[i], y[i])
-	}
 	d0 = filepath.Join(t.TempDir(), "d0.csv")
-	if err := d.WriteFile(d0); err != nil {
+	if err := synth.Dataset(cfg, features.SetALF).WriteFile(d0); err != nil {
 		t.Fatal(err)
 	}
-	var list strings.Builder
-	for _, a := range synth.Resolvers() {
-		list.WriteString(a.String() + "\n")
-	}
-	oracle, _, _ = annotate.ReadBlacklist(strings.NewReader(list.String()), "resolvers")
+	oracle = synth.Blacklist()
 	cfg.Seed, cfg.Flows, cfg.DriftAt = 2, 3000, 0
 	g := synth.New(cfg)
 	ex := features.NewExtractor(features.SetALF)

@@ -10,9 +10,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/alfd/alfd/features"
+	"github.com/alfd/alfd/learner/annotate"
+	"github.com/alfd/alfd/learner/dataset"
 	"github.com/alfd/alfd/trap"
 )
 
@@ -342,20 +345,41 @@ func (f *Flow) FeatureFlow(ff *features.Flow) {
 }
 
 // Dataset generates flows and computes their features with the given
-// feature set: a labelled training set of DoH and other HTTPS flows.
-func Dataset(cfg Config, set features.Set) (x []features.Vector, y []bool) {
+// feature set: a labelled training set of DoH and other HTTPS flows, such
+// as a D_0.
+func Dataset(cfg Config, set features.Set) *dataset.Dataset {
 	g := New(cfg)
 	ex := features.NewExtractor(set)
 	ex.NewBatch()
+	d := &dataset.Dataset{}
 	var f Flow
 	var ff features.Flow
 	var v features.Vector
 	for g.Next(&f) {
 		f.FeatureFlow(&ff)
 		if ex.Compute(&ff, &v) == features.Kept {
-			x = append(x, v)
-			y = append(y, f.DoH)
+			d.Add(&v, f.DoH)
 		}
 	}
-	return x, y
+	return d
+}
+
+// BlacklistText is the resolvers' addresses as ALF's blacklist file holds
+// them, one a line.
+func BlacklistText() string {
+	var b strings.Builder
+	for _, a := range Resolvers() {
+		b.WriteString(a.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// Blacklist is the resolvers' blacklist: the oracle of generated flows.
+func Blacklist() *annotate.Blacklist {
+	b, _, err := annotate.ReadBlacklist(strings.NewReader(BlacklistText()), "synth.Resolvers")
+	if err != nil {
+		panic("BUG: synth.BlacklistText does not read back: " + err.Error())
+	}
+	return b
 }

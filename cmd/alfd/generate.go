@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/alfd/alfd/features"
 	"github.com/alfd/alfd/flowmeter"
 	"github.com/alfd/alfd/internal/atomicfile"
-	"github.com/alfd/alfd/learner/dataset"
 	"github.com/alfd/alfd/synth"
 	"github.com/alfd/alfd/trap"
 )
@@ -65,11 +63,7 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 		// Other flows (another seed) from before the drift only: the
 		// learner has to find out about the drift by itself.
 		cfg := synth.Config{Seed: *seed + 1000, DoHShare: *share, DriftAt: 1, Flows: *d0Flows, Start: def.Start, FlowsPerSecond: *perSecond}
-		x, y := synth.Dataset(cfg, features.SetALF)
-		var d dataset.Dataset
-		for i := range x {
-			d.Add(&x[i], y[i])
-		}
+		d := synth.Dataset(cfg, features.SetALF)
 		if err := d.WriteFile(*d0); err != nil {
 			return fmt.Errorf("generate: --d0: %w", err)
 		}
@@ -127,10 +121,5 @@ func writePcap(path string, cfg synth.Config) error {
 // writeBlacklist writes the synthetic resolvers in ALF's blacklist format,
 // crash-safely.
 func writeBlacklist(path string) error {
-	var b strings.Builder
-	for _, a := range synth.Resolvers() {
-		b.WriteString(a.String())
-		b.WriteByte('\n')
-	}
-	return atomicfile.WriteFile(path, []byte(b.String()))
+	return atomicfile.WriteFile(path, []byte(synth.BlacklistText()))
 }

@@ -12,7 +12,8 @@ import (
 func benchData(tb testing.TB) ([]features.Vector, []bool) {
 	cfg := synth.DefaultConfig()
 	cfg.Flows = 10000
-	x, y := synth.Dataset(cfg, features.SetALF)
+	d := synth.Dataset(cfg, features.SetALF)
+	x, y := d.X, d.Y
 	if len(x) != 10000 {
 		tb.Fatalf("%d rows", len(x))
 	}

@@ -21,9 +21,10 @@ import (
 func TestModelsRoundTrip(t *testing.T) {
 	cfg := synth.DefaultConfig()
 	cfg.Flows = 3000
-	x, y := synth.Dataset(cfg, features.SetALF)
+	d := synth.Dataset(cfg, features.SetALF)
+	x, y := d.X, d.Y
 	cfg.Seed = 99
-	probe, _ := synth.Dataset(cfg, features.SetALF)
+	probe := synth.Dataset(cfg, features.SetALF).X
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name    string
@@ -73,7 +74,8 @@ func TestModelsRoundTrip(t *testing.T) {
 func TestTrainingRepeats(t *testing.T) {
 	cfg := synth.DefaultConfig()
 	cfg.Flows = 1000
-	x, y := synth.Dataset(cfg, features.SetALF)
+	d := synth.Dataset(cfg, features.SetALF)
+	x, y := d.X, d.Y
 	text := func(f *infer.Forest) string {
 		path := filepath.Join(t.TempDir(), "m.txt")
 		out, _ := os.Create(path)

@@ -114,15 +114,15 @@ func TestScoresForStrategies(t *testing.T) {
 	var s Scores
 	s.fill(0.8)
 	if math.Abs(s.Uncertainty-0.2) > 1e-15 || math.Abs(s.Margin-0.4) > 1e-15 ||
-		math.Abs(s.Entropy-(-0.8*math.Log(0.8)-0.2*math.Log(0.2))) > 1e-15 || !s.DoH() {
+		math.Abs(s.Entropy()-(-0.8*math.Log(0.8)-0.2*math.Log(0.2))) > 1e-15 || !s.DoH() {
 		t.Errorf("scores of 0.8: %+v", s)
 	}
 	s.fill(1)
-	if s.Uncertainty != 0 || s.Margin != 0 || s.Entropy != 0 {
+	if s.Uncertainty != 0 || s.Margin != 0 || s.Entropy() != 0 {
 		t.Errorf("scores of 1: %+v", s)
 	}
 	s.fill(0.5)
-	if s.Uncertainty != 0.5 || s.Margin != 1 || math.Abs(s.Entropy-math.Ln2) > 1e-15 || s.DoH() {
+	if s.Uncertainty != 0.5 || s.Margin != 1 || math.Abs(s.Entropy()-math.Ln2) > 1e-15 || s.DoH() {
 		t.Errorf("scores of 0.5: %+v", s)
 	}
 }

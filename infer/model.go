@@ -61,8 +61,6 @@ type Scores struct {
 	// Margin is 1 - (P_top1 - P_top2), high when the two classes are close.
 	// (ALF's own margin score, |P1 - P0|, is 1 - Margin.)
 	Margin float64
-	// Entropy is -Σ P ln P over both classes.
-	Entropy float64
 	// Members holds each member's P(DoH); the first NMembers are set.
 	Members  [MaxMembers]float64
 	NMembers int
@@ -89,12 +87,18 @@ func (s *Scores) fill(p float64) {
 	top := max(p, 1-p)
 	s.Uncertainty = 1 - top
 	s.Margin = 1 - math.Abs(2*p-1)
-	s.Entropy = 0
-	for _, q := range [2]float64{p, 1 - p} {
+}
+
+// Entropy is -Σ P ln P over both classes. It is computed when asked, as
+// only the entropy strategies ask, and it costs two logarithms.
+func (s *Scores) Entropy() float64 {
+	e := 0.0
+	for _, q := range [2]float64{s.Proba, 1 - s.Proba} {
 		if q > 0 {
-			s.Entropy -= q * math.Log(q)
+			e -= q * math.Log(q)
 		}
 	}
+	return e
 }
 
 // ScoreBatch scores many flows: tree by tree over the whole batch, so that a

@@ -132,7 +132,7 @@ func (s *Strategy) Prescore(sc *infer.Scores) float64 {
 	case ScoreMargin:
 		return sc.Margin
 	case ScoreEntropy:
-		return sc.Entropy
+		return sc.Entropy()
 	case ScoreKLDiv:
 		return klDivergence(sc)
 	}

@@ -31,11 +31,6 @@ func scoresOf(p float64, members ...float64) infer.Scores {
 	s.Proba = p
 	s.Uncertainty = 1 - max(p, 1-p)
 	s.Margin = 1 - math.Abs(2*p-1)
-	for _, q := range []float64{p, 1 - p} {
-		if q > 0 {
-			s.Entropy -= q * math.Log(q)
-		}
-	}
 	return s
 }
 

@@ -59,7 +59,7 @@ type daemonConfig struct {
 	generationTime  time.Duration
 	metrics         string
 	logFormat       string
-	set             string
+	set             *features.Set
 	dryRun          bool
 	swapMargin      float64
 	seed            uint64
@@ -100,7 +100,7 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.generationTime, "generation-time", 0, "also end a generation when it has lasted this long, e.g. 10m (0: never)")
 	fs.StringVar(&c.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. :9464")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format on standard error: text or json")
-	fs.StringVar(&c.set, "set", "alf", "feature set: alf (as ALF computes them, quirks included) or fixed")
+	c.set = setFlag(fs, "feature set: alf (as ALF computes them, quirks included) or fixed")
 	fs.BoolVar(&c.dryRun, "dry-run", true, "label every classified flow with the oracle, to report the model on all of them each generation, as ALF does")
 	fs.Float64Var(&c.swapMargin, "swap-margin", 0, "a new model replaces the running one unless its F1 on unseen rows is lower by more than this")
 	fs.Uint64Var(&c.seed, "seed", 1, "random seed of the learner and the query strategy")
@@ -359,10 +359,7 @@ func newDaemon(ctx context.Context, c *daemonConfig, e *env, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	set, err := features.ParseSet(c.set)
-	if err != nil {
-		return nil, fmt.Errorf("--set: %w", err)
-	}
+	set := *c.set
 	switch c.outputFormat {
 	case "json", "csv":
 	default:

@@ -25,7 +25,7 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 	ifc := fs.String("i", "", "input interface (IFC_SPEC), e.g. f:data.trapcap or u:ipfixprobe")
 	blacklistPath := fs.String("blacklist", "", "label flows by this blacklist of DoH resolvers (adds the class column)")
 	outPath := fs.String("o", "-", "write the CSV to this file (- is standard output)")
-	setName := fs.String("set", "alf", "feature set: alf (as ALF computes them, quirks included) or fixed")
+	setp := setFlag(fs, "feature set: alf (as ALF computes them, quirks included) or fixed")
 	batch := fs.Int("batch", alfBatchRecords, "records per batch on a socket input, as ALF reads them (a file is one batch)")
 	var v verbosity
 	v.register(fs)
@@ -33,10 +33,8 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := v.logger(e.stderr)
-	set, err := features.ParseSet(*setName)
-	if err != nil {
-		return fmt.Errorf("features: --set: %w", err)
-	}
+	set := *setp
+	var err error
 	var blacklist *annotate.Blacklist
 	if *blacklistPath != "" {
 		if blacklist, err = loadBlacklist(*blacklistPath, log); err != nil {

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/alfd/alfd/classify"
-	"github.com/alfd/alfd/features"
 	"github.com/alfd/alfd/infer"
 	"github.com/alfd/alfd/learner"
 	"github.com/alfd/alfd/learner/dataset"
@@ -21,7 +20,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	dpath := fs.String("dpath", "", "training set: a CSV in ALF's format (class and the 24 features), such as D_0")
 	kind := fs.String("model", "single", "single (ALF's soft vote of 3 random forests), committee (the same 3 apart) or gbdt (gradient-boosted trees)")
 	out := fs.String("o", "", "where to write the model: MODEL.json (metadata and member files MODEL.K.txt) or, for single and gbdt, a LightGBM text file (with MODEL.meta.json)")
-	setName := fs.String("set", "alf", "the feature set the CSV holds: alf or fixed (recorded in the model)")
+	setp := setFlag(fs, "the feature set the CSV holds: alf or fixed (recorded in the model)")
 	seed := fs.Uint64("seed", 1, "random seed")
 	var v verbosity
 	v.register(fs)
@@ -35,10 +34,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	case *out == "":
 		return errors.New("train: -o is required")
 	}
-	set, err := features.ParseSet(*setName)
-	if err != nil {
-		return fmt.Errorf("train: --set: %w", err)
-	}
+	set := *setp
 	d, err := dataset.ReadFile(*dpath)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
@@ -86,7 +82,7 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	modelPath := fs.String("model", "", "the model: alfd's metadata JSON, or a LightGBM or XGBoost file")
 	ifc := fs.String("i", "", "input interface (IFC_SPEC) of the flows to evaluate on")
 	blacklistPath := fs.String("blacklist", "", "the truth: a blacklist of DoH resolvers")
-	setName := fs.String("set", "alf", "feature set: alf or fixed")
+	setp := setFlag(fs, "feature set: alf or fixed")
 	batch := fs.Int("batch", alfBatchRecords, "records per batch on a socket input, as ALF reads them")
 	var v verbosity
 	v.register(fs)
@@ -100,10 +96,7 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	case *blacklistPath == "":
 		return errors.New("eval: --blacklist is required")
 	}
-	set, err := features.ParseSet(*setName)
-	if err != nil {
-		return fmt.Errorf("eval: --set: %w", err)
-	}
+	set := *setp
 	m, err := infer.Load(*modelPath, set)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)

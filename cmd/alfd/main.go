@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/alfd/alfd/features"
 	"github.com/alfd/alfd/trap"
 )
 
@@ -91,6 +92,17 @@ func drainContext(ctx context.Context) (context.Context, context.CancelFunc) {
 		drain = time.Second
 	}
 	return context.WithTimeout(context.WithoutCancel(ctx), drain)
+}
+
+// setFlag registers --set, the feature set, checked as it is parsed.
+func setFlag(fs *flag.FlagSet, usage string) *features.Set {
+	set := features.SetALF
+	fs.Func("set", usage+" (default alf)", func(name string) error {
+		var err error
+		set, err = features.ParseSet(name)
+		return err
+	})
+	return &set
 }
 
 // verbosity holds NEMEA's -v, -vv and -vvv.

@@ -1,8 +1,12 @@
 package features
 
 import (
+	"errors"
+	"io"
+	"path/filepath"
 	"testing"
 
+	"github.com/alfd/alfd/internal/shareddata"
 	"github.com/alfd/alfd/trap"
 )
 
@@ -24,14 +28,64 @@ func benchFlow() *Flow {
 func BenchmarkCompute(b *testing.B) {
 	for _, set := range []Set{SetALF, SetFixed} {
 		b.Run(set.String(), func(b *testing.B) {
-			f := benchFlow()
-			e := NewExtractor(set)
-			var v Vector
-			b.ReportAllocs()
-			for b.Loop() {
-				e.Compute(f, &v)
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mflows/s")
+			benchmarkFlows(b, set, []Flow{*benchFlow()})
 		})
 	}
+	// The flows ALF kept from a CESNET trapcap, in turn: real sizes and
+	// timing, so sorting and branches cost what they cost on a real link.
+	b.Run("alf-cesnet", func(b *testing.B) {
+		benchmarkFlows(b, SetALF, keptFlows(b, "data.trapcap.202112031435"))
+	})
+}
+
+func benchmarkFlows(b *testing.B, set Set, flows []Flow) {
+	e := NewExtractor(set)
+	var v Vector
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		e.Compute(&flows[i], &v)
+		if i++; i == len(flows) {
+			i = 0
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mflows/s")
+}
+
+// keptFlows reads the flows of a shared trapcap that ALF's filters keep.
+func keptFlows(b *testing.B, name string) []Flow {
+	spec, err := trap.ParseIfcSpec("f:" + filepath.Join(shareddata.Path(b, "alf", "trapcaps"), name))
+	if err != nil {
+		b.Fatal(err)
+	}
+	in, err := trap.OpenInput(spec, trap.InputConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Close()
+	var rr *RecordReader
+	var flows []Flow
+	for {
+		rec, err := in.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rr == nil {
+			if rr, err = NewRecordReader(rec.Template()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		var f Flow
+		rr.Read(rec, &f)
+		if Filter(f.Packets, f.PacketsRev) == Kept {
+			flows = append(flows, f)
+		}
+	}
+	if len(flows) == 0 {
+		b.Fatalf("%s: no flow kept", name)
+	}
+	return flows
 }

@@ -288,15 +288,17 @@ func (e *Extractor) timeStats(f *Flow, v *Vector) (intBranch uint32) {
 	insertionSort(s)
 	upper := percentile(s, 66.3)
 	lower := percentile(s, 33.4)
-	var bursts, fizzles int
-	for _, x := range d {
-		if x > upper {
-			fizzles++
-		}
-		if x < lower {
-			bursts++
-		}
+	// Counted in the sorted copy, where the loops end where the values
+	// cross the bounds instead of branching unpredictably on every delay.
+	bursts := 0
+	for bursts < len(s) && s[bursts] < lower {
+		bursts++
 	}
+	above := len(s)
+	for above > 0 && s[above-1] > upper {
+		above--
+	}
+	fizzles := len(s) - above
 	v[Bursts], v[Fizzles] = float64(bursts), float64(fizzles)
 	if bursts > 0 && fizzles > 0 {
 		v[TimeLeapRation] = float64(bursts) / float64(fizzles)
@@ -340,17 +342,16 @@ func pairwiseSum(a []float64) float64 {
 		}
 		return s
 	}
-	var r [8]float64
-	copy(r[:], a[:8])
+	r0, r1, r2, r3, r4, r5, r6, r7 := a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
 	i := 8
-	for ; i < n-n%8; i += 8 {
-		for k := range 8 {
-			r[k] += a[i+k]
-		}
+	for ; i+8 <= n; i += 8 {
+		b := a[i : i+8 : i+8]
+		r0, r1, r2, r3 = r0+b[0], r1+b[1], r2+b[2], r3+b[3]
+		r4, r5, r6, r7 = r4+b[4], r5+b[5], r6+b[6], r7+b[7]
 	}
-	s := ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-	for ; i < n; i++ {
-		s += a[i]
+	s := ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+	for _, x := range a[i:] {
+		s += x
 	}
 	return s
 }
@@ -544,31 +545,15 @@ func numpyCorrelation(x []uint16, lag int) float64 {
 // constant.
 func exactCorrelations(x []uint16, maxLag int, r *[10]float64) {
 	n := len(x)
-	// Zeros past the end let every lag's products be summed side by side.
-	// Floats hold these products and sums exactly (below 2^53), and the
-	// processor multiplies them faster than integers.
-	var xp [MaxPackets + 10]float64
 	var sum, sumSq [MaxPackets + 1]int64
+	var s, sq int64
 	for i, v := range x {
-		xp[i] = float64(v)
-		sum[i+1] = sum[i] + int64(v)
-		sumSq[i+1] = sumSq[i] + int64(v)*int64(v)
+		s += int64(v)
+		sq += int64(v) * int64(v)
+		sum[i+1], sumSq[i+1] = s, sq
 	}
-	var p1, p2, p3, p4, p5, p6, p7, p8, p9 float64
-	for k := range n {
-		w := xp[k : k+10]
-		xk := w[0]
-		p1 += float64(xk * w[1])
-		p2 += float64(xk * w[2])
-		p3 += float64(xk * w[3])
-		p4 += float64(xk * w[4])
-		p5 += float64(xk * w[5])
-		p6 += float64(xk * w[6])
-		p7 += float64(xk * w[7])
-		p8 += float64(xk * w[8])
-		p9 += float64(xk * w[9])
-	}
-	products := [10]int64{0, int64(p1), int64(p2), int64(p3), int64(p4), int64(p5), int64(p6), int64(p7), int64(p8), int64(p9)}
+	var products [10]int64
+	lagProducts(x, &products)
 	for lag := 1; lag <= maxLag; lag++ {
 		m := int64(n - lag)
 		sx, sy := sum[n]-sum[lag], sum[n-lag]
@@ -590,6 +575,61 @@ func exactCorrelations(x []uint16, maxLag int, r *[10]float64) {
 				c = -1
 			}
 			r[lag] = c
+		}
+	}
+}
+
+// pairedMax is the largest packet length for which lagProducts sums two
+// lags in one float64: a lag's at most 29 products of lengths up to it stay
+// below 2^26, the lower lane, so both lanes together stay below 2^53, exact
+// in a float64.
+const pairedMax = 1521
+
+// lagProducts sets products[lag] to the sum of x[k]*x[k+lag] for lag 1..9.
+func lagProducts(x []uint16, products *[10]int64) {
+	// Zeros past the end let every lag's products be summed side by side.
+	// Floats hold these products and sums exactly (below 2^53), and the
+	// processor multiplies them faster than integers.
+	var xp [MaxPackets + 10]float64
+	longest := uint16(0)
+	for i, v := range x {
+		xp[i] = float64(v)
+		longest = max(longest, v)
+	}
+	if longest > pairedMax {
+		var p [10]float64
+		for k := range x {
+			w := xp[k : k+10]
+			xk := w[0]
+			p[1], p[2], p[3] = p[1]+xk*w[1], p[2]+xk*w[2], p[3]+xk*w[3]
+			p[4], p[5], p[6] = p[4]+xk*w[4], p[5]+xk*w[5], p[6]+xk*w[6]
+			p[7], p[8], p[9] = p[7]+xk*w[7], p[8]+xk*w[8], p[9]+xk*w[9]
+		}
+		for lag := 1; lag <= 9; lag++ {
+			products[lag] = int64(p[lag])
+		}
+		return
+	}
+	// Two lags per multiplication: with y[m] = x[m] + 2^26·x[m+1],
+	// x[k]·y[k+lag] holds the products of lag and lag+1 in separate lanes.
+	const lane = 1 << 26
+	var y [MaxPackets + 10]float64
+	for m := range x {
+		y[m] = xp[m] + lane*xp[m+1]
+	}
+	var q1, q3, q5, q7, q9 float64
+	for k := range x {
+		w := y[k : k+10]
+		xk := xp[k]
+		q1, q3, q5 = q1+xk*w[1], q3+xk*w[3], q5+xk*w[5]
+		q7, q9 = q7+xk*w[7], q9+xk*w[9]
+	}
+	for i, q := range [5]float64{q1, q3, q5, q7, q9} {
+		lag := 2*i + 1
+		hi := math.Floor(q / lane)
+		products[lag] = int64(q - hi*lane)
+		if lag < 9 { // the upper lane of lag 9 is lag 10's, unused
+			products[lag+1] = int64(hi)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package features
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/alfd/alfd/trap"
@@ -241,6 +242,37 @@ func TestAppendFloatLikePython(t *testing.T) {
 	} {
 		if got := string(AppendFloat(nil, v)); got != want {
 			t.Errorf("AppendFloat(%v) = %s, want %s", v, got, want)
+		}
+	}
+}
+
+// TestLagProducts checks both ways of summing the lag products, two lags to
+// a float64 and one, against integer arithmetic, at the lengths where the
+// first stops being exact.
+func TestLagProducts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, longest := range []int{1, 2, 100, pairedMax + 1, pairedMax + 2, 1 << 16} {
+		for range 200 {
+			x := make([]uint16, rng.IntN(MaxPackets+1))
+			for i := range x {
+				x[i] = uint16(rng.IntN(longest))
+			}
+			if len(x) > 0 && rng.IntN(2) == 0 {
+				for i := range x { // all at the bound: the largest sums
+					x[i] = uint16(longest - 1)
+				}
+			}
+			var got [10]int64
+			lagProducts(x, &got)
+			for lag := 1; lag <= 9; lag++ {
+				var want int64
+				for k := 0; k+lag < len(x); k++ {
+					want += int64(x[k]) * int64(x[k+lag])
+				}
+				if got[lag] != want {
+					t.Fatalf("lengths %v: lag %d: %d, want %d", x, lag, got[lag], want)
+				}
+			}
 		}
 	}
 }

@@ -8,5 +8,7 @@
 // that it was trained on the features alfd computes. Model.Score gives, for
 // one feature vector, the probability of DoH and the scores the query
 // strategies rank by; Model.ScoreBatch does the same for many flows, tree by
-// tree. Forest.WriteLightGBM writes models in LightGBM's text format.
+// tree, eight flows walking a tree side by side (in assembly on amd64; the
+// purego build tag selects the Go walk, which the tests hold it to).
+// Forest.WriteLightGBM writes models in LightGBM's text format.
 package infer

@@ -1,0 +1,76 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// Registers: the eight flows' node offsets in AX, BX, CX, DX, SI, DI, R8 and
+// R9; the nodes in R10; the flows' keys in R11 (one keyVector, 256 bytes, a
+// flow); R12 the feature, then the flow's key; R13 the left child; R14 the
+// offset before the step; R15 whether any flow moved in this level.
+
+// STEP moves the flow whose node offset is in I and whose keys start XOFF
+// bytes into the flows one level down: to the left child when its key is at
+// most the node's, else to the right (fnode: key +0, left +8, right +12,
+// feature +16).
+#define STEP(I, XOFF) \
+	MOVL	16(R10)(I*1), R12; \
+	MOVQ	XOFF(R11)(R12*1), R12; \
+	MOVL	I, R14; \
+	CMPQ	R12, 0(R10)(I*1); \
+	MOVL	8(R10)(I*1), R13; \
+	MOVL	12(R10)(I*1), I; \
+	CMOVLLE	R13, I; \
+	XORL	I, R14; \
+	ORL	R14, R15
+
+// func walk8asm(nodes *fnode, root uint32, depth int32, x *[8]keyVector, out *[8]float64)
+TEXT ·walk8asm(SB), NOSPLIT, $8-32
+	MOVQ	nodes+0(FP), R10
+	MOVQ	x+16(FP), R11
+	MOVL	depth+12(FP), R12
+	MOVL	R12, levels-8(SP)
+	MOVL	root+8(FP), AX
+	MOVL	AX, BX
+	MOVL	AX, CX
+	MOVL	AX, DX
+	MOVL	AX, SI
+	MOVL	AX, DI
+	MOVL	AX, R8
+	MOVL	AX, R9
+	TESTL	R12, R12
+	JLE	done
+
+level:
+	XORL	R15, R15
+	STEP(AX, 0)
+	STEP(BX, 256)
+	STEP(CX, 512)
+	STEP(DX, 768)
+	STEP(SI, 1024)
+	STEP(DI, 1280)
+	STEP(R8, 1536)
+	STEP(R9, 1792)
+	// Leaves loop to themselves: when no flow moved, all are at leaves.
+	TESTL	R15, R15
+	JZ	done
+	DECL	levels-8(SP)
+	JNZ	level
+
+done:
+	MOVQ	out+24(FP), R11
+	MOVQ	0(R10)(AX*1), R12
+	MOVQ	R12, 0(R11)
+	MOVQ	0(R10)(BX*1), R12
+	MOVQ	R12, 8(R11)
+	MOVQ	0(R10)(CX*1), R12
+	MOVQ	R12, 16(R11)
+	MOVQ	0(R10)(DX*1), R12
+	MOVQ	R12, 24(R11)
+	MOVQ	0(R10)(SI*1), R12
+	MOVQ	R12, 32(R11)
+	MOVQ	0(R10)(DI*1), R12
+	MOVQ	R12, 40(R11)
+	MOVQ	0(R10)(R8*1), R12
+	MOVQ	R12, 48(R11)
+	MOVQ	0(R10)(R9*1), R12
+	MOVQ	R12, 56(R11)
+	RET

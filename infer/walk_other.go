@@ -1,0 +1,7 @@
+//go:build !amd64 || purego
+
+package infer
+
+func walk8(nodes []fnode, t fastTree, x *[8]keyVector, out *[8]float64) {
+	walk8Go(nodes, t, x, out)
+}

@@ -37,11 +37,21 @@ func (t *Template) Decode(b []byte) (Record, error) {
 		if off+n > varLen {
 			return Record{}, fmt.Errorf("%w: field %s: data at %d+%d bytes beyond the record's variable part of %d", ErrBadRecord, f.Name, off, n, varLen)
 		}
-		if es := f.Type.ElemSize(); es > 1 && n%es != 0 {
+		if es := f.Type.ElemSize(); !wholeElements(n, es) {
 			return Record{}, fmt.Errorf("%w: field %s: %d bytes is not a whole number of %d-byte elements", ErrBadRecord, f.Name, n, es)
 		}
 	}
 	return Record{t: t, b: b}, nil
+}
+
+// wholeElements reports whether n bytes are whole es-byte elements, without
+// a division for the power-of-two sizes of every type but macaddr: Decode
+// checks every variable-size field of every record.
+func wholeElements(n, es int) bool {
+	if es&(es-1) == 0 {
+		return n&(es-1) == 0
+	}
+	return n%es == 0
 }
 
 // Template is the record's template.

@@ -125,3 +125,13 @@ func TestIPForms(t *testing.T) {
 		t.Errorf("IPv4 form is %x", b)
 	}
 }
+
+func TestWholeElements(t *testing.T) {
+	for _, es := range []int{1, 2, 4, 6, 8, 16} {
+		for n := range 100 {
+			if got, want := wholeElements(n, es), n%es == 0; got != want {
+				t.Errorf("wholeElements(%d, %d) = %v, want %v", n, es, got, want)
+			}
+		}
+	}
+}

@@ -249,13 +249,20 @@ func (e *Extractor) millis(t1, t2 trap.Time) float64 {
 // into [0, 1e6). The sub-second part counts twice (49 ms gives 98), and a
 // negative difference gets a positive part (-49 ms gives 902).
 func alfMillis(d int64) float64 {
+	if uint64(d) <= 1000 {
+		// Most gaps between packets: d/1000*1000 comes back exactly to d
+		// up to 1000 (first not at 1001), so no division is needed.
+		return float64(d + d%1000)
+	}
 	// total_seconds() is d*1000 µs / 1e6, the same rounding of d/1000; the
 	// normalised microseconds over 1000 are a whole number of ms.
 	frac := d % 1000
 	if frac < 0 {
 		frac += 1000
 	}
-	return float64(d)/1000*1000 + float64(frac)
+	// The conversion rounds the product before the sum, as Python does,
+	// where Go may otherwise fuse them (it does on arm64).
+	return float64(float64(d)/1000*1000) + float64(frac)
 }
 
 // timeStats computes the delay features from the packet times. It returns
@@ -325,9 +332,9 @@ func percentile(sorted []float64, q float64) float64 {
 	diff := b - a
 	// numpy's _lerp computes from the nearer end.
 	if gamma >= 0.5 {
-		return b - diff*(1-gamma)
+		return b - float64(diff*(1-gamma)) // rounded apart, as in alfMillis
 	}
-	return a + diff*gamma
+	return a + float64(diff*gamma)
 }
 
 // pairwiseSum adds as numpy's add.reduce does for up to 128 float64 values:

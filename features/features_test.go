@@ -25,6 +25,16 @@ func TestALFMillis(t *testing.T) {
 			t.Errorf("alfMillis(%d) = %v, want %v", tc.ms, got, tc.want)
 		}
 	}
+	// Python's steps, one by one, around the short cut for small gaps.
+	for d := int64(-3000); d <= 1_000_000; d++ {
+		frac := d % 1000
+		if frac < 0 {
+			frac += 1000
+		}
+		if got, want := alfMillis(d), float64(float64(d)/1000*1000)+float64(frac); got != want {
+			t.Fatalf("alfMillis(%d) = %v, want %v", d, got, want)
+		}
+	}
 }
 
 func TestPercentileLikeNumpy(t *testing.T) {

@@ -79,6 +79,7 @@ func main() {
 		{"./features", "Compute"},
 		{"./infer", "Predict"},
 		{"./trap", "DecodeALF|UnixSocket"},
+		{"./classify", "Pipeline"},
 		{"./learner/train", "RandomForest"},
 		{"./bench", "EndToEnd|LiveCapture"},
 		{"./bpf", "Preaggregation"},
@@ -115,12 +116,15 @@ func main() {
 		{"flow meter, nDPI captures", "BenchmarkMeter/ndpi", "Mpackets/s", "", 15, "goal", true},
 		{"hand-off of a flow to the classifier", "BenchmarkHandoff/ring", "ns/op", "BenchmarkHandoff/chan", 0, "Go channel", false},
 		{"ALF's features of a flow", "BenchmarkCompute/alf", "Mflows/s", "", 2, "goal", true},
+		{"ALF's features of a flow, CESNET's flows", "BenchmarkCompute/alf-cesnet", "Mflows/s", "", 2, "goal", true},
 		{"scoring a flow, 100 trees of 32 leaves", "BenchmarkPredict/100x32/compiled-batch", "ns/op", "BenchmarkPredict/100x32/leaves", 0, "leaves", false},
 		{"scoring a flow, 500 trees of 64 leaves", "BenchmarkPredict/500x64/compiled-batch", "ns/op", "BenchmarkPredict/500x64/leaves", 0, "leaves", false},
 		{"decoding a UniRec record", "BenchmarkDecodeALF", "Mrecords/s", "", 5, "goal", true},
 		{"UniRec over a unix socket", "BenchmarkUnixSocket", "Mrecords/s", "", 1, "goal", true},
 		{"training 100 trees on 10^4 rows (s)", "BenchmarkRandomForest", "s/op", "", 1.75, "scikit-learn, measured apart", false},
 		{"end to end from UniRec records, flows/s", "BenchmarkEndToEndTrapcap/gbdt", "flows/s", "", 1900, "ALF (600-1,900)", true},
+		{"end to end from ALF's trapcap, records/s", "BenchmarkPipeline/gbdt", "records/s", "", 1e6, "goal", true},
+		{"end to end from ALF's trapcap, classified flows/s", "BenchmarkPipeline/gbdt", "flows/s", "", 1e6, "goal", true},
 		{"end to end from packets, flows/s", "BenchmarkEndToEndPcap/1-meter", "flows/s", "", 1900, "ALF (600-1,900)", true},
 	} {
 		ours, ok := get(r.ours, r.metric)

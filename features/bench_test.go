@@ -1,12 +1,8 @@
 package features
 
 import (
-	"errors"
-	"io"
-	"path/filepath"
 	"testing"
 
-	"github.com/alfd/alfd/internal/shareddata"
 	"github.com/alfd/alfd/trap"
 )
 
@@ -52,40 +48,16 @@ func benchmarkFlows(b *testing.B, set Set, flows []Flow) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mflows/s")
 }
 
-// keptFlows reads the flows of a shared trapcap that ALF's filters keep.
+// keptFlows is the flows of a shared trapcap that ALF's filters keep.
 func keptFlows(b *testing.B, name string) []Flow {
-	spec, err := trap.ParseIfcSpec("f:" + filepath.Join(shareddata.Path(b, "alf", "trapcaps"), name))
-	if err != nil {
-		b.Fatal(err)
-	}
-	in, err := trap.OpenInput(spec, trap.InputConfig{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer in.Close()
-	var rr *RecordReader
-	var flows []Flow
-	for {
-		rec, err := in.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		if rr == nil {
-			if rr, err = NewRecordReader(rec.Template()); err != nil {
-				b.Fatal(err)
-			}
-		}
-		var f Flow
-		rr.Read(rec, &f)
+	var kept []Flow
+	for _, f := range trapcapFlows(b, name) {
 		if Filter(f.Packets, f.PacketsRev) == Kept {
-			flows = append(flows, f)
+			kept = append(kept, f)
 		}
 	}
-	if len(flows) == 0 {
+	if len(kept) == 0 {
 		b.Fatalf("%s: no flow kept", name)
 	}
-	return flows
+	return kept
 }

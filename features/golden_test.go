@@ -52,34 +52,14 @@ func TestGoldenFeatures(t *testing.T) {
 			if strings.Join(header[5:5+N], ",") != strings.Join(Names[:], ",") {
 				t.Fatalf("golden columns %v", header[5:5+N])
 			}
-			spec, _ := trap.ParseIfcSpec("f:" + filepath.Join(shareddata.Path(t, "alf", "trapcaps"), name))
-			in, err := trap.OpenInput(spec, trap.InputConfig{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer in.Close()
 			e := NewExtractor(SetALF)
 			e.NewBatch()
-			var rr *RecordReader
-			var flow Flow
 			var v Vector
 			kept, mismatches := 0, 0
-			for row := 0; ; row++ {
-				rec, err := in.Next()
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				if rr == nil {
-					if rr, err = NewRecordReader(rec.Template()); err != nil {
-						t.Fatal(err)
-					}
-				}
-				rr.Read(rec, &flow)
+			flows := trapcapFlows(t, name)
+			for row := range flows {
 				want, inGolden := golden[row]
-				if e.Compute(&flow, &v) != Kept {
+				if e.Compute(&flows[row], &v) != Kept {
 					if inGolden {
 						t.Errorf("record %d: skipped, but ALF kept it", row)
 					}
@@ -118,6 +98,39 @@ func TestGoldenFeatures(t *testing.T) {
 				t.Errorf("%d values differ", mismatches)
 			}
 		})
+	}
+}
+
+// trapcapFlows reads every record of a shared trapcap as a Flow, in order.
+func trapcapFlows(tb testing.TB, name string) []Flow {
+	tb.Helper()
+	spec, err := trap.ParseIfcSpec("f:" + filepath.Join(shareddata.Path(tb, "alf", "trapcaps"), name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	in, err := trap.OpenInput(spec, trap.InputConfig{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer in.Close()
+	var rr *RecordReader
+	var flows []Flow
+	for {
+		rec, err := in.Next()
+		if errors.Is(err, io.EOF) {
+			return flows
+		}
+		if err != nil {
+			tb.Fatalf("%s: %v", name, err)
+		}
+		if rr == nil {
+			if rr, err = NewRecordReader(rec.Template()); err != nil {
+				tb.Fatalf("%s: %v", name, err)
+			}
+		}
+		var f Flow
+		rr.Read(rec, &f)
+		flows = append(flows, f)
 	}
 }
 

@@ -4,7 +4,7 @@
 
 // Registers: the eight flows' node offsets in AX, BX, CX, DX, SI, DI, R8 and
 // R9; the nodes in R10; the flows' keys in R11 (one keyVector, 256 bytes, a
-// flow); R12 the feature, then the flow's key; R13 the left child; R14 the
+// flow), then out; R12 the feature, then the flow's key; R13 the left child; R14 the
 // offset before the step; R15 whether any flow moved in this level.
 
 // STEP moves the flow whose node offset is in I and whose keys start XOFF
@@ -21,6 +21,11 @@
 	CMOVLLE	R13, I; \
 	XORL	I, R14; \
 	ORL	R14, R15
+
+// LEAF writes the value of the leaf at offset I to out, OUT bytes in.
+#define LEAF(I, OUT) \
+	MOVQ	0(R10)(I*1), R12; \
+	MOVQ	R12, OUT(R11)
 
 // func walk8asm(nodes *fnode, root uint32, depth int32, x *[8]keyVector, out *[8]float64)
 TEXT ·walk8asm(SB), NOSPLIT, $8-32
@@ -57,20 +62,12 @@ level:
 
 done:
 	MOVQ	out+24(FP), R11
-	MOVQ	0(R10)(AX*1), R12
-	MOVQ	R12, 0(R11)
-	MOVQ	0(R10)(BX*1), R12
-	MOVQ	R12, 8(R11)
-	MOVQ	0(R10)(CX*1), R12
-	MOVQ	R12, 16(R11)
-	MOVQ	0(R10)(DX*1), R12
-	MOVQ	R12, 24(R11)
-	MOVQ	0(R10)(SI*1), R12
-	MOVQ	R12, 32(R11)
-	MOVQ	0(R10)(DI*1), R12
-	MOVQ	R12, 40(R11)
-	MOVQ	0(R10)(R8*1), R12
-	MOVQ	R12, 48(R11)
-	MOVQ	0(R10)(R9*1), R12
-	MOVQ	R12, 56(R11)
+	LEAF(AX, 0)
+	LEAF(BX, 8)
+	LEAF(CX, 16)
+	LEAF(DX, 24)
+	LEAF(SI, 32)
+	LEAF(DI, 40)
+	LEAF(R8, 48)
+	LEAF(R9, 56)
 	RET

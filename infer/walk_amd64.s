@@ -4,8 +4,9 @@
 
 // Registers: the eight flows' node offsets in AX, BX, CX, DX, SI, DI, R8 and
 // R9; the nodes in R10; the flows' keys in R11 (one keyVector, 256 bytes, a
-// flow), then out; R12 the feature, then the flow's key; R13 the left child; R14 the
-// offset before the step; R15 whether any flow moved in this level.
+// flow), then out; R12 the feature, then the flow's key; R13 the left
+// child; R14 the offset before the step; R15 whether any flow moved in this
+// level.
 
 // STEP moves the flow whose node offset is in I and whose keys start XOFF
 // bytes into the flows one level down: to the left child when its key is at

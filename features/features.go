@@ -597,10 +597,20 @@ func lagProducts(x []uint16, products *[10]int64) {
 	// Zeros past the end let every lag's products be summed side by side.
 	// Floats hold these products and sums exactly (below 2^53), and the
 	// processor multiplies them faster than integers.
-	var xp [MaxPackets + 10]float64
+	//
+	// Two lags per multiplication where the lengths allow: with
+	// y[m] = x[m] + 2^26·x[m+1], x[k]·y[k+lag] holds the products of lag
+	// and lag+1 in separate lanes. Both arrays are filled in one pass,
+	// from the end.
+	const lane = 1 << 26
+	var xp, y [MaxPackets + 10]float64
 	longest := uint16(0)
-	for i, v := range x {
-		xp[i] = float64(v)
+	next := 0.0
+	for i := len(x) - 1; i >= 0; i-- {
+		v := x[i]
+		xi := float64(v)
+		xp[i], y[i] = xi, xi+lane*next
+		next = xi
 		longest = max(longest, v)
 	}
 	if longest > pairedMax {
@@ -616,13 +626,6 @@ func lagProducts(x []uint16, products *[10]int64) {
 			products[lag] = int64(p[lag])
 		}
 		return
-	}
-	// Two lags per multiplication: with y[m] = x[m] + 2^26·x[m+1],
-	// x[k]·y[k+lag] holds the products of lag and lag+1 in separate lanes.
-	const lane = 1 << 26
-	var y [MaxPackets + 10]float64
-	for m := range x {
-		y[m] = xp[m] + lane*xp[m+1]
 	}
 	var q1, q3, q5, q7, q9 float64
 	for k := range x {

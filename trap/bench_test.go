@@ -149,6 +149,32 @@ func BenchmarkBuildALF(b *testing.B) {
 			buf, _ = bld.Append(buf[:0])
 		}
 	})
+	// A record of the template copied into one with three more fields, as
+	// alfd's output is built from its input.
+	b.Run("CopyFrom", func(b *testing.B) {
+		bld.Reset()
+		bld.SetUint(packets, 7)
+		bld.SetString(sni, "dns.example")
+		SetArray(bld, lengths, ppiLen[:])
+		SetArray(bld, dirs, ppiDir[:])
+		SetArray(bld, times, ppiTime[:])
+		raw, _ := bld.Append(nil)
+		rec, err := tmpl.Decode(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		wide, err := tmpl.Extend("uint8 DOH,double DOH_PROBA,uint32 MODEL_VERSION")
+		if err != nil {
+			b.Fatal(err)
+		}
+		out := NewBuilder(wide)
+		b.ReportAllocs()
+		for b.Loop() {
+			out.Reset()
+			out.CopyFrom(rec)
+			buf, _ = out.Append(buf[:0])
+		}
+	})
 	b.Run("AppendElem", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

@@ -25,8 +25,15 @@ type Builder struct {
 	spans []span // per variable-size field (Field.Index order), where its value is in data
 	last  int    // the variable-size field whose span ends data, or -1
 
-	planFrom *Template
-	plan     []copyStep
+	// CopyFrom's plan for records of planFrom: the fixed-size values as
+	// runs of bytes, the variable-size fields one by one.
+	planFrom  *Template
+	fixedRuns []byteRun
+	varSteps  []copyStep
+	// varInOrder: varSteps are every variable-size field of both
+	// templates, in the same order, so that a record's values can be
+	// copied as one block.
+	varInOrder bool
 }
 
 type span struct{ start, n int }
@@ -34,6 +41,10 @@ type span struct{ start, n int }
 type copyStep struct {
 	from, to *Field
 }
+
+// byteRun copies n bytes of a record's fixed part from offset from to
+// offset to of the builder's.
+type byteRun struct{ from, to, n int }
 
 // NewBuilder returns a Builder for records of t.
 func NewBuilder(t *Template) *Builder {
@@ -159,21 +170,61 @@ func SetArray[E Integer](b *Builder, f *Field, v []E) {
 // has with the same type to rec's value. Fields rec lacks are left alone.
 func (b *Builder) CopyFrom(rec Record) {
 	if b.planFrom != rec.t {
-		b.plan = b.plan[:0]
-		for i := range b.t.fields {
-			to := &b.t.fields[i]
-			if from := rec.t.byName[to.Name]; from != nil && from.Type == to.Type {
-				b.plan = append(b.plan, copyStep{from, to})
+		b.makePlan(rec.t)
+	}
+	for _, r := range b.fixedRuns {
+		copy(b.fixed[r.to:r.to+r.n], rec.b[r.from:r.from+r.n])
+	}
+	if b.varInOrder {
+		b.copyVarBlock(rec)
+		return
+	}
+	for _, s := range b.varSteps {
+		b.SetVar(s.to, rec.Var(s.from))
+	}
+}
+
+// makePlan prepares CopyFrom for records of template from. Fields are laid
+// out in the same order in every template (by size, then name), so the
+// fields two templates share mostly lie side by side in both: their copies
+// merge into a few runs.
+func (b *Builder) makePlan(from *Template) {
+	b.fixedRuns, b.varSteps = b.fixedRuns[:0], b.varSteps[:0]
+	for i := range b.t.fields {
+		to := &b.t.fields[i]
+		f := from.byName[to.Name]
+		switch {
+		case f == nil || f.Type != to.Type:
+		case to.Type.Variable():
+			b.varSteps = append(b.varSteps, copyStep{f, to})
+		default:
+			n := to.Type.Size()
+			if k := len(b.fixedRuns) - 1; k >= 0 && b.fixedRuns[k].from+b.fixedRuns[k].n == f.off && b.fixedRuns[k].to+b.fixedRuns[k].n == to.off {
+				b.fixedRuns[k].n += n
+			} else {
+				b.fixedRuns = append(b.fixedRuns, byteRun{f.off, to.off, n})
 			}
 		}
-		b.planFrom = rec.t
 	}
-	for _, s := range b.plan {
-		if s.to.Type.Variable() {
-			b.SetVar(s.to, rec.Var(s.from))
-		} else {
-			copy(b.fixed[s.to.off:s.to.off+s.to.Type.Size()], rec.b[s.from.off:])
-		}
+	b.varInOrder = len(b.varSteps) == len(b.t.variable) && len(b.varSteps) == len(from.variable)
+	for i, s := range b.varSteps {
+		b.varInOrder = b.varInOrder && s.from == from.variable[i] && s.to == b.t.variable[i]
+	}
+	b.planFrom = from
+}
+
+// copyVarBlock copies rec's variable-size values in one piece, the whole
+// variable part, each span where the record has it. Append writes them out
+// in one piece too when they lie in field order, as libunirec and Builder
+// write them, and one by one otherwise.
+func (b *Builder) copyVarBlock(rec Record) {
+	base := len(b.data)
+	b.data = append(b.data, rec.b[rec.t.staticSize:]...)
+	for i, f := range rec.t.variable {
+		b.spans[b.varSteps[i].to.Index] = span{base + int(le.Uint16(rec.b[f.off:])), int(le.Uint16(rec.b[f.off+2:]))}
+	}
+	if len(b.varSteps) > 0 {
+		b.last = b.varSteps[len(b.varSteps)-1].to.Index
 	}
 }
 
@@ -189,17 +240,27 @@ func (b *Builder) Len() int {
 // Append appends the record to dst in libunirec's layout: the fixed part,
 // then the variable-size values in template order.
 func (b *Builder) Append(dst []byte) ([]byte, error) {
-	if n := b.Len(); n > MaxRecordLen {
+	// The values usually lie in data in field order already (set in that
+	// order, or copied as a block): then they go out in one piece.
+	off, inOrder := 0, true
+	base := 0
+	if len(b.t.variable) > 0 {
+		base = b.spans[b.t.variable[0].Index].start
+	}
+	for _, f := range b.t.variable {
+		s := b.spans[f.Index]
+		le.PutUint16(b.fixed[f.off:], uint16(off))
+		le.PutUint16(b.fixed[f.off+2:], uint16(s.n))
+		inOrder = inOrder && s.start == base+off
+		off += s.n
+	}
+	if n := b.t.staticSize + off; n > MaxRecordLen {
 		return dst, fmt.Errorf("%w: %d bytes", ErrRecordTooLong, n)
 	}
-	off := 0
-	for _, f := range b.t.variable {
-		n := b.spans[f.Index].n
-		le.PutUint16(b.fixed[f.off:], uint16(off))
-		le.PutUint16(b.fixed[f.off+2:], uint16(n))
-		off += n
-	}
 	dst = append(dst, b.fixed...)
+	if inOrder {
+		return append(dst, b.data[base:base+off]...), nil
+	}
 	for _, f := range b.t.variable {
 		s := b.spans[f.Index]
 		dst = append(dst, b.data[s.start:s.start+s.n]...)

@@ -239,3 +239,41 @@ func TestAppendValue(t *testing.T) {
 		}
 	}
 }
+
+// TestBuilderCopyFromScattered copies a record whose variable-size values
+// do not lie in field order (libunirec's layout allows any offsets): each
+// field must still get its own value, and a record in order after it too.
+func TestBuilderCopyFromScattered(t *testing.T) {
+	in := mustTemplate(t, "string A,string B,uint16 P")
+	out, err := in.Extend("uint8 DOH")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, bf, p := in.Field("A"), in.Field("B"), in.Field("P")
+	if a.off > bf.off || p.off != 0 {
+		t.Fatalf("layout changed: P at %d, A at %d, B at %d", p.off, a.off, bf.off)
+	}
+	// P, then A's header (offset 3, 2 bytes), B's (offset 0, 3 bytes):
+	// B's value comes first.
+	scattered := []byte{0x2a, 0, 3, 0, 2, 0, 0, 0, 3, 0, 'b', 'b', 'b', 'a', 'a'}
+	b := NewBuilder(out)
+	for _, raw := range [][]byte{scattered, {0x2a, 0, 0, 0, 2, 0, 2, 0, 3, 0, 'a', 'a', 'b', 'b', 'b'}} {
+		rec, err := in.Decode(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Reset()
+		b.CopyFrom(rec)
+		got, err := b.Append(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := out.Decode(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(o.String(out.Field("A"))) != "aa" || string(o.String(out.Field("B"))) != "bbb" || o.Uint16(out.Field("P")) != 42 {
+			t.Errorf("from %x: wrote %x", raw, got)
+		}
+	}
+}

@@ -92,7 +92,7 @@ type Pipeline struct {
 	// The batch: kept flows, their records copied back to back in arena.
 	n      int
 	arena  []byte
-	ends   []int // ends[i] is where record i ends in arena
+	recs   []trap.Record // recs[i] is record i, a view of its copy in arena
 	flows  []annotate.Flow
 	x      []features.Vector
 	scores []infer.Scores
@@ -127,7 +127,7 @@ func New(cfg Config) *Pipeline {
 		cfg:     cfg,
 		log:     cfg.Log,
 		ex:      features.NewExtractor(cfg.Set),
-		ends:    make([]int, cfg.BatchSize),
+		recs:    make([]trap.Record, cfg.BatchSize),
 		flows:   make([]annotate.Flow, cfg.BatchSize),
 		x:       make([]features.Vector, cfg.BatchSize),
 		scores:  make([]infer.Scores, cfg.BatchSize),
@@ -254,12 +254,10 @@ func (p *Pipeline) take(ctx context.Context, rec trap.Record) error {
 		if r := p.ex.Compute(&p.raw, &p.x[i]); r != features.Kept {
 			p.local.skipped[r]++
 		} else {
-			start := 0
-			if i > 0 {
-				start = p.ends[i-1]
+			if i == 0 {
+				p.arena = p.arena[:0]
 			}
-			p.arena = append(p.arena[:start], rec.Raw()...)
-			p.ends[i] = len(p.arena)
+			p.arena, p.recs[i] = rec.AppendTo(p.arena)
 			p.n++
 			if p.n == len(p.x) {
 				if err := p.flush(); err != nil {
@@ -310,14 +308,8 @@ func (p *Pipeline) flush() error {
 	m.ScoreBatch(p.x[:n], p.scores[:n])
 	p.outArena, p.outRecs = p.outArena[:0], p.outRecs[:0]
 	var doh, labelled, offered uint64
-	start := 0
 	for i := range n {
-		rec, err := p.tmpl.Decode(p.arena[start:p.ends[i]])
-		start = p.ends[i]
-		if err != nil {
-			// The record decoded when it was read.
-			return fmt.Errorf("batch record %d: %w", i, err)
-		}
+		rec := p.recs[i]
 		s := &p.scores[i]
 		isDoH := s.DoH()
 		if isDoH {
@@ -355,6 +347,7 @@ func (p *Pipeline) flush() error {
 			b.SetDouble(p.proba, s.Proba)
 			b.SetUint(p.version, uint64(m.Version))
 			at := len(p.outArena)
+			var err error
 			if p.outArena, err = b.Append(p.outArena); err != nil {
 				return fmt.Errorf("output record: %w", err)
 			}

@@ -31,14 +31,16 @@ func (t *Template) Decode(b []byte) (Record, error) {
 		return Record{}, fmt.Errorf("%w: %d bytes, shorter than the template's fixed part of %d", ErrBadRecord, len(b), t.staticSize)
 	}
 	varLen := len(b) - t.staticSize
-	for _, f := range t.variable {
-		off := int(le.Uint16(b[f.off:]))
-		n := int(le.Uint16(b[f.off+2:]))
+	// The variable-size fields' headers end the fixed part, in order.
+	headers := b[t.staticSize-4*len(t.varElem) : t.staticSize]
+	for i, es := range t.varElem {
+		h := headers[4*i : 4*i+4]
+		off, n := int(le.Uint16(h)), int(le.Uint16(h[2:]))
 		if off+n > varLen {
-			return Record{}, fmt.Errorf("%w: field %s: data at %d+%d bytes beyond the record's variable part of %d", ErrBadRecord, f.Name, off, n, varLen)
+			return Record{}, fmt.Errorf("%w: field %s: data at %d+%d bytes beyond the record's variable part of %d", ErrBadRecord, t.variable[i].Name, off, n, varLen)
 		}
-		if es := f.Type.ElemSize(); !wholeElements(n, es) {
-			return Record{}, fmt.Errorf("%w: field %s: %d bytes is not a whole number of %d-byte elements", ErrBadRecord, f.Name, n, es)
+		if !wholeElements(n, es) {
+			return Record{}, fmt.Errorf("%w: field %s: %d bytes is not a whole number of %d-byte elements", ErrBadRecord, t.variable[i].Name, n, es)
 		}
 	}
 	return Record{t: t, b: b}, nil

@@ -34,6 +34,7 @@ type Template struct {
 	fields     []Field
 	byName     map[string]*Field
 	variable   []*Field // the variable-size fields, in order
+	varElem    []int    // their element sizes, for Decode
 	staticSize int
 	spec       string
 }
@@ -100,6 +101,7 @@ func newTemplate(fields []Field) *Template {
 		if f.Type.Variable() {
 			t.staticSize += 4
 			t.variable = append(t.variable, f)
+			t.varElem = append(t.varElem, f.Type.ElemSize())
 		} else {
 			t.staticSize += f.Type.Size()
 		}

@@ -80,13 +80,18 @@ func syntheticMix(n, flows int) preloaded {
 // core, packets in memory; the goal is 15 million packets/s, 0 allocs/op.
 // ndpi replays the shared pcaps' frames (their flows start over each
 // round: times go forward); mix is 10^6 packets of 10^5 concurrent flows.
+// Frames go in by Meter.Frames, 64 at a time, as a capture hands them
+// over; mix-packet is mix one frame at a time (Meter.Packet), which cannot
+// fetch ahead.
 func BenchmarkMeter(b *testing.B) {
 	for _, tc := range []struct {
-		name string
-		load func() preloaded
+		name    string
+		load    func() preloaded
+		batched bool
 	}{
-		{"ndpi", func() preloaded { return ndpiFrames(b) }},
-		{"mix", func() preloaded { return syntheticMix(1_000_000, 100_000) }},
+		{"ndpi", func() preloaded { return ndpiFrames(b) }, true},
+		{"mix", func() preloaded { return syntheticMix(1_000_000, 100_000) }, true},
+		{"mix-packet", func() preloaded { return syntheticMix(1_000_000, 100_000) }, false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			p := tc.load()
@@ -94,29 +99,51 @@ func BenchmarkMeter(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			var shift int64
-			span := p.micros[len(p.micros)-1] - p.micros[0] + 1
+			// Each round of the frames comes later than the last, so that
+			// the old flows time out.
+			span := p.micros[len(p.micros)-1] - p.micros[0] + 1 + 3600e6
 			b.ReportAllocs()
 			b.ResetTimer()
-			n := 0
-			for b.Loop() {
-				i := n % len(p.frames)
-				if i == 0 && n > 0 {
-					shift += span + 3600e6 // a later round: the old flows time out
-				}
-				m.Packet(p.frames[i], p.micros[i]+shift, p.wire[i])
-				n++
-				if n&1023 == 0 {
-					m.Flush()
-					for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {
-					}
-					m.Ring().Release()
-				}
-			}
+			n := meterLoop(b, m, p, span, tc.batched)
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds()/1e6, "Mpackets/s")
 			b.ReportMetric(float64(BytesPerFlow), "bytes/flow")
 		})
 	}
+}
+
+// meterLoop feeds p's frames round after round to m, one op a frame, in
+// batches through Frames or one by one; round r's times are r*span later.
+// It drains the ring as a consumer would and returns how many frames went
+// in.
+func meterLoop(b *testing.B, m *Meter, p preloaded, span int64, batched bool) int {
+	var batch [64]Frame
+	n, i, shift := 0, 0, int64(0)
+	next := func() (frame []byte, micros int64, wire int) {
+		frame, micros, wire = p.frames[i], p.micros[i]+shift, p.wire[i]
+		if i++; i == len(p.frames) {
+			i, shift = 0, shift+span
+		}
+		return frame, micros, wire
+	}
+	for b.Loop() {
+		if !batched {
+			m.Packet(next())
+		} else if n%len(batch) == 0 {
+			for k := range batch {
+				f := &batch[k]
+				f.Data, f.Micros, f.WireLen = next()
+			}
+			m.Frames(batch[:])
+		}
+		n++
+		if n&1023 == 0 {
+			m.Flush()
+			for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {
+			}
+			m.Ring().Release()
+		}
+	}
+	return n
 }
 
 // BenchmarkHandoff is the cost per flow of handing finished flows from a
@@ -334,18 +361,7 @@ func BenchmarkMeterOccupancy(b *testing.B) {
 			rss := rssBytes(b) - before
 			b.ReportAllocs()
 			b.ResetTimer()
-			n := 0
-			for b.Loop() {
-				i := n % len(p.frames)
-				m.Packet(p.frames[i], p.micros[i], p.wire[i])
-				n++
-				if n&1023 == 0 {
-					m.Flush()
-					for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {
-					}
-					m.Ring().Release()
-				}
-			}
+			n := meterLoop(b, m, p, 0, true)
 			b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(n), "ns/packet")
 			if flows == 1_000_000 {
 				b.ReportMetric(float64(rss)/float64(inCache), "rss-bytes/flow")

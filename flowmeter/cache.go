@@ -194,6 +194,28 @@ func (k *cache) addHashed(p *Packet, h uint64) {
 	k.expireSome(now)
 }
 
+// prefetchLine asks for the hashes and slots of the line of hash h.
+func (k *cache) prefetchLine(h uint64) {
+	start := int(h & k.lineMask)
+	lines := max(1, k.cfg.LineSize*8/64) // hashes and slots are 8 bytes each
+	prefetch(unsafe.Pointer(&k.hashes[start]), lines)
+	prefetch(unsafe.Pointer(&k.slots[start]), lines)
+}
+
+// prefetchFlow asks for the record of the flow of hash h, if the line holds
+// one: the lines a packet's update touches first (key, counters, the first
+// packets' information).
+func (k *cache) prefetchFlow(h uint64) {
+	start := int(h & k.lineMask)
+	line := k.hashes[start : start+k.cfg.LineSize]
+	for i, x := range line {
+		if x == h {
+			prefetch(unsafe.Pointer(&k.flows[k.slots[start+i].flow]), 4)
+			return
+		}
+	}
+}
+
 // find looks for the flow of key in the line at start: its slot and the
 // packet's direction (0 forward, 1 reverse), or slot -1.
 func (k *cache) find(h uint64, start int, key *Key) (slot, dir int) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Config sets up a Meter.
@@ -63,6 +64,9 @@ type Meter struct {
 	pkt   Packet
 	c     counters
 	stats Stats
+
+	pending      [2 * fetchAhead]pending // Frames' frames in flight
+	crowdedFlows int64                   // crowdedFlows; tests lower it
 }
 
 // NewMeter returns a meter for frames of the link type.
@@ -78,7 +82,7 @@ func NewMeter(cfg Config, link LinkType) (*Meter, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Meter{dec: Decoder{Link: link}, ring: ring}
+	m := &Meter{dec: Decoder{Link: link}, ring: ring, crowdedFlows: crowdedFlows}
 	m.cache = newCache(cc, ring, &m.c)
 	m.cache.agg = cfg.Aggregator
 	return m, nil
@@ -93,16 +97,91 @@ func (m *Meter) Packet(frame []byte, micros int64, wireLen int) {
 // PacketVLAN is Packet for a frame whose outer VLAN tag the NIC took off
 // and the capture reported apart: vlan, when not 0, is the flow's VLAN.
 func (m *Meter) PacketVLAN(frame []byte, micros int64, wireLen int, vlan uint16) {
+	if m.decode(frame, micros, wireLen, vlan, &m.pkt) {
+		m.cache.add(&m.pkt)
+	}
+}
+
+// decode counts a frame and decodes it into p; it reports false, having
+// counted why, for a frame that makes no flow update.
+func (m *Meter) decode(frame []byte, micros int64, wireLen int, vlan uint16, p *Packet) bool {
 	m.c.packets++
 	m.c.bytes += uint64(wireLen)
-	if s := m.dec.Decode(frame, micros, &m.pkt); s != Decoded {
+	if s := m.dec.Decode(frame, micros, p); s != Decoded {
 		m.c.skipped[s]++
-		return
+		return false
 	}
 	if vlan != 0 {
-		m.pkt.VLAN = vlan
+		p.VLAN = vlan
 	}
-	m.cache.add(&m.pkt)
+	return true
+}
+
+// A Frame is one captured frame, for Meter.Frames.
+type Frame struct {
+	Data    []byte
+	Micros  int64  // capture time, microseconds since the epoch
+	WireLen int    // length on the wire
+	VLAN    uint16 // the outer VLAN the NIC took off, or 0
+}
+
+// The stages of Frames: a frame is decoded and its line of the cache
+// fetched; lookAhead frames later the line is searched for its flow, whose
+// record is fetched; fetchAhead frames later it is accounted.
+const (
+	lookAhead  = 8
+	fetchAhead = 16
+)
+
+// crowdedFlows is how many flows in the cache make Frames fetch ahead:
+// from about this many (4 MiB of records) they no longer stay in the
+// processor's caches, and every packet waits for memory several times.
+const crowdedFlows = 8192
+
+// pending is a frame on its way through Frames' stages.
+type pending struct {
+	pkt  Packet
+	hash uint64
+	ok   bool
+}
+
+// Frames accounts frames in order, as Packet does one by one. With many
+// flows in the cache it works on several frames at once: while one is
+// accounted, the cache lines of those behind it are fetched, so that their
+// waits for memory overlap instead of adding up. The frames' data must stay
+// valid during the call.
+func (m *Meter) Frames(fs []Frame) {
+	live := m.stats.Flows.Load() + int64(m.c.created) - sumExported(&m.c)
+	if !canPrefetch || live < m.crowdedFlows {
+		for i := range fs {
+			f := &fs[i]
+			m.PacketVLAN(f.Data, f.Micros, f.WireLen, f.VLAN)
+		}
+		return
+	}
+	n := len(fs)
+	for i := 0; i < n+fetchAhead; i++ {
+		if i < n {
+			f, q := &fs[i], &m.pending[i%len(m.pending)]
+			if q.ok = m.decode(f.Data, f.Micros, f.WireLen, f.VLAN, &q.pkt); q.ok {
+				q.hash = hashKey(&q.pkt.Key)
+				m.cache.prefetchLine(q.hash)
+			}
+			if j := i + lookAhead; j < n && len(fs[j].Data) > 0 {
+				prefetch(unsafe.Pointer(&fs[j].Data[0]), 2)
+			}
+		}
+		if j := i - lookAhead; j >= 0 && j < n {
+			if q := &m.pending[j%len(m.pending)]; q.ok {
+				m.cache.prefetchFlow(q.hash)
+			}
+		}
+		if j := i - fetchAhead; j >= 0 {
+			if q := &m.pending[j%len(m.pending)]; q.ok {
+				m.cache.addHashed(&q.pkt, q.hash)
+			}
+		}
+	}
 }
 
 // Expire exports the flows that have seen no packet for the inactive

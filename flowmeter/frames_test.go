@@ -1,0 +1,96 @@
+package flowmeter
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestFramesLikePacket feeds the same frames to one meter packet by packet
+// and to another in batches through Frames, made to work ahead from its
+// first flow, and expects the same flows out, in the same order, and the
+// same counts. The frames open, close and reset connections, some are cut
+// short, and time jumps past the timeouts now and then; the cache is small
+// enough for full lines to push flows out.
+func TestFramesLikePacket(t *testing.T) {
+	if !canPrefetch {
+		t.Log("no prefetch on this architecture: Frames takes the one-by-one path")
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	mix := syntheticMix(60_000, 5_000)
+	micros := int64(1_700_000_000_000_000)
+	for i, fr := range mix.frames {
+		switch r := rng.IntN(100); {
+		case r < 3:
+			fr[14+20+13] = tcpSYN
+		case r < 5:
+			fr[14+20+13] = tcpFIN | 0x10
+		case r < 6:
+			fr[14+20+13] = tcpRST
+		case r < 7:
+			mix.frames[i] = fr[:14+10] // cut inside the IP header
+		}
+		micros += int64(rng.IntN(2000))
+		if rng.IntN(20_000) == 0 {
+			micros += 40_000_000 // past the inactive timeout
+		}
+		mix.micros[i] = micros
+	}
+	cfg := Config{Cache: CacheConfig{Size: 1 << 12}, RingSize: 1 << 14}
+	one, err := NewMeter(cfg, LinkEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batched, err := NewMeter(cfg, LinkEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batched.crowdedFlows = 0
+	drain := func(m *Meter, into *[]Flow) {
+		m.Flush()
+		for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {
+			*into = append(*into, *f)
+		}
+		m.Ring().Release()
+	}
+	var want, got []Flow
+	frames := make([]Frame, 0, 100)
+	for start := 0; start < len(mix.frames); {
+		n := min(1+rng.IntN(100), len(mix.frames)-start)
+		frames = frames[:0]
+		for i := start; i < start+n; i++ {
+			one.Packet(mix.frames[i], mix.micros[i], mix.wire[i])
+			frames = append(frames, Frame{Data: mix.frames[i], Micros: mix.micros[i], WireLen: mix.wire[i]})
+		}
+		batched.Frames(frames)
+		start += n
+		drain(one, &want)
+		drain(batched, &got)
+	}
+	one.Finish(context.Background())
+	batched.Finish(context.Background())
+	drain(one, &want)
+	drain(batched, &got)
+	if len(got) != len(want) {
+		t.Fatalf("Frames exported %d flows, Packet %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("flow %d differs:\nFrames %+v\nPacket %+v", i, got[i], want[i])
+		}
+	}
+	a, b := &one.stats, &batched.stats
+	if a.Packets.Load() != b.Packets.Load() || a.Created.Load() != b.Created.Load() || a.Skipped[Truncated].Load() != b.Skipped[Truncated].Load() {
+		t.Errorf("counts differ: packets %d/%d, created %d/%d, truncated %d/%d", a.Packets.Load(), b.Packets.Load(),
+			a.Created.Load(), b.Created.Load(), a.Skipped[Truncated].Load(), b.Skipped[Truncated].Load())
+	}
+	for r := range a.Exported {
+		if a.Exported[r].Load() != b.Exported[r].Load() {
+			t.Errorf("exported for reason %d: Frames %d, Packet %d", r, b.Exported[r].Load(), a.Exported[r].Load())
+		}
+	}
+	if len(want) < 5_000 || a.Skipped[Truncated].Load() == 0 || a.Exported[EndOfFlow].Load() == 0 || a.Exported[EndInactive].Load() == 0 {
+		t.Errorf("the frames did not exercise what they should: %d flows, %d truncated, %d ended, %d inactive",
+			len(want), a.Skipped[Truncated].Load(), a.Exported[EndOfFlow].Load(), a.Exported[EndInactive].Load())
+	}
+}

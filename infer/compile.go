@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/dmitryikh/leaves"
 	"github.com/dmitryikh/leaves/transformation"
@@ -41,9 +42,6 @@ func compileLeaves(ens *leaves.Ensemble) (*Ensemble, error) {
 	if e.nGroups < 1 || e.nGroups > MaxGroups {
 		return nil, fmt.Errorf("%d output groups (alfd takes 1 to %d)", e.nGroups, MaxGroups)
 	}
-	if e.nFeatures > MaxFeatures {
-		return nil, fmt.Errorf("%d features (alfd takes up to %d)", e.nFeatures, MaxFeatures)
-	}
 	trees := m.FieldByName("Trees")
 	if !trees.IsValid() || trees.Kind() != reflect.Slice {
 		return nil, errLeavesLayout
@@ -54,6 +52,9 @@ func compileLeaves(ens *leaves.Ensemble) (*Ensemble, error) {
 		return nil, errLeavesLayout
 	}
 	e.nFeatures = int(maxFeature.Int()) + 1
+	if e.nFeatures < 1 || e.nFeatures > MaxFeatures {
+		return nil, fmt.Errorf("%d features (alfd takes 1 to %d)", e.nFeatures, MaxFeatures)
+	}
 	switch m.Type().Name() {
 	case "lgEnsemble":
 		if avg := m.FieldByName("averageOutput"); avg.IsValid() && avg.Bool() {
@@ -149,6 +150,11 @@ func (e *Ensemble) addLeavesTree(t reflect.Value) error {
 			nd.threshold += float64(boundBase)
 		case flags&lvMissingZero != 0:
 			nd.kind = kindMissingZero
+		case flags&lvMissingNaN != 0 && strings.HasPrefix(e.name, "xgboost"):
+			// leaves compares XGBoost's splits with <= (though its own
+			// comment says XGBoost uses <): alfd splits as XGBoost does,
+			// as it does for XGBoost's JSON.
+			nd.kind = kindXGBoost
 		case flags&lvMissingNaN != 0:
 			nd.kind = kindMissingNaN
 		}
@@ -163,6 +169,23 @@ func (e *Ensemble) addLeavesTree(t reflect.Value) error {
 			return fmt.Errorf("node %d has a child out of range", j)
 		}
 		e.nodes = append(e.nodes, nd)
+	}
+	// A corrupt file can make a child point back up, or two parents share
+	// a node: walks would not end, or grow without bound. Every node must
+	// be reached once from the root.
+	seen := make([]bool, n)
+	stack := []int32{nodeBase}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if i < 0 {
+			continue // a leaf
+		}
+		if seen[i-nodeBase] {
+			return fmt.Errorf("node %d is reached twice from the root (a cycle or a shared node)", i-nodeBase)
+		}
+		seen[i-nodeBase] = true
+		stack = append(stack, e.nodes[i].left, e.nodes[i].right)
 	}
 	return nil
 }

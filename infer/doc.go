@@ -11,4 +11,11 @@
 // tree, eight flows walking a tree side by side (in assembly on amd64; the
 // purego build tag selects the Go walk, which the tests hold it to).
 // Forest.WriteLightGBM writes models in LightGBM's text format.
+//
+// Two departures from leaves: XGBoost's splits (value < threshold, in
+// float32) are followed in every format, where leaves' reader of XGBoost's
+// binary format sends a value equal to the threshold the other way; and a
+// corrupt file is refused before leaves reads it when its counts are more
+// than the file can hold or its trees lead back on themselves, which would
+// otherwise exhaust memory or never end.
 package infer

@@ -171,6 +171,9 @@ func loadEnsemble(data []byte) (e *Ensemble, names []string, err error) {
 	case len(trimmed) == 0:
 		return nil, nil, errors.New("empty file")
 	case bytes.HasPrefix(trimmed, []byte("tree")):
+		if err := checkLightGBMText(data); err != nil {
+			return nil, nil, fmt.Errorf("LightGBM text: %w", err)
+		}
 		return loadLightGBMText(data)
 	case trimmed[0] == '{':
 		var probe map[string]json.RawMessage
@@ -181,6 +184,9 @@ func loadEnsemble(data []byte) (e *Ensemble, names []string, err error) {
 			return readXGBoostJSON(bytes.NewReader(trimmed))
 		}
 		if _, ok := probe["tree_info"]; ok {
+			if err := checkLightGBMJSON(trimmed); err != nil {
+				return nil, nil, err
+			}
 			// leaves loads LightGBM JSON only raw.
 			lv, err := leaves.LGEnsembleFromJSON(bytes.NewReader(trimmed), false)
 			if err != nil {
@@ -206,6 +212,9 @@ func loadEnsemble(data []byte) (e *Ensemble, names []string, err error) {
 			return ens, header.FeatureNames, nil
 		}
 		return nil, nil, errors.New("JSON that is neither an XGBoost nor a LightGBM model")
+	}
+	if err := checkXGBoostBinary(data); err != nil {
+		return nil, nil, fmt.Errorf("not LightGBM text or JSON, and as XGBoost's binary format: %w", err)
 	}
 	ens, err := leavesLoad(func(transform bool) (*leaves.Ensemble, error) {
 		return leaves.XGEnsembleFromReader(bufio.NewReader(bytes.NewReader(data)), transform)

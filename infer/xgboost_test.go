@@ -1,6 +1,7 @@
 package infer
 
 import (
+	"encoding/binary"
 	"math"
 	"os"
 	"path/filepath"
@@ -122,6 +123,8 @@ func TestBadModelFiles(t *testing.T) {
 		{"XGBoost regression", strings.Replace(handModel, "binary:logistic", "reg:squarederror", 1), `objective "reg:squarederror" is not a classifier`},
 		{"XGBoost child out of range", strings.Replace(handModel, `"right_children":[2,-1,-1]`, `"right_children":[9,-1,-1]`, 1), "child 9 out of range"},
 		{"XGBoost cycle", strings.Replace(handModel, `"left_children":[1,-1,-1]`, `"left_children":[0,-1,-1]`, 1), "reached twice"},
+		// Found by FuzzLoadEnsemble: children that lead back up the tree.
+		{"LightGBM cycle", "tree\nversion=v2\nnum_class=1\nnum_tree_per_iteration=1\n0\nmax_feature_idx=0\nobjective=binary sigmoid:1\n0\ntree_sizes= 0\n\nnum_leaves=7\nnum_cat=0\nsplit_feature=0 0 0 0\n0\nthreshold=0 0 0 0\ndecision_type=0 0 0 0\nleft_child=1 1 1 -1\nright_child=1 2 3 -1\nleaf_value=0\n0\n0\n\n\n0\nnum_leaves=1\nnum_cat=0\n6\n0\n0\ndecision_type=0\nleft_child=2 \nright_child=4 \nleaf_value=0", "reached twice from the root"},
 	} {
 		path := writeText(t, "model", tc.text)
 		_, err := Load(path, features.SetALF)
@@ -207,6 +210,110 @@ func TestLightGBMJSONByHand(t *testing.T) {
 		x[3] = tc.x3
 		if got := m.Members[0].Proba(x[:]); got != tc.want {
 			t.Errorf("x3 = %v: P = %v, want %v", tc.x3, got, tc.want)
+		}
+	}
+}
+
+// xgNode is a node of XGBoost's old binary format.
+type xgNode struct {
+	left, right int32 // -1 for a leaf
+	feature     uint32
+	defaultLeft bool
+	value       float32 // threshold, or a leaf's value
+}
+
+// xgboostBinary writes trees in XGBoost's old binary format, field by
+// field as its learner, gbtree and tree parameters lay them out, with base
+// score base (a margin, as leaves reads it) over 24 features.
+func xgboostBinary(base float32, trees ...[]xgNode) []byte {
+	le := binary.LittleEndian
+	var b []byte
+	str := func(s string) { b = le.AppendUint64(b, uint64(len(s))); b = append(b, s...) }
+	b = le.AppendUint32(b, math.Float32bits(base))
+	b = le.AppendUint32(b, 24)                 // features
+	b = append(b, make([]byte, 4+4+4+29*4)...) // classes, extra attributes, metrics, reserved
+	str("binary:logistic")
+	str("gbtree")
+	b = le.AppendUint32(b, uint32(len(trees))) // trees
+	b = le.AppendUint32(b, 1)                  // roots
+	b = le.AppendUint32(b, 24)                 // features
+	b = le.AppendUint32(b, 0)                  // padding
+	b = le.AppendUint64(b, 0)                  // deprecated buffer
+	b = le.AppendUint32(b, 1)                  // output groups
+	b = le.AppendUint32(b, 0)                  // leaf vector
+	b = append(b, make([]byte, 32*4)...)
+	for _, t := range trees {
+		b = le.AppendUint32(b, 1) // roots
+		b = le.AppendUint32(b, uint32(len(t)))
+		b = append(b, make([]byte, 4+4)...) // deleted, depth
+		b = le.AppendUint32(b, 24)
+		b = append(b, make([]byte, 4+31*4)...) // leaf vector, reserved
+		for _, n := range t {
+			index := n.feature
+			if n.defaultLeft {
+				index |= 1 << 31
+			}
+			b = le.AppendUint32(b, math.MaxUint32) // parent: unread
+			b = le.AppendUint32(b, uint32(n.left))
+			b = le.AppendUint32(b, uint32(n.right))
+			b = le.AppendUint32(b, index)
+			b = le.AppendUint32(b, math.Float32bits(n.value))
+		}
+		b = append(b, make([]byte, 16*len(t))...) // node statistics
+	}
+	return append(b, make([]byte, 4*len(trees))...) // tree info: all group 0
+}
+
+// TestXGBoostBinaryByHand loads handModel's two trees written in XGBoost's
+// binary format (through leaves) and gets the predictions worked out by
+// hand: XGBoost's splits, as for the JSON model (a value on a threshold
+// goes right, where leaves would send it left), with leaves' float64
+// sigmoid; then refuses a file cut short, counts the file cannot hold, and
+// children that lead back up.
+func TestXGBoostBinaryByHand(t *testing.T) {
+	trees := [][]xgNode{
+		{{1, 2, 0, true, 0.5}, {-1, -1, 0, false, -0.4}, {-1, -1, 0, false, 0.3}},
+		{{1, 2, 5, false, 100}, {-1, -1, 0, false, 0.25}, {3, 4, 7, true, 0.1}, {-1, -1, 0, false, -0.125}, {-1, -1, 0, false, 0.5}},
+	}
+	good := xgboostBinary(0, trees...)
+	m, err := Load(writeText(t, "xgb.bin", string(good)), features.SetALF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nan := math.NaN()
+	leaf := func(v float32) float64 { return float64(v) }
+	for _, tc := range []struct {
+		name       string
+		x0, x5, x7 float64
+		margin     float64
+	}{
+		{"both trees left", 0.4, 50, 0, 0 + leaf(-0.4) + leaf(0.25)},
+		{"values on the thresholds", 0.5, 100, 0.1, 0 + leaf(0.3) + leaf(0.5)},
+		{"NaN the default ways", nan, nan, nan, 0 + leaf(-0.4) + leaf(-0.125)},
+		{"x7 past its threshold", -1, 1e9, 7, 0 + leaf(-0.4) + leaf(0.5)},
+	} {
+		var x features.Vector
+		x[0], x[5], x[7] = tc.x0, tc.x5, tc.x7
+		var s Scores
+		m.Score(&x, &s)
+		if want := 1 / (1 + math.Exp(-tc.margin)); s.Proba != want {
+			t.Errorf("%s: P = %v, want sigmoid(%v) = %v", tc.name, s.Proba, tc.margin, want)
+		}
+	}
+	cycle := [][]xgNode{{{1, 2, 0, true, 0.5}, {0, 2, 0, false, -0.4}, {-1, -1, 0, false, 0.3}}}
+	huge := xgboostBinary(0, trees...)
+	binary.LittleEndian.PutUint32(huge[136+8+len("binary:logistic")+8+len("gbtree")+160+4:], 1<<30) // tree 0's nodes
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"cut short", good[:len(good)-2], "cut short"},
+		{"a billion nodes", huge, "number of nodes of 1073741824, more than"},
+		{"a cycle", xgboostBinary(0, cycle...), "reached twice from the root"},
+	} {
+		if _, err := Load(writeText(t, "bad.bin", string(tc.data)), features.SetALF); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error saying %q", tc.name, err, tc.want)
 		}
 	}
 }

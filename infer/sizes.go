@@ -1,0 +1,181 @@
+package infer
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// leaves sizes what it allocates by counts in the file (LightGBM's
+// num_leaves, the lengths in XGBoost's binary format) before it reads what
+// they count, so a corrupt count would exhaust memory, which no recover
+// catches. These checks hold every count to what the file could hold.
+
+// errCount reports a count that the bytes left of the file cannot hold.
+func errCount(what string, n uint64, left int) error {
+	return fmt.Errorf("%s of %d, more than the %d bytes left can hold", what, n, left)
+}
+
+// checkLightGBMText checks the num_leaves and num_cat of every tree: each
+// leaf takes at least two bytes of text.
+func checkLightGBMText(data []byte) error {
+	for _, key := range []string{"\nnum_leaves=", "\nnum_cat="} {
+		for rest := data; ; {
+			i := bytes.Index(rest, []byte(key))
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(key):]
+			end := bytes.IndexAny(rest, "\r\n")
+			if end < 0 {
+				end = len(rest)
+			}
+			n, err := strconv.ParseUint(string(bytes.TrimSpace(rest[:end])), 10, 63)
+			if err == nil && n > uint64(len(data))/2 {
+				return errCount(key[1:len(key)-1], n, len(data))
+			}
+		}
+	}
+	return nil
+}
+
+// checkLightGBMJSON checks num_leaves and num_cat of every tree as
+// checkLightGBMText does.
+func checkLightGBMJSON(data []byte) error {
+	var model struct {
+		TreeInfo []struct {
+			NumLeaves int64 `json:"num_leaves"`
+			NumCat    int64 `json:"num_cat"`
+		} `json:"tree_info"`
+	}
+	if err := json.Unmarshal(data, &model); err != nil {
+		return fmt.Errorf("LightGBM JSON: %w", err)
+	}
+	for i, t := range model.TreeInfo {
+		for what, n := range map[string]int64{"num_leaves": t.NumLeaves, "num_cat": t.NumCat} {
+			if n < 0 || uint64(n) > uint64(len(data))/2 {
+				return fmt.Errorf("tree %d: %w", i, errCount(what, uint64(n), len(data)))
+			}
+		}
+	}
+	return nil
+}
+
+// The layout of XGBoost's old binary format, as leaves reads it.
+const (
+	xgLearnerParamSize = 136 // base score, features, classes, two flags, 29 reserved
+	xgGBTreeParamSize  = 160
+	xgTreeParamSize    = 148
+	xgNodeSize         = 20 // parent, left, right, split index, value
+	xgNodeStatSize     = 16
+)
+
+// checkXGBoostBinary walks an XGBoost binary model as leaves will read it
+// and checks that every length fits in what is left of the file and that
+// every tree is a tree: children in range, each node reached once from the
+// root (leaves' walk of a tree would not end otherwise).
+func checkXGBoostBinary(data []byte) error {
+	r := xgReader{b: data}
+	r.skip(xgLearnerParamSize)
+	r.skip(r.length("objective name", 1))
+	gbm := string(r.take(r.length("booster name", 1)))
+	if r.err != nil || (gbm != "gbtree" && gbm != "dart") {
+		return r.err // leaves refuses other boosters before it allocates
+	}
+	param := r.take(xgGBTreeParamSize)
+	if r.err != nil {
+		return r.err
+	}
+	trees := int32(binary.LittleEndian.Uint32(param))
+	if trees < 0 || uint64(trees) > uint64(len(r.b))/xgTreeParamSize {
+		return errCount("number of trees", uint64(trees), len(r.b))
+	}
+	for t := range trees {
+		tp := r.take(xgTreeParamSize)
+		if r.err != nil {
+			return r.err
+		}
+		n := int32(binary.LittleEndian.Uint32(tp[4:]))
+		leafVector := int32(binary.LittleEndian.Uint32(tp[20:]))
+		if n < 1 || uint64(n) > uint64(len(r.b))/(xgNodeSize+xgNodeStatSize) {
+			return fmt.Errorf("tree %d: %w", t, errCount("number of nodes", uint64(n), len(r.b)))
+		}
+		if err := checkXGBoostTree(r.take(int(n) * xgNodeSize)); err != nil {
+			return fmt.Errorf("tree %d: %w", t, err)
+		}
+		r.skip(int(n) * xgNodeStatSize)
+		if leafVector > 0 {
+			r.skip(r.length("leaf vector", 4) * 4)
+		}
+	}
+	r.skip(int(trees) * 4)
+	if gbm == "dart" {
+		r.skip(r.length("dropped trees' weights", 4) * 4)
+	}
+	return r.err
+}
+
+// checkXGBoostTree checks the nodes of one tree: each reached once.
+func checkXGBoostTree(nodes []byte) error {
+	n := int32(len(nodes) / xgNodeSize)
+	seen := make([]bool, n)
+	stack := []int32{0}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if i < 0 || i >= n {
+			return fmt.Errorf("child %d out of range", i)
+		}
+		if seen[i] {
+			return fmt.Errorf("node %d reached twice from the root", i)
+		}
+		seen[i] = true
+		node := nodes[i*xgNodeSize:]
+		left, right := int32(binary.LittleEndian.Uint32(node[4:])), int32(binary.LittleEndian.Uint32(node[8:]))
+		if left != -1 {
+			stack = append(stack, left, right)
+		}
+	}
+	return nil
+}
+
+// xgReader reads XGBoost's binary format, keeping the first error.
+type xgReader struct {
+	b   []byte
+	err error
+}
+
+var errXGShort = errors.New("XGBoost binary model cut short")
+
+func (r *xgReader) take(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(r.b) {
+		r.err = errXGShort
+		return nil
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *xgReader) skip(n int) { r.take(n) }
+
+// length reads a uint64 count of elems-byte elements that must fit in
+// the rest of the file.
+func (r *xgReader) length(what string, elem int) int {
+	b := r.take(8)
+	if r.err != nil {
+		return 0
+	}
+	n := binary.LittleEndian.Uint64(b)
+	if n > uint64(len(r.b)/elem) {
+		r.err = errCount("length of the "+what, n, len(r.b))
+		return 0
+	}
+	return int(n)
+}

@@ -14,4 +14,9 @@
 // AF_PACKET reader uses for each block's frames, works on several frames
 // at once and fetches their lines and records ahead (a prefetch instruction
 // on amd64), so that the waits overlap; pcap files go frame by frame.
+//
+// Capture files are read by gopacket's pcapgo, which allocates what a file
+// claims for a frame before reading it: alfd caps the snapshot length of a
+// pcap, and checks a pcapng's blocks on their way in (ngGuard), so that a
+// corrupt file is refused by name instead of exhausting memory.
 package flowmeter

@@ -1,6 +1,7 @@
 package flowmeter
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"testing"
@@ -82,6 +83,44 @@ func FuzzMeter(f *testing.F) {
 		for fl := m.Ring().Next(); fl != nil; fl = m.Ring().Next() {
 			if fl.NPPI() > MaxPPI || len(fl.SNI()) > maxSNI {
 				t.Fatalf("flow with %d PPI, SNI %d bytes", fl.NPPI(), len(fl.SNI()))
+			}
+		}
+	})
+}
+
+// FuzzPcap reads any bytes as a pcap or pcapng file: the reader opens or
+// refuses it and then gives frames until an end or an error, never
+// panicking, never looping, never a frame longer than the file.
+func FuzzPcap(f *testing.F) {
+	le := binary.LittleEndian
+	file := le.AppendUint32(nil, 0xa1b2c3d4) // microsecond pcap
+	file = le.AppendUint16(file, 2)
+	file = le.AppendUint16(file, 4)
+	file = append(file, make([]byte, 8)...)
+	file = le.AppendUint32(file, 65535) // snapshot length
+	file = le.AppendUint32(file, 1)     // Ethernet
+	for i, frame := range seedFrames() {
+		file = le.AppendUint32(file, uint32(1_700_000_000+i))
+		file = le.AppendUint32(file, 0)
+		file = le.AppendUint32(file, uint32(len(frame)))
+		file = le.AppendUint32(file, uint32(len(frame)))
+		file = append(file, frame...)
+	}
+	f.Add(file)
+	f.Add(file[:len(file)-3])
+	f.Add([]byte{0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := newPcapReader("fuzz.pcap", bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		for n := 0; ; n++ {
+			frame, _, err := r.Next()
+			if err != nil {
+				return
+			}
+			if len(frame) > len(data) || n > len(data) {
+				t.Fatalf("frame %d: %d bytes from a file of %d", n, len(frame), len(data))
 			}
 		}
 	})

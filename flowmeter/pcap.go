@@ -67,7 +67,7 @@ func newPcapReader(name string, src io.Reader) (*PcapReader, error) {
 	r := &PcapReader{name: name}
 	switch binary.LittleEndian.Uint32(head) {
 	case 0x0a0d0d0a: // pcapng section header block
-		ng, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+		ng, err := pcapgo.NewNgReader(bufio.NewReaderSize(&ngGuard{r: br}, 1<<16), pcapgo.DefaultNgReaderOptions)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
@@ -90,6 +90,8 @@ func newPcapReader(name string, src io.Reader) (*PcapReader, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
+		// pcapgo allocates the snapshot length the file claims.
+		pr.SetSnaplen(min(pr.Snaplen(), maxSnap))
 		r.read = pr.ZeroCopyReadPacketData
 	default:
 		return nil, fmt.Errorf("%s: not a pcap or pcapng file (magic %#08x)", name, binary.LittleEndian.Uint32(head))

@@ -164,6 +164,7 @@ func main() {
 	for _, n := range []string{"1000", "10000", "100000", "1000000"} {
 		line("flow meter, "+n+" concurrent flows", "BenchmarkMeterOccupancy/"+n, "ns/packet")
 	}
+	line("flow meter, 10^5 concurrent flows, frame by frame (no fetching ahead)", "BenchmarkMeter/mix-packet", "Mpackets/s")
 	for _, size := range []string{"25x16", "100x32", "500x64", "1000x128"} {
 		line("scoring a flow, "+strings.Replace(size, "x", " trees of ", 1)+" leaves", "BenchmarkPredict/"+size+"/compiled-batch", "ns/op")
 	}

@@ -221,16 +221,18 @@ func (k *cache) prefetchFlow(h uint64) {
 func (k *cache) find(h uint64, start int, key *Key) (slot, dir int) {
 	w := keyWords(key)
 	back := swapPorts(w[4])
-	for s := start; s < start+k.cfg.LineSize; s++ {
-		if k.hashes[s] != h {
+	hashes := k.hashes[start : start+k.cfg.LineSize]
+	slots := k.slots[start : start+len(hashes)]
+	for i, x := range hashes {
+		if x != h {
 			continue
 		}
-		fw := keyWords(&k.flows[k.slots[s].flow].key)
+		fw := keyWords(&k.flows[slots[i].flow].key)
 		if fw[4] == w[4] && fw[0] == w[0] && fw[1] == w[1] && fw[2] == w[2] && fw[3] == w[3] {
-			return s, 0
+			return start + i, 0
 		}
 		if fw[4] == back && fw[0] == w[2] && fw[1] == w[3] && fw[2] == w[0] && fw[3] == w[1] {
-			return s, 1
+			return start + i, 1
 		}
 	}
 	return -1, 0
@@ -239,9 +241,9 @@ func (k *cache) find(h uint64, start int, key *Key) (slot, dir int) {
 // create starts a flow for p in the line at start.
 func (k *cache) create(h uint64, start int, now int64, p *Packet) {
 	free := -1
-	for s := start; s < start+k.cfg.LineSize; s++ {
-		if k.hashes[s] == 0 {
-			free = s
+	for i, x := range k.hashes[start : start+k.cfg.LineSize] {
+		if x == 0 {
+			free = start + i
 			break
 		}
 	}
@@ -327,7 +329,7 @@ func (k *cache) export(s int, reason EndReason) {
 	}
 	f.end = reason
 	if s := k.ring.reserve(); s != nil {
-		*s = *f
+		f.copyTo(s)
 	}
 	k.c.exported[reason]++
 	k.hashes[s] = 0

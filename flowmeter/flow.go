@@ -53,6 +53,17 @@ type Flow struct {
 	sni [maxSNI]byte
 }
 
+// copyTo copies what the flow holds to dst: its counters, its packets'
+// information and its server name, and not the unused rest of its 512
+// bytes, which dst keeps from before; no accessor reads them.
+func (f *Flow) copyTo(dst *Flow) {
+	dst.key, dst.last, dst.packets, dst.tcpFlags = f.key, f.last, f.packets, f.tcpFlags
+	dst.nPPI, dst.sniLen, dst.tlsDone, dst.end = f.nPPI, f.sniLen, f.tlsDone, f.end
+	dst.bytes, dst.first = f.bytes, f.first
+	copy(dst.ppi[:f.nPPI], f.ppi[:f.nPPI])
+	copy(dst.sni[:f.sniLen], f.sni[:f.sniLen])
+}
+
 // ppiEntry is one packet's information.
 type ppiEntry struct {
 	dt     int32 // microseconds after the flow's first packet

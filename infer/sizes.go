@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // leaves sizes what it allocates by counts in the file (LightGBM's
@@ -33,31 +34,55 @@ func checkLightGBMText(data []byte) error {
 			if end < 0 {
 				end = len(rest)
 			}
-			n, err := strconv.ParseUint(string(bytes.TrimSpace(rest[:end])), 10, 63)
-			if err == nil && n > uint64(len(data))/2 {
-				return errCount(key[1:len(key)-1], n, len(data))
+			// As leaves reads it (strconv.Atoi, which takes a sign).
+			n, err := strconv.ParseInt(string(bytes.TrimSpace(rest[:end])), 10, 64)
+			if err == nil && n > int64(len(data))/2 {
+				return errCount(key[1:len(key)-1], uint64(n), len(data))
 			}
 		}
 	}
 	return nil
 }
 
+// maxCategory is the largest category a LightGBM JSON model may split on:
+// leaves makes a bitset as long as the largest one, so a corrupt value
+// would ask for gigabytes. LightGBM advises consecutive categories from 0.
+const maxCategory = 1 << 24
+
 // checkLightGBMJSON checks num_leaves and num_cat of every tree as
-// checkLightGBMText does.
+// checkLightGBMText does, and the categories of every categorical split.
 func checkLightGBMJSON(data []byte) error {
-	var model struct {
-		TreeInfo []struct {
-			NumLeaves int64 `json:"num_leaves"`
-			NumCat    int64 `json:"num_cat"`
-		} `json:"tree_info"`
-	}
+	var model any
 	if err := json.Unmarshal(data, &model); err != nil {
 		return fmt.Errorf("LightGBM JSON: %w", err)
 	}
-	for i, t := range model.TreeInfo {
-		for what, n := range map[string]int64{"num_leaves": t.NumLeaves, "num_cat": t.NumCat} {
-			if n < 0 || uint64(n) > uint64(len(data))/2 {
-				return fmt.Errorf("tree %d: %w", i, errCount(what, uint64(n), len(data)))
+	return checkJSONCounts(model, len(data))
+}
+
+func checkJSONCounts(v any, size int) error {
+	switch v := v.(type) {
+	case []any:
+		for _, x := range v {
+			if err := checkJSONCounts(x, size); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		for key, x := range v {
+			switch n, isNum := x.(float64); {
+			case (key == "num_leaves" || key == "num_cat") && isNum && (n < 0 || n > float64(size)/2):
+				return fmt.Errorf("LightGBM JSON: %w", errCount(key, uint64(max(n, 0)), size))
+			case key == "threshold":
+				if t, ok := x.(string); ok {
+					for _, c := range strings.Split(t, "||") {
+						if c, err := strconv.ParseInt(c, 10, 64); err == nil && (c < 0 || c > maxCategory) {
+							return fmt.Errorf("LightGBM JSON: category %d (alfd takes 0 to %d)", c, maxCategory)
+						}
+					}
+				}
+			}
+			if err := checkJSONCounts(x, size); err != nil {
+				return err
 			}
 		}
 	}

@@ -10,10 +10,11 @@
 // Finished flows leave each meter through a lock-free single-producer ring.
 //
 // With many flows in the cache, every packet waits for memory: for its
-// line of the cache, then for its flow's record. Meter.Frames, which the
-// AF_PACKET reader uses for each block's frames, works on several frames
-// at once and fetches their lines and records ahead (a prefetch instruction
-// on amd64), so that the waits overlap; pcap files go frame by frame.
+// line of the cache, then for its flow's record. Meter.Frames works on
+// several frames at once and fetches their lines and records ahead (a
+// prefetch instruction on amd64), so that the waits overlap. The AF_PACKET
+// reader hands it each block's frames; pcap reading copies frames into
+// batches for it once the cache is crowded (pcapgo reuses its buffer).
 //
 // Capture files are read by gopacket's pcapgo, which allocates what a file
 // claims for a frame before reading it: alfd caps the snapshot length of a

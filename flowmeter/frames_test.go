@@ -3,23 +3,22 @@ package flowmeter
 import (
 	"bytes"
 	"context"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"testing"
+	"time"
 	"unsafe"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
 )
 
-// TestFramesLikePacket feeds the same frames to one meter packet by packet
-// and to another in batches through Frames, made to work ahead from its
-// first flow, and expects the same flows out, in the same order, and the
-// same counts. The frames open, close and reset connections, some are cut
-// short, and time jumps past the timeouts now and then; the cache is small
-// enough for full lines to push flows out.
-func TestFramesLikePacket(t *testing.T) {
-	if !canPrefetch {
-		t.Log("no prefetch on this architecture: Frames takes the one-by-one path")
-	}
-	rng := rand.New(rand.NewPCG(7, 8))
+// variedMix is syntheticMix's frames with connections opened, closed and
+// reset, some frames cut short, and time jumping past the timeouts now and
+// then.
+func variedMix(rng *rand.Rand) preloaded {
 	mix := syntheticMix(60_000, 5_000)
 	micros := int64(1_700_000_000_000_000)
 	for i, fr := range mix.frames {
@@ -39,6 +38,21 @@ func TestFramesLikePacket(t *testing.T) {
 		}
 		mix.micros[i] = micros
 	}
+	return mix
+}
+
+// TestFramesLikePacket feeds the same frames to one meter packet by packet
+// and to another in batches through Frames, made to work ahead from its
+// first flow, and expects the same flows out, in the same order, and the
+// same counts. The frames open, close and reset connections, some are cut
+// short, and time jumps past the timeouts now and then; the cache is small
+// enough for full lines to push flows out.
+func TestFramesLikePacket(t *testing.T) {
+	if !canPrefetch {
+		t.Log("no prefetch on this architecture: Frames takes the one-by-one path")
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	mix := variedMix(rng)
 	cfg := Config{Cache: CacheConfig{Size: 1 << 12}, RingSize: 1 << 14}
 	one, err := NewMeter(cfg, LinkEthernet)
 	if err != nil {
@@ -126,5 +140,52 @@ func TestFlowCopyTo(t *testing.T) {
 	}
 	if dst.ppi[5] != (ppiEntry{}) || dst.sni[9] != 0 {
 		t.Error("copied past what the flow holds")
+	}
+}
+
+// TestReadPcapBatched reads one pcap into a meter that batches its frames
+// from the start and into one that never does: the same flows, in order.
+func TestReadPcapBatched(t *testing.T) {
+	mix := variedMix(rand.New(rand.NewPCG(9, 10)))
+	var file bytes.Buffer
+	w := pcapgo.NewWriter(&file)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	for i, fr := range mix.frames {
+		ci := gopacket.CaptureInfo{Timestamp: time.UnixMicro(mix.micros[i]), CaptureLength: len(fr), Length: mix.wire[i]}
+		if err := w.WritePacket(ci, fr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var flows [2][]Flow
+	for k, crowded := range []int64{0, math.MaxInt64} {
+		m, err := NewMeter(Config{Cache: CacheConfig{Size: 1 << 12}, RingSize: 1 << 16}, LinkEthernet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.crowdedFlows = crowded
+		r, err := newPcapReader("mix.pcap", bytes.NewReader(file.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.ReadPcap(context.Background(), r, false); err != nil {
+			t.Fatal(err)
+		}
+		m.Finish(context.Background())
+		for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {
+			flows[k] = append(flows[k], *f)
+		}
+		if m.Stats().RingDrops.Load() != 0 {
+			t.Fatal("the ring dropped flows")
+		}
+	}
+	if len(flows[0]) != len(flows[1]) || len(flows[0]) < 5_000 {
+		t.Fatalf("batched %d flows, one by one %d", len(flows[0]), len(flows[1]))
+	}
+	for i := range flows[0] {
+		if flows[0][i] != flows[1][i] {
+			t.Fatalf("flow %d differs", i)
+		}
 	}
 }

@@ -138,6 +138,13 @@ const (
 // processor's caches, and every packet waits for memory several times.
 const crowdedFlows = 8192
 
+// crowded reports whether Frames works ahead: with enough flows in the
+// cache, where there is a prefetch instruction.
+func (m *Meter) crowded() bool {
+	live := m.stats.Flows.Load() + int64(m.c.created) - sumExported(&m.c)
+	return canPrefetch && live >= m.crowdedFlows
+}
+
 // pending is a frame on its way through Frames' stages.
 type pending struct {
 	pkt  Packet
@@ -151,8 +158,7 @@ type pending struct {
 // waits for memory overlap instead of adding up. The frames' data must stay
 // valid during the call.
 func (m *Meter) Frames(fs []Frame) {
-	live := m.stats.Flows.Load() + int64(m.c.created) - sumExported(&m.c)
-	if !canPrefetch || live < m.crowdedFlows {
+	if !m.crowded() {
 		for i := range fs {
 			f := &fs[i]
 			m.PacketVLAN(f.Data, f.Micros, f.WireLen, f.VLAN)

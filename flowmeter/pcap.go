@@ -154,19 +154,22 @@ func (m *Meter) ReadPcaps(ctx context.Context, paths []string, pace bool) error 
 // (checked every few hundred frames), publishing the ring as it goes. With
 // pace, frames come at the capture's own pace, as a live capture would
 // deliver them. It does not end the flows: call m.Finish after the last
-// file.
+// file. When the cache is crowded, frames are copied (the reader reuses its
+// buffer) and metered in batches, so that Frames can fetch ahead.
 func (m *Meter) ReadPcap(ctx context.Context, r *PcapReader, pace bool) error {
 	m.dec.Link = r.Link()
 	var startCapture int64
 	var startWall time.Time
+	var batch frameBatch
+	crowded := m.crowded()
 	for n := 0; ; n++ {
 		frame, info, err := r.Next()
-		if err == io.EOF {
-			m.Flush()
-			return nil
-		}
 		if err != nil {
+			batch.send(m)
 			m.Flush()
+			if err == io.EOF {
+				return nil
+			}
 			return err
 		}
 		if pace {
@@ -174,6 +177,7 @@ func (m *Meter) ReadPcap(ctx context.Context, r *PcapReader, pace bool) error {
 				startCapture, startWall = info.Micros, time.Now()
 			}
 			if d := time.Duration(info.Micros-startCapture)*time.Microsecond - time.Since(startWall); d > 0 {
+				batch.send(m)
 				m.Flush()
 				select {
 				case <-time.After(d):
@@ -182,12 +186,45 @@ func (m *Meter) ReadPcap(ctx context.Context, r *PcapReader, pace bool) error {
 				}
 			}
 		}
-		m.Packet(frame, info.Micros, info.WireLen)
+		if crowded {
+			batch.add(frame, info.Micros, info.WireLen)
+			if len(batch.frames) == cap(batch.frames) {
+				batch.send(m)
+			}
+		} else {
+			m.Packet(frame, info.Micros, info.WireLen)
+		}
 		if n&255 == 255 {
+			batch.send(m)
 			m.Flush()
 			if ctx.Err() != nil {
 				return nil
 			}
+			crowded = m.crowded()
 		}
 	}
+}
+
+// frameBatch holds copies of frames for Meter.Frames.
+type frameBatch struct {
+	arena  []byte
+	frames []Frame
+}
+
+func (b *frameBatch) add(frame []byte, micros int64, wireLen int) {
+	if b.frames == nil {
+		b.frames = make([]Frame, 0, 64)
+	}
+	start := len(b.arena)
+	b.arena = append(b.arena, frame...)
+	// Earlier frames keep the arena they were copied to, if this one grew it.
+	b.frames = append(b.frames, Frame{Data: b.arena[start:len(b.arena):len(b.arena)], Micros: micros, WireLen: wireLen})
+}
+
+// send meters the frames held, in order, and empties the batch.
+func (b *frameBatch) send(m *Meter) {
+	if len(b.frames) > 0 {
+		m.Frames(b.frames)
+	}
+	b.arena, b.frames = b.arena[:0], b.frames[:0]
 }

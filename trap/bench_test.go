@@ -35,7 +35,7 @@ func benchTrapcap(b *testing.B) []byte {
 // loopSource serves the same trapcap bytes again and again.
 type loopSource struct{ data []byte }
 
-func (s loopSource) next(context.Context) (io.ReadCloser, string, error) {
+func (s loopSource) next(_, _ context.Context) (io.ReadCloser, string, error) {
 	return io.NopCloser(bytes.NewReader(s.data)), "memory", nil
 }
 func (loopSource) backoff()       {}

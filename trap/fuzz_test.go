@@ -140,7 +140,7 @@ type fuzzSource struct {
 	done   bool
 }
 
-func (s *fuzzSource) next(context.Context) (io.ReadCloser, string, error) {
+func (s *fuzzSource) next(_, _ context.Context) (io.ReadCloser, string, error) {
 	if s.done {
 		return nil, "fuzz", io.EOF
 	}

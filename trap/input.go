@@ -76,7 +76,10 @@ const (
 // unix or TCP socket served by a libtrap output. It reconnects to sockets
 // after a loss, renegotiates the format from every hello, and skips what is
 // broken, reporting it as a *StreamError. Recv and Next are for one
-// goroutine; Close may be called from any.
+// goroutine; Close may be called from any. The interface's timeout bounds
+// the wait for data and between connection attempts, not an attempt under
+// way (at most dialTimeout): a sender that accepted a connection counts
+// on its reader.
 type Reader struct {
 	spec IfcSpec
 	src  source
@@ -111,8 +114,9 @@ type Reader struct {
 
 type source interface {
 	// next opens the next stream: the next file (io.EOF after the last
-	// one), or a new connection, tried until ctx ends.
-	next(ctx context.Context) (io.ReadCloser, string, error)
+	// one), or a new connection, tried until wait ends; a connection
+	// under way is given until base ends or dialTimeout passes.
+	next(wait, base context.Context) (io.ReadCloser, string, error)
 	// backoff makes the next connection attempt wait a while.
 	backoff()
 	headerLen() int
@@ -439,7 +443,7 @@ func (r *Reader) open() error {
 		ctx, cancel = context.WithDeadline(ctx, r.deadline)
 		defer cancel()
 	}
-	conn, name, err := r.src.next(ctx)
+	conn, name, err := r.src.next(ctx, r.ctx)
 	if err != nil {
 		switch {
 		case r.ctx.Err() != nil:
@@ -474,7 +478,7 @@ type fileSource struct {
 	i     int
 }
 
-func (s *fileSource) next(context.Context) (io.ReadCloser, string, error) {
+func (s *fileSource) next(_, _ context.Context) (io.ReadCloser, string, error) {
 	if s.i >= len(s.files) {
 		return nil, "", io.EOF
 	}
@@ -499,27 +503,40 @@ type dialSource struct {
 
 func (s *dialSource) backoff() { s.nextTry = time.Now().Add(s.retry) }
 
-func (s *dialSource) next(ctx context.Context) (io.ReadCloser, string, error) {
+func (s *dialSource) next(wait, base context.Context) (io.ReadCloser, string, error) {
 	for {
-		if wait := time.Until(s.nextTry); wait > 0 {
-			t := time.NewTimer(wait)
+		if d := time.Until(s.nextTry); d > 0 {
+			t := time.NewTimer(d)
 			select {
-			case <-ctx.Done():
+			case <-wait.Done():
 				t.Stop()
-				return nil, s.addr, ctx.Err()
+				return nil, s.addr, wait.Err()
 			case <-t.C:
 			}
 		}
-		conn, err := s.dialer.DialContext(ctx, s.network, s.addr)
+		// The read's deadline does not cut a connection short: the
+		// sender may have accepted it already, and would take a reader
+		// that hung up at once for one that reads, and send it what this
+		// one never gets.
+		dial, cancel := context.WithTimeout(base, dialTimeout)
+		conn, err := s.dialer.DialContext(dial, s.network, s.addr)
+		cancel()
 		if err == nil {
 			return conn, s.addr, nil
 		}
-		if ctx.Err() != nil {
-			return nil, s.addr, ctx.Err()
+		if base.Err() != nil {
+			return nil, s.addr, base.Err()
 		}
 		s.backoff()
+		if wait.Err() != nil {
+			return nil, s.addr, wait.Err()
+		}
 	}
 }
+
+// dialTimeout bounds one connection attempt, which a read's timeout does
+// not cut short.
+const dialTimeout = 3 * time.Second
 
 func (*dialSource) headerLen() int { return socketHeaderLen }
 func (*dialSource) isSocket() bool { return true }

@@ -612,3 +612,60 @@ func TestParallelReadersSeeSameStream(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestSocketInputShortTimeoutConnects reads with a timeout far shorter than
+// a connection takes to set up, from a sender that waits for its reader:
+// every record arrives. A connection the sender accepted must not be
+// dropped by the reader because its read's deadline passed while it was
+// being made: the sender would take it for its reader and send it
+// everything.
+func TestSocketInputShortTimeoutConnects(t *testing.T) {
+	tmpl, recs := testRecords(t, 3000)
+	for i := range 100 {
+		socketDir(t)
+		// A millisecond, as long as the pause between attempts: the
+		// connection is made as the read's deadline passes.
+		spec, err := ParseIfcSpec(fmt.Sprintf("u:short%d:timeout=1000", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := OpenInput(spec, InputConfig{RetryInterval: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan int, 1)
+		go func() {
+			defer r.Close()
+			n := 0
+			for {
+				_, err := r.Next()
+				switch {
+				case err == nil:
+					n++
+				case errors.Is(err, ErrTimeout):
+				case errors.Is(err, io.EOF):
+					got <- n
+					return
+				default:
+					t.Errorf("reader: %v", err)
+				}
+			}
+		}()
+		w := openOutput(t, fmt.Sprintf("u:short%d", i))
+		if err := w.SetFormat(UniRecFormat(tmpl)); err != nil {
+			t.Fatal(err)
+		}
+		sendAll(t, w, recs)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case n := <-got:
+			if n != len(recs) {
+				t.Fatalf("round %d: the reader got %d records of %d (reader %+v)", i, n, len(recs), r.Stats())
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: the reader got no end of stream", i)
+		}
+	}
+}

@@ -110,7 +110,12 @@ read:
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("dump: %w", err)
 	}
-	log.Info("dump finished", "input", r.Name(), "records", n, "skipped", skipped)
+	st := r.Stats()
+	log.Info("dump finished", "input", r.Name(), "records", n, "skipped", skipped,
+		"connections", st.Streams, "missed", st.Missed, "not_ready", st.NotReady)
+	if st.Missed > 0 {
+		log.Warn("records the sender sent never arrived (a reader that connects again starts at the sender's newest)", "missed", st.Missed)
+	}
 	if skipped > 0 {
 		return fmt.Errorf("dump: %d broken containers or records skipped", skipped)
 	}

@@ -95,13 +95,13 @@ func TestReplayIntoDump(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	type result struct {
-		out string
-		err error
+		out, stderr string
+		err         error
 	}
 	dumped := make(chan result)
 	go func() {
-		out, _, err := runCmd(t, ctx, "dump", "-i", "u:replayed")
-		dumped <- result{out, err}
+		out, stderr, err := runCmd(t, ctx, "dump", "-vv", "-i", "u:replayed")
+		dumped <- result{out, stderr, err}
 	}()
 	_, stderr, err := runCmd(t, ctx, "replay", "-i", "f:"+path+",u:replayed", "--progress", "1ms")
 	if err != nil {
@@ -115,7 +115,8 @@ func TestReplayIntoDump(t *testing.T) {
 		t.Fatal(res.err)
 	}
 	if n := strings.Count(res.out, "\n"); n != 4129+1 {
-		t.Errorf("dump printed %d lines, want a header and 4129 records", n)
+		// Seen once under load: say what each side saw.
+		t.Errorf("dump printed %d lines, want a header and 4129 records\nreplay: %s\ndump: %s", n, stderr, res.stderr)
 	}
 }
 

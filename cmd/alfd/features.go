@@ -27,14 +27,11 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 	outPath := fs.String("o", "-", "write the CSV to this file (- is standard output)")
 	setp := setFlag(fs, "feature set: alf (as ALF computes them, quirks included) or fixed")
 	batch := fs.Int("batch", alfBatchRecords, "records per batch on a socket input, as ALF reads them (a file is one batch)")
-	var v verbosity
-	v.register(fs)
-	if err := fs.Parse(args); err != nil {
+	log, err := parseLogged(e, fs, args)
+	if err != nil {
 		return err
 	}
-	log := v.logger(e.stderr)
 	set := *setp
-	var err error
 	var blacklist *annotate.Blacklist
 	if *blacklistPath != "" {
 		if blacklist, err = loadBlacklist(*blacklistPath, log); err != nil {

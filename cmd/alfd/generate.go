@@ -26,9 +26,8 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 	blacklist := fs.String("blacklist", "", "also write the resolvers' addresses to this file, one per line (ALF's blacklist format)")
 	d0 := fs.String("d0", "", "also write a D_0 to this file: labelled features (ALF's CSV) of other flows like these before the drift")
 	d0Flows := fs.Int("d0-flows", 1000, "flows generated for --d0 (those with features are kept)")
-	var v verbosity
-	v.register(fs)
-	if err := fs.Parse(args); err != nil {
+	log, err := parseLogged(e, fs, args)
+	if err != nil {
 		return err
 	}
 	switch {
@@ -46,7 +45,6 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 	if *out == "" && *pcap == "" {
 		*out = "f:synth.trapcap"
 	}
-	log := v.logger(e.stderr)
 	var specs []trap.IfcSpec
 	if *out != "" {
 		var err error

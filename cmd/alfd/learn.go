@@ -22,12 +22,10 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	out := fs.String("o", "", "where to write the model: MODEL.json (metadata and member files MODEL.K.txt) or, for single and gbdt, a LightGBM text file (with MODEL.meta.json)")
 	setp := setFlag(fs, "the feature set the CSV holds: alf or fixed (recorded in the model)")
 	seed := fs.Uint64("seed", 1, "random seed")
-	var v verbosity
-	v.register(fs)
-	if err := fs.Parse(args); err != nil {
+	log, err := parseLogged(e, fs, args)
+	if err != nil {
 		return err
 	}
-	log := v.logger(e.stderr)
 	switch {
 	case *dpath == "":
 		return errors.New("train: --dpath is required")
@@ -84,12 +82,10 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	blacklistPath := fs.String("blacklist", "", "the truth: a blacklist of DoH resolvers")
 	setp := setFlag(fs, "feature set: alf or fixed")
 	batch := fs.Int("batch", alfBatchRecords, "records per batch on a socket input, as ALF reads them")
-	var v verbosity
-	v.register(fs)
-	if err := fs.Parse(args); err != nil {
+	log, err := parseLogged(e, fs, args)
+	if err != nil {
 		return err
 	}
-	log := v.logger(e.stderr)
 	switch {
 	case *modelPath == "":
 		return errors.New("eval: --model is required")

@@ -127,6 +127,17 @@ func (v *verbosity) logger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
+// parseLogged adds NEMEA's -v, -vv and -vvv to a command's flags, parses
+// args, and returns the command's logger at the level they chose.
+func parseLogged(e *env, fs *flag.FlagSet, args []string) (*slog.Logger, error) {
+	var v verbosity
+	v.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return v.logger(e.stderr), nil
+}
+
 // newFlagSet returns a flag set that reports errors instead of exiting.
 func newFlagSet(e *env, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet("alfd "+name, flag.ContinueOnError)

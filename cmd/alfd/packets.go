@@ -304,9 +304,8 @@ func runFlows(ctx context.Context, e *env, args []string) error {
 	p.register(fs)
 	format := fs.String("format", "csv", "output format: csv (with a header) or json (JSON lines)")
 	outPath := fs.String("o", "-", "write to this file (- is standard output)")
-	var v verbosity
-	v.register(fs)
-	if err := fs.Parse(args); err != nil {
+	log, err := parseLogged(e, fs, args)
+	if err != nil {
 		return err
 	}
 	if *format != "csv" && *format != "json" {
@@ -315,7 +314,6 @@ func runFlows(ctx context.Context, e *env, args []string) error {
 	if !p.given() {
 		return errors.New("flows: --pcap or --afpacket is required")
 	}
-	log := v.logger(e.stderr)
 	in, err := p.open(log)
 	if err != nil {
 		return fmt.Errorf("flows: %w", err)
@@ -348,15 +346,13 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	var p packetFlags
 	p.register(fs)
 	outIfc := fs.String("i", "", "output interface (IFC_SPEC), NEMEA style, e.g. u:ipfixprobe or f:flows.trapcap")
-	var v verbosity
-	v.register(fs)
-	if err := fs.Parse(args); err != nil {
+	log, err := parseLogged(e, fs, args)
+	if err != nil {
 		return err
 	}
 	if !p.given() {
 		return errors.New("export: --pcap or --afpacket is required")
 	}
-	log := v.logger(e.stderr)
 	specs, err := parseIfcs("export", "-i", *outIfc, 0, 1)
 	if err != nil {
 		return err

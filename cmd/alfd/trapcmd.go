@@ -42,15 +42,13 @@ func runDump(ctx context.Context, e *env, args []string) error {
 	fields := fs.String("fields", "", "comma-separated fields to print (default: all, in record order)")
 	noHeader := fs.Bool("no-header", false, "omit the CSV header")
 	outPath := fs.String("o", "-", "write to this file (- is standard output)")
-	var v verbosity
-	v.register(fs)
-	if err := fs.Parse(args); err != nil {
+	log, err := parseLogged(e, fs, args)
+	if err != nil {
 		return err
 	}
 	if *format != "csv" && *format != "json" {
 		return fmt.Errorf("dump: --format %q: want csv or json", *format)
 	}
-	log := v.logger(e.stderr)
 	specs, err := parseIfcs("dump", "-i", *ifc, 1, 0)
 	if err != nil {
 		return err
@@ -127,12 +125,10 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 	ifc := fs.String("i", "", "input and output interface (IFC_SPEC), e.g. f:flows.trapcap,u:alf_socket")
 	count := fs.Int("c", 0, "stop after this many records (0: to the end of the input)")
 	progress := fs.Duration("progress", time.Second, "how often to show progress on stderr for file inputs (0: never)")
-	var v verbosity
-	v.register(fs)
-	if err := fs.Parse(args); err != nil {
+	log, err := parseLogged(e, fs, args)
+	if err != nil {
 		return err
 	}
-	log := v.logger(e.stderr)
 	specs, err := parseIfcs("replay", "-i", *ifc, 1, 1)
 	if err != nil {
 		return err

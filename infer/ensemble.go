@@ -55,8 +55,7 @@ type Ensemble struct {
 	name      string
 
 	// The batch form (fast.go), for ensembles of plain splits only.
-	fastNodes []fnode
-	fastTrees []fastTree
+	fast fastForm
 }
 
 // NFeatures is how many features the ensemble reads.

@@ -52,46 +52,89 @@ type fastTree struct {
 	depth int32
 }
 
+// fastForm is the batch form of an ensemble: its trees' nodes, internal
+// ones first, depth first tree after tree, and their leaves in a region of
+// their own, so that the walk can tell that every flow has arrived by one
+// bit of their offsets: leafBit is set in every leaf's offset and in no
+// other. (Tracking which flows moved cost three of a step's nine
+// instructions.)
+type fastForm struct {
+	nodes   []fnode
+	trees   []fastTree
+	leafBit uint32
+}
+
 // buildFast makes the batch form of an ensemble whose splits are all plain,
 // whose output is one group and whose features fit a keyVector; it leaves
-// fastTrees nil for any other. The assembly walk relies on what it builds:
+// fast.trees nil for any other. The assembly walk relies on what it builds:
 // every child offset is a node of the array, every feature offset within a
 // keyVector.
 func (e *Ensemble) buildFast() {
 	if e.special || e.float32s || e.nGroups != 1 || e.nFeatures > len(keyVector{}) {
 		return
 	}
-	var nodes []fnode
-	var trees []fastTree
+	nLeaves := len(e.nodes) + len(e.roots) // a binary tree has one leaf more than splits
+	internal := uint64(len(e.nodes)) * uint64(nodeSize)
+	leaves := uint64(nLeaves+1) * uint64(nodeSize)
+	bit := uint64(1)
+	for bit < max(internal, leaves) {
+		bit <<= 1
+	}
+	if 2*bit > math.MaxUint32 {
+		return
+	}
+	// Leaves start at the first node boundary at or past the bit and end
+	// before twice it.
+	firstLeaf := (bit + uint64(nodeSize) - 1) / uint64(nodeSize)
+	b := fastBuilder{
+		e:        e,
+		nodes:    make([]fnode, firstLeaf+uint64(nLeaves)),
+		nextLeaf: uint32(firstLeaf),
+	}
+	trees := make([]fastTree, 0, len(e.roots))
 	for _, root := range e.roots {
-		start := int32(len(nodes))
-		depth, ok := e.appendFast(&nodes, root, 0)
+		at, depth, ok := b.add(root, 0)
 		if !ok {
 			return
 		}
-		trees = append(trees, fastTree{root: uint32(start) * nodeSize, depth: int32(depth)})
+		trees = append(trees, fastTree{root: at, depth: int32(depth)})
 	}
-	e.fastNodes, e.fastTrees = nodes, trees
+	e.fast = fastForm{nodes: b.nodes, trees: trees, leafBit: uint32(bit)}
 }
 
-// appendFast lays out the subtree at i depth first and returns its depth.
-func (e *Ensemble) appendFast(nodes *[]fnode, i int32, depth int) (int, bool) {
-	at := len(*nodes)
+// fastBuilder lays out an ensemble's trees in the batch form.
+type fastBuilder struct {
+	e                      *Ensemble
+	nodes                  []fnode
+	nextInternal, nextLeaf uint32 // indices of the next free node of each region
+}
+
+// add lays out the subtree at i, internal nodes depth first, and returns
+// its byte offset and depth. It refuses more nodes than the ensemble has
+// (each is reached once: addLeavesTree checked).
+func (b *fastBuilder) add(i int32, depth int) (uint32, int, bool) {
 	if i < 0 {
-		self := uint32(at) * nodeSize
-		*nodes = append(*nodes, fnode{key: int64(math.Float64bits(e.leaves[^i])), left: self, right: self})
-		return depth, true
+		if int(b.nextLeaf) >= len(b.nodes) {
+			return 0, 0, false
+		}
+		self := b.nextLeaf * nodeSize
+		b.nodes[b.nextLeaf] = fnode{key: int64(math.Float64bits(b.e.leaves[^i])), left: self, right: self}
+		b.nextLeaf++
+		return self, depth, true
 	}
-	n := e.nodes[i]
-	*nodes = append(*nodes, fnode{key: orderKey(n.threshold), feature: n.feature * 8})
-	dl, okl := e.appendFast(nodes, n.left, depth+1)
-	right := len(*nodes)
-	dr, okr := e.appendFast(nodes, n.right, depth+1)
-	if !okl || !okr || uint64(len(*nodes))*uint64(nodeSize) > math.MaxUint32 {
-		return 0, false
+	if int(b.nextInternal) >= len(b.e.nodes) {
+		return 0, 0, false
 	}
-	(*nodes)[at].left, (*nodes)[at].right = uint32(at+1)*nodeSize, uint32(right)*nodeSize
-	return max(dl, dr), true
+	at := b.nextInternal
+	b.nextInternal++
+	n := b.e.nodes[i]
+	left, dl, okl := b.add(n.left, depth+1)
+	right, dr, okr := b.add(n.right, depth+1)
+	if !okl || !okr {
+		return 0, 0, false
+	}
+	b.nodes[at] = fnode{key: orderKey(n.threshold), left: left, right: right, feature: n.feature * 8}
+	return at * nodeSize, max(dl, dr), true
 }
 
 // step moves from the node at byte offset at one level down for the flow
@@ -113,39 +156,23 @@ func b2i(b bool) uint32 {
 // walk8Go takes eight consecutive flows through one tree side by side, so
 // that their independent chains of loads overlap. walk8 is it, in assembly
 // where there is some.
-func walk8Go(nodes []fnode, t fastTree, x *[8]keyVector, out *[8]float64) {
+func walk8Go(f *fastForm, t fastTree, x *[8]keyVector, out *[8]float64) {
+	nodes := f.nodes
 	i0, i1, i2, i3 := t.root, t.root, t.root, t.root
 	i4, i5, i6, i7 := t.root, t.root, t.root, t.root
 	for range t.depth {
-		// Leaves loop to themselves: when no flow moved, all are at
-		// leaves, short of the tree's depth (leaf-wise trees are uneven).
-		// Each flow's move is noted as it is made, so that only eight
-		// positions stay live.
-		j := step(nodes, i0, &x[0])
-		moved := j ^ i0
-		i0 = j
-		j = step(nodes, i1, &x[1])
-		moved |= j ^ i1
-		i1 = j
-		j = step(nodes, i2, &x[2])
-		moved |= j ^ i2
-		i2 = j
-		j = step(nodes, i3, &x[3])
-		moved |= j ^ i3
-		i3 = j
-		j = step(nodes, i4, &x[4])
-		moved |= j ^ i4
-		i4 = j
-		j = step(nodes, i5, &x[5])
-		moved |= j ^ i5
-		i5 = j
-		j = step(nodes, i6, &x[6])
-		moved |= j ^ i6
-		i6 = j
-		j = step(nodes, i7, &x[7])
-		moved |= j ^ i7
-		i7 = j
-		if moved == 0 {
+		i0 = step(nodes, i0, &x[0])
+		i1 = step(nodes, i1, &x[1])
+		i2 = step(nodes, i2, &x[2])
+		i3 = step(nodes, i3, &x[3])
+		i4 = step(nodes, i4, &x[4])
+		i5 = step(nodes, i5, &x[5])
+		i6 = step(nodes, i6, &x[6])
+		i7 = step(nodes, i7, &x[7])
+		// Leaves loop to themselves, so flows that arrived early wait;
+		// all may arrive short of the tree's depth (leaf-wise trees are
+		// uneven).
+		if i0&i1&i2&i3&i4&i5&i6&i7&f.leafBit != 0 {
 			break
 		}
 	}
@@ -159,10 +186,10 @@ func leafValue(nodes []fnode, at uint32) float64 {
 }
 
 // walk1 takes one flow through one tree in the batch form.
-func walk1(nodes []fnode, t fastTree, x *keyVector) float64 {
+func walk1(f *fastForm, t fastTree, x *keyVector) float64 {
 	i := t.root
 	for range t.depth {
-		i = step(nodes, i, x)
+		i = step(f.nodes, i, x)
 	}
-	return leafValue(nodes, i)
+	return leafValue(f.nodes, i)
 }

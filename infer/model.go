@@ -127,7 +127,7 @@ const batchRows = 64
 
 // probaBatch sets out[i].Members[member] to P(DoH) of xs[i].
 func (e *Ensemble) probaBatch(xs []features.Vector, out []Scores, member int) {
-	if e.fastTrees == nil {
+	if e.fast.trees == nil {
 		// Models with missing types, categories or several groups: one
 		// flow at a time.
 		for i := range xs {
@@ -159,7 +159,7 @@ func (e *Ensemble) probaBatch(xs []features.Vector, out []Scores, member int) {
 // sumTrees adds every tree's leaf for each row to sums, tree after tree in
 // the order leaves adds them, eight rows side by side.
 func (e *Ensemble) sumTrees(rows []keyVector, sums []float64) {
-	for t, tree := range e.fastTrees {
+	for t, tree := range e.fast.trees {
 		coef := 1.0
 		if e.coef != nil {
 			coef = e.coef[t]
@@ -167,13 +167,13 @@ func (e *Ensemble) sumTrees(rows []keyVector, sums []float64) {
 		var v [8]float64
 		i := 0
 		for ; i+8 <= len(rows); i += 8 {
-			walk8(e.fastNodes, tree, (*[8]keyVector)(rows[i:i+8]), &v)
+			walk8(&e.fast, tree, (*[8]keyVector)(rows[i:i+8]), &v)
 			for k := range 8 {
 				sums[i+k] += v[k] * coef
 			}
 		}
 		for ; i < len(rows); i++ {
-			sums[i] += walk1(e.fastNodes, tree, &rows[i]) * coef
+			sums[i] += walk1(&e.fast, tree, &rows[i]) * coef
 		}
 	}
 }

@@ -2,6 +2,6 @@
 
 package infer
 
-func walk8(nodes []fnode, t fastTree, x *[8]keyVector, out *[8]float64) {
-	walk8Go(nodes, t, x, out)
+func walk8(f *fastForm, t fastTree, x *[8]keyVector, out *[8]float64) {
+	walk8Go(f, t, x, out)
 }

@@ -21,7 +21,7 @@ func TestWalk8(t *testing.T) {
 			t.Fatal(err)
 		}
 		e := m.Members[0]
-		if e.fastTrees == nil {
+		if e.fast.trees == nil {
 			t.Fatalf("%d leaves: no batch form", leaves)
 		}
 		var rows [8]keyVector
@@ -38,12 +38,12 @@ func TestWalk8(t *testing.T) {
 					rows[r][f] = orderKey(v)
 				}
 			}
-			for i, tree := range e.fastTrees {
+			for i, tree := range e.fast.trees {
 				var got, want [8]float64
-				walk8(e.fastNodes, tree, &rows, &got)
-				walk8Go(e.fastNodes, tree, &rows, &want)
+				walk8(&e.fast, tree, &rows, &got)
+				walk8Go(&e.fast, tree, &rows, &want)
 				for r := range rows {
-					one := walk1(e.fastNodes, tree, &rows[r])
+					one := walk1(&e.fast, tree, &rows[r])
 					if math.Float64bits(got[r]) != math.Float64bits(want[r]) || math.Float64bits(one) != math.Float64bits(want[r]) {
 						t.Fatalf("%d leaves, tree %d, flow %d: walk8 %v, walk8Go %v, walk1 %v", leaves, i, r, got[r], want[r], one)
 					}

@@ -57,7 +57,7 @@ type Stats struct {
 	// that the input skipped, and records of a template without the fields
 	// alfd needs.
 	BadInput    atomic.Uint64
-	Truncated   atomic.Uint64 // flows with per-packet arrays cut at 30
+	Truncated   atomic.Uint64 // kept flows with per-packet arrays cut at 30
 	Classified  atomic.Uint64
 	DoH         atomic.Uint64 // flows classified as DoH
 	Labelled    atomic.Uint64 // flows the dry run's oracle knew
@@ -248,10 +248,15 @@ func (p *Pipeline) take(ctx context.Context, rec trap.Record) error {
 		p.local.badInput++
 	} else {
 		i := p.n
-		if p.reader.Read(rec, &p.raw, &p.flows[i]) {
-			p.local.truncated++
+		// Records ALF skips are not read further: about half of a link's.
+		r := p.reader.Filter(rec)
+		if r == features.Kept {
+			if p.reader.Read(rec, &p.raw, &p.flows[i]) {
+				p.local.truncated++
+			}
+			r = p.ex.Compute(&p.raw, &p.x[i])
 		}
-		if r := p.ex.Compute(&p.raw, &p.x[i]); r != features.Kept {
+		if r != features.Kept {
 			p.local.skipped[r]++
 		} else {
 			if i == 0 {

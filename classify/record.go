@@ -49,6 +49,9 @@ func NewRecordReader(t *trap.Template) (*RecordReader, error) {
 // Template is the template the reader was made for.
 func (r *RecordReader) Template() *trap.Template { return r.features.Template() }
 
+// Filter says whether ALF would keep rec's flow, from its counters alone.
+func (r *RecordReader) Filter(rec trap.Record) features.SkipReason { return r.features.Filter(rec) }
+
 // Read fills f with what rec's features are computed from, and e with its
 // endpoints (not its server name: see SNI). Per-packet arrays longer than
 // features.MaxPackets are cut there; truncated says so.

@@ -50,6 +50,12 @@ func NewRecordReader(t *trap.Template) (*RecordReader, error) {
 // Template is the template the reader was made for.
 func (r *RecordReader) Template() *trap.Template { return r.t }
 
+// Filter is Filter of rec's counters: whether ALF would keep its flow,
+// known before reading the rest.
+func (r *RecordReader) Filter(rec trap.Record) SkipReason {
+	return Filter(rec.Uint(r.packets), rec.Uint(r.packetsRev))
+}
+
 // Read fills f from rec, a record of the reader's template. Per-packet
 // arrays longer than MaxPackets are cut there; truncated says so.
 func (r *RecordReader) Read(rec trap.Record, f *Flow) (truncated bool) {
@@ -60,20 +66,9 @@ func (r *RecordReader) Read(rec trap.Record, f *Flow) (truncated bool) {
 	f.TimeFirst = rec.Time(r.first)
 	f.TimeLast = rec.Time(r.last)
 
-	lengths := rec.Uint16s(r.lengths)
-	f.NLengths = min(lengths.Len(), MaxPackets)
-	for i := range f.NLengths {
-		f.Lengths[i] = lengths.At(i)
-	}
-	dirs := rec.Int8s(r.dirs)
-	f.NDirs = min(dirs.Len(), MaxPackets)
-	for i := range f.NDirs {
-		f.Dirs[i] = dirs.At(i)
-	}
-	times := rec.Times(r.times)
-	f.NTimes = min(times.Len(), MaxPackets)
-	for i := range f.NTimes {
-		f.Times[i] = times.At(i)
-	}
+	lengths, dirs, times := rec.Uint16s(r.lengths), rec.Int8s(r.dirs), rec.Times(r.times)
+	f.NLengths = lengths.CopyTo(f.Lengths[:])
+	f.NDirs = dirs.CopyTo(f.Dirs[:])
+	f.NTimes = times.CopyTo(f.Times[:])
 	return lengths.Len() > MaxPackets || dirs.Len() > MaxPackets || times.Len() > MaxPackets
 }

@@ -6,9 +6,31 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"unsafe"
 )
 
 var le = binary.LittleEndian
+
+// nativeLE says whether this machine stores integers as UniRec does, so
+// that arrays can be copied out of a record as they are.
+var nativeLE = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// copyElements copies the first elements of the little-endian array src
+// into dst, as many as both hold, and returns how many: in one move where
+// the machine is little-endian, else element by element with at.
+func copyElements[E any](dst []E, src []byte, at func(int) E) int {
+	var e E
+	size := int(unsafe.Sizeof(e))
+	n := min(len(src)/size, len(dst))
+	if nativeLE {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), n*size), src)
+		return n
+	}
+	for i := range dst[:n] {
+		dst[i] = at(i)
+	}
+	return n
+}
 
 // ErrBadRecord is wrapped by every error that Template.Decode returns.
 var ErrBadRecord = errors.New("malformed UniRec record")
@@ -178,6 +200,10 @@ func (v Int8s) Len() int { return len(v) }
 // At returns element i.
 func (v Int8s) At(i int) int8 { return int8(v[i]) }
 
+// CopyTo copies the first elements into dst, as many as both hold, and
+// returns how many.
+func (v Int8s) CopyTo(dst []int8) int { return copyElements(dst, v, v.At) }
+
 // Uint16s is a view of a uint16* (or int16*) array.
 type Uint16s []byte
 
@@ -186,6 +212,10 @@ func (v Uint16s) Len() int { return len(v) / 2 }
 
 // At returns element i.
 func (v Uint16s) At(i int) uint16 { return le.Uint16(v[2*i:]) }
+
+// CopyTo copies the first elements into dst, as many as both hold, and
+// returns how many.
+func (v Uint16s) CopyTo(dst []uint16) int { return copyElements(dst, v, v.At) }
 
 // Uint32s is a view of a uint32*, int32* or float* array.
 type Uint32s []byte
@@ -213,6 +243,10 @@ func (v Times) Len() int { return len(v) / 8 }
 
 // At returns element i.
 func (v Times) At(i int) Time { return Time(le.Uint64(v[8*i:])) }
+
+// CopyTo copies the first elements into dst, as many as both hold, and
+// returns how many.
+func (v Times) CopyTo(dst []Time) int { return copyElements(dst, v, v.At) }
 
 // IPs is a view of an ipaddr* array.
 type IPs []byte

@@ -155,3 +155,52 @@ func TestAppendTo(t *testing.T) {
 		t.Errorf("copy reads %d %q; arena %q", cp.Uint16(tmpl.Field("P")), cp.String(tmpl.Field("S")), arena)
 	}
 }
+
+// TestArrayCopyTo checks that the arrays' CopyTo gives what At gives, as
+// many elements as both sides hold, in one move and element by element (as
+// on a big-endian machine), without allocating.
+func TestArrayCopyTo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	raw := make([]byte, 8*40)
+	for i := range raw {
+		raw[i] = byte(rng.Uint32())
+	}
+	defer func(was bool) { nativeLE = was }(nativeLE)
+	for _, native := range []bool{true, false} {
+		nativeLE = native
+		for _, n := range []int{0, 1, 7, 30, 40} {
+			for _, room := range []int{0, 3, 30} {
+				u16, i8, times := Uint16s(raw[:2*n]), Int8s(raw[:n]), Times(raw[:8*n])
+				var d16 [30]uint16
+				var d8 [30]int8
+				var dt [30]Time
+				want := min(n, room)
+				if got := u16.CopyTo(d16[:room]); got != want {
+					t.Fatalf("native %v, %d elements into %d: Uint16s copied %d", native, n, room, got)
+				}
+				if got := i8.CopyTo(d8[:room]); got != want {
+					t.Fatalf("native %v, %d elements into %d: Int8s copied %d", native, n, room, got)
+				}
+				if got := times.CopyTo(dt[:room]); got != want {
+					t.Fatalf("native %v, %d elements into %d: Times copied %d", native, n, room, got)
+				}
+				for i := range 30 {
+					var w16 uint16
+					var w8 int8
+					var wt Time
+					if i < want {
+						w16, w8, wt = u16.At(i), i8.At(i), times.At(i)
+					}
+					if d16[i] != w16 || d8[i] != w8 || dt[i] != wt {
+						t.Fatalf("native %v, %d elements into %d, element %d: got %d %d %d, want %d %d %d",
+							native, n, room, i, d16[i], d8[i], dt[i], w16, w8, wt)
+					}
+				}
+			}
+		}
+	}
+	var d16 [30]uint16
+	if a := testing.AllocsPerRun(100, func() { Uint16s(raw[:60]).CopyTo(d16[:]) }); a != 0 {
+		t.Errorf("CopyTo allocates %v times", a)
+	}
+}

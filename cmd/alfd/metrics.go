@@ -75,7 +75,7 @@ func (d *daemon) writeMetrics(w io.Writer) {
 		m.value("alfd_flows_dropped_total", `reason="`+r.String()+`"`, float64(st.Skipped[r].Load()))
 	}
 	m.value("alfd_flows_dropped_total", `reason="bad_input"`, float64(st.BadInput.Load()))
-	m.one("alfd_flows_truncated_total", "counter", "Flows whose per-packet arrays were cut at 30 entries.", float64(st.Truncated.Load()))
+	m.one("alfd_flows_truncated_total", "counter", "Kept flows whose per-packet arrays were cut at 30 entries.", float64(st.Truncated.Load()))
 	m.one("alfd_flows_classified_total", "counter", "Flows classified.", float64(st.Classified.Load()))
 	m.one("alfd_flows_doh_total", "counter", "Flows classified as DNS over HTTPS.", float64(st.DoH.Load()))
 	share := 0.0

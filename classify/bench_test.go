@@ -2,13 +2,17 @@ package classify
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"path/filepath"
+	"runtime"
 	"testing"
 
+	"github.com/alfd/alfd/features"
 	"github.com/alfd/alfd/infer"
 	"github.com/alfd/alfd/internal/shareddata"
+	"github.com/alfd/alfd/synth"
 	"github.com/alfd/alfd/trap"
 )
 
@@ -34,6 +38,28 @@ func BenchmarkPipeline(b *testing.B) {
 		tmpl = rec.Template()
 		recs = append(recs, bytes.Clone(rec.Raw()))
 	}
+	// The records once per core, classified side by side, as the meters of
+	// a fanout group are: how the pipeline scales.
+	b.Run("gbdt-parallel", func(b *testing.B) {
+		var slot infer.Slot
+		slot.Store(d0Model(b, "gbdt"))
+		p := New(Config{Set: features.SetALF, Slot: &slot, Output: TrapOutput{W: openOutput(b, "b:")}, Oracle: synth.Blacklist()})
+		sources := make([]Source, runtime.GOMAXPROCS(0))
+		b.ResetTimer()
+		for range b.N {
+			for i := range sources {
+				sources[i] = &sliceSource{tmpl: tmpl, recs: recs}
+			}
+			if err := p.RunAll(context.Background(), sources); err != nil {
+				b.Fatal(err)
+			}
+		}
+		secs := b.Elapsed().Seconds()
+		st := p.Stats()
+		b.ReportMetric(float64(st.Records.Load())/secs, "records/s")
+		b.ReportMetric(float64(st.Classified.Load())/secs, "flows/s")
+		b.ReportMetric(float64(len(sources)), "sources")
+	})
 	for _, kind := range []string{"gbdt", "single"} {
 		b.Run(kind, func(b *testing.B) {
 			var slot infer.Slot

@@ -6,8 +6,11 @@
 // and MODEL_VERSION added. On the way it labels flows with an oracle when
 // asked to (ALF's dry run), offers the learner the flows its gate lets
 // through, and ends generations by count, by time and at each stream's end.
+// Several sources (the meters of a fanout group) can be classified side by
+// side, a goroutine each, sharing the counters, the output and the
+// generations.
 //
 // Per record it neither allocates nor takes a lock; the output, the
-// learner's queue and the counters are touched once per batch or only for
-// the flows the learner may want.
+// generation, the learner's queue and the counters are touched once per
+// batch or only for the flows the learner may want.
 package classify

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -41,7 +42,8 @@ type Config struct {
 	// GenerationTime ends a generation when it has lasted this long; zero
 	// never.
 	GenerationTime time.Duration
-	// OnGeneration, when set, hears of each generation's end.
+	// OnGeneration, when set, hears of each generation's end, in order,
+	// on the goroutine of the source that ended it.
 	OnGeneration func(learner.GenerationStats)
 	Seed         uint64
 	Log          *slog.Logger
@@ -69,15 +71,43 @@ type Stats struct {
 	LearnerWait atomic.Int64
 }
 
-// A Pipeline is alfd's fast path for one input: it reads flow records,
-// computes their features, scores them batch by batch with the model in
-// the slot, and sends them on with their verdicts. It is for one goroutine.
+// A Pipeline is alfd's fast path: it reads flow records, computes their
+// features, scores them batch by batch with the model in the slot, and
+// sends them on with their verdicts. Run reads one source; RunAll reads
+// several side by side (the meters of a fanout group), a goroutine each,
+// which share the counters, the output and the generations.
 type Pipeline struct {
 	cfg   Config
+	stats Stats
+	out   sync.Mutex // the workers' turns at the output
+	gen   generation
+}
+
+// generation is the generation under way, as the workers have published
+// it: they add their records and the dry run's counts at each batch.
+type generation struct {
+	mu      sync.Mutex
+	records uint64
+	all     evaluate.Confusion
+	start   time.Time
+	number  uint64 // generations ended before this one
+}
+
+// started is when the generation began.
+func (g *generation) started() time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.start
+}
+
+// A worker classifies one source, for one goroutine.
+type worker struct {
+	p     *Pipeline
+	cfg   *Config
 	log   *slog.Logger
 	ex    *features.Extractor
 	gate  *learner.Gate
-	stats Stats
+	stats *Stats
 
 	// The template being read and what reads and writes it.
 	tmpl    *trap.Template
@@ -103,10 +133,13 @@ type Pipeline struct {
 	raw       features.Flow
 	candidate learner.Candidate
 
-	// The generation.
+	// The generation: what this worker has not published yet, the records
+	// of all as of its last look, and which generation that was.
 	genRecords uint64
-	genStart   time.Time
 	genAll     evaluate.Confusion
+	genSeen    uint64
+	genNumber  uint64
+	genStart   time.Time
 	stream     uint64
 	offline    bool // generations wait for the learner, as in ALF
 
@@ -123,20 +156,27 @@ func New(cfg Config) *Pipeline {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	p := &Pipeline{
-		cfg:     cfg,
-		log:     cfg.Log,
-		ex:      features.NewExtractor(cfg.Set),
-		recs:    make([]trap.Record, cfg.BatchSize),
-		flows:   make([]annotate.Flow, cfg.BatchSize),
-		x:       make([]features.Vector, cfg.BatchSize),
-		scores:  make([]infer.Scores, cfg.BatchSize),
-		outRecs: make([][]byte, 0, cfg.BatchSize),
+	return &Pipeline{cfg: cfg}
+}
+
+// newWorker returns the pipeline's worker number i.
+func (p *Pipeline) newWorker(i int) *worker {
+	w := &worker{
+		p:       p,
+		cfg:     &p.cfg,
+		log:     p.cfg.Log,
+		ex:      features.NewExtractor(p.cfg.Set),
+		stats:   &p.stats,
+		recs:    make([]trap.Record, p.cfg.BatchSize),
+		flows:   make([]annotate.Flow, p.cfg.BatchSize),
+		x:       make([]features.Vector, p.cfg.BatchSize),
+		scores:  make([]infer.Scores, p.cfg.BatchSize),
+		outRecs: make([][]byte, 0, p.cfg.BatchSize),
 	}
-	if cfg.Learner != nil {
-		p.gate = cfg.Learner.NewGate(cfg.Seed)
+	if p.cfg.Learner != nil {
+		w.gate = p.cfg.Learner.NewGate(p.cfg.Seed + uint64(i))
 	}
-	return p
+	return w
 }
 
 // Stats are the pipeline's counters.
@@ -178,56 +218,92 @@ func (s TrapSource) Live() bool { return s.R.Spec().Kind == 'u' || s.R.Spec().Ki
 // counted, logged and skipped. Run closes in when ctx ends, and returns
 // after the flows it holds are sent.
 func (p *Pipeline) Run(ctx context.Context, in Source) error {
-	defer context.AfterFunc(ctx, func() { in.Close() })()
-	err := p.read(ctx, in)
-	// What is held goes out, whatever stopped the reading.
-	return errors.Join(err, p.sendHeld())
+	return p.RunAll(ctx, []Source{in})
 }
 
-func (p *Pipeline) read(ctx context.Context, in Source) error {
-	p.genStart = time.Now()
+// RunAll is Run for several sources at once, a goroutine each. A
+// generation ends for all of them when they have read, together, the
+// records of a generation or it has lasted its time. When one fails, the
+// others stop.
+func (p *Pipeline) RunAll(ctx context.Context, ins []Source) error {
+	p.gen.mu.Lock()
+	p.gen.start = time.Now()
+	p.gen.mu.Unlock()
+	if len(ins) == 1 {
+		return p.newWorker(0).run(ctx, ins[0])
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	errs := make([]error, len(ins))
+	var wg sync.WaitGroup
+	for i, in := range ins {
+		w := p.newWorker(i)
+		wg.Go(func() {
+			if errs[i] = w.run(ctx, in); errs[i] != nil {
+				cancel(errs[i])
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// run is Run for the worker's source.
+func (w *worker) run(ctx context.Context, in Source) error {
+	defer context.AfterFunc(ctx, func() { in.Close() })()
+	err := w.read(ctx, in)
+	// What is held goes out, whatever stopped the reading.
+	return errors.Join(err, w.sendHeld())
+}
+
+func (w *worker) read(ctx context.Context, in Source) error {
+	w.genStart = w.p.gen.started()
 	socket := in.Live()
-	p.offline = !socket
+	w.offline = !socket
 	for {
 		rec, err := in.Next()
-		var se *trap.StreamError
 		switch {
 		case err == nil:
 		case ctx.Err() != nil:
 			return nil
 		case errors.Is(err, trap.ErrTimeout):
-			if err := p.idle(ctx); err != nil {
+			if err := w.idle(ctx); err != nil {
 				return err
 			}
 			continue
-		case errors.As(err, &se):
-			p.local.badInput++
-			p.log.Warn("skipped broken input", "err", err)
+		case trap.Skipped(err):
+			w.local.badInput++
+			w.log.Warn("skipped broken input", "err", err)
 			continue
 		case errors.Is(err, io.EOF):
-			if err := p.endGeneration(ctx); err != nil || !socket {
+			if err := w.endGeneration(ctx, generationStreamEnd); err != nil || !socket {
 				return err
 			}
-			if err := p.sendHeld(); err != nil {
+			if err := w.sendHeld(); err != nil {
 				return err
 			}
 			continue
 		default:
 			return err
 		}
-		if st := in.Streams(); st != p.stream {
-			// A new file or connection: a new batch for ALF.
-			p.stream = st
-			if err := p.endGeneration(ctx); err != nil {
-				return err
+		if st := in.Streams(); st != w.stream {
+			// A new file or connection: a new batch for ALF. The source's
+			// first stream ends nothing: the records of the generation
+			// under way are other sources'.
+			first := w.stream == 0
+			w.stream = st
+			if !first {
+				if err := w.endGeneration(ctx, generationStreamEnd); err != nil {
+					return err
+				}
 			}
 		}
-		if err := p.take(ctx, rec); err != nil {
+		if err := w.take(ctx, rec); err != nil {
 			return err
 		}
 		if socket && !in.Buffered() {
 			// Reading on would wait for the sender: send what is here.
-			if err := p.idle(ctx); err != nil {
+			if err := w.idle(ctx); err != nil {
 				return err
 			}
 		}
@@ -235,151 +311,167 @@ func (p *Pipeline) read(ctx context.Context, in Source) error {
 }
 
 // take reads one record into the batch.
-func (p *Pipeline) take(ctx context.Context, rec trap.Record) error {
-	if rec.Template() != p.tmpl {
-		if err := p.flush(); err != nil {
+func (w *worker) take(ctx context.Context, rec trap.Record) error {
+	if rec.Template() != w.tmpl {
+		if err := w.flush(); err != nil {
 			return err
 		}
-		p.setTemplate(rec.Template())
+		w.setTemplate(rec.Template())
 	}
-	p.local.records++
-	p.genRecords++
-	if p.reader == nil {
-		p.local.badInput++
+	w.local.records++
+	w.genRecords++
+	if w.reader == nil {
+		w.local.badInput++
 	} else {
-		i := p.n
+		i := w.n
 		// Records ALF skips are not read further: about half of a link's.
-		r := p.reader.Filter(rec)
+		r := w.reader.Filter(rec)
 		if r == features.Kept {
-			if p.reader.Read(rec, &p.raw, &p.flows[i]) {
-				p.local.truncated++
+			if w.reader.Read(rec, &w.raw, &w.flows[i]) {
+				w.local.truncated++
 			}
-			r = p.ex.Compute(&p.raw, &p.x[i])
+			r = w.ex.Compute(&w.raw, &w.x[i])
 		}
 		if r != features.Kept {
-			p.local.skipped[r]++
+			w.local.skipped[r]++
 		} else {
 			if i == 0 {
-				p.arena = p.arena[:0]
+				w.arena = w.arena[:0]
 			}
-			p.arena, p.recs[i] = rec.AppendTo(p.arena)
-			p.n++
-			if p.n == len(p.x) {
-				if err := p.flush(); err != nil {
+			w.arena, w.recs[i] = rec.AppendTo(w.arena)
+			w.n++
+			if w.n == len(w.x) {
+				if err := w.flush(); err != nil {
 					return err
 				}
-				if p.timeUp() {
-					return p.endGeneration(ctx)
+				if w.timeUp() {
+					return w.endGeneration(ctx, generationTimeUp)
 				}
 			}
 		}
 	}
-	if p.cfg.GenerationFlows > 0 && p.genRecords >= p.cfg.GenerationFlows {
-		return p.endGeneration(ctx)
+	if w.cfg.GenerationFlows > 0 && w.genSeen+w.genRecords >= w.cfg.GenerationFlows {
+		return w.endGeneration(ctx, generationFull)
 	}
 	return nil
 }
 
 // setTemplate prepares for records of template t: a template without the
 // fields alfd needs is refused, its records counted as bad input.
-func (p *Pipeline) setTemplate(t *trap.Template) {
-	p.tmpl, p.reader = t, nil
+func (w *worker) setTemplate(t *trap.Template) {
+	w.tmpl, w.reader = t, nil
 	r, err := NewRecordReader(t)
 	if err == nil {
-		p.out, err = outputTemplate(t)
+		w.out, err = outputTemplate(t)
 	}
 	if err != nil {
-		if p.refused == nil || !p.refused.Equal(t) {
-			p.log.Error("records of this template cannot be classified; they are skipped", "template", t.Spec(), "err", err)
-			p.refused = t
+		if w.refused == nil || !w.refused.Equal(t) {
+			w.log.Error("records of this template cannot be classified; they are skipped", "template", t.Spec(), "err", err)
+			w.refused = t
 		}
 		return
 	}
-	p.reader = r
-	p.builder = trap.NewBuilder(p.out)
-	p.doh, p.proba, p.version = p.out.Field("DOH"), p.out.Field("DOH_PROBA"), p.out.Field("MODEL_VERSION")
+	w.reader = r
+	w.builder = trap.NewBuilder(w.out)
+	w.doh, w.proba, w.version = w.out.Field("DOH"), w.out.Field("DOH_PROBA"), w.out.Field("MODEL_VERSION")
 }
 
 // flush scores the batch, sends it, labels it and offers the learner what
 // the gate lets through.
-func (p *Pipeline) flush() error {
-	defer p.publish()
-	n := p.n
+func (w *worker) flush() error {
+	defer w.publish()
+	n := w.n
 	if n == 0 {
 		return nil
 	}
-	p.n = 0
-	m := p.cfg.Slot.Load()
-	m.ScoreBatch(p.x[:n], p.scores[:n])
-	p.outArena, p.outRecs = p.outArena[:0], p.outRecs[:0]
+	w.n = 0
+	m := w.cfg.Slot.Load()
+	m.ScoreBatch(w.x[:n], w.scores[:n])
+	w.outArena, w.outRecs = w.outArena[:0], w.outRecs[:0]
 	var doh, labelled, offered uint64
 	for i := range n {
-		rec := p.recs[i]
-		s := &p.scores[i]
+		rec := w.recs[i]
+		s := &w.scores[i]
 		isDoH := s.DoH()
 		if isDoH {
 			doh++
 		}
-		flow := &p.flows[i]
-		if p.cfg.Oracle != nil {
+		flow := &w.flows[i]
+		if w.cfg.Oracle != nil {
 			// The oracle only looks: a view of the record will do.
-			flow.SNI = unsafeString(p.reader.SNI(rec))
-			if truth, known := p.cfg.Oracle.Label(flow); known {
-				p.genAll.Add(isDoH, truth)
+			flow.SNI = unsafeString(w.reader.SNI(rec))
+			if truth, known := w.cfg.Oracle.Label(flow); known {
+				w.genAll.Add(isDoH, truth)
 				labelled++
 			}
 		}
-		if p.gate != nil {
-			c := &p.candidate
+		if w.gate != nil {
+			c := &w.candidate
 			c.S = *s
-			if p.gate.Consider(c) {
-				c.X, c.Flow = p.x[i], *flow
-				c.Flow.SNI = string(p.reader.SNI(rec))
-				if p.cfg.Learner.Offer(c) {
+			if w.gate.Consider(c) {
+				c.X, c.Flow = w.x[i], *flow
+				c.Flow.SNI = string(w.reader.SNI(rec))
+				if w.cfg.Learner.Offer(c) {
 					offered++
 				}
 			}
 		}
-		if p.cfg.Output != nil {
-			b := p.builder
+		if w.cfg.Output != nil {
+			b := w.builder
 			b.Reset()
 			b.CopyFrom(rec)
 			var v uint64
 			if isDoH {
 				v = 1
 			}
-			b.SetUint(p.doh, v)
-			b.SetDouble(p.proba, s.Proba)
-			b.SetUint(p.version, uint64(m.Version))
-			at := len(p.outArena)
+			b.SetUint(w.doh, v)
+			b.SetDouble(w.proba, s.Proba)
+			b.SetUint(w.version, uint64(m.Version))
+			at := len(w.outArena)
 			var err error
-			if p.outArena, err = b.Append(p.outArena); err != nil {
+			if w.outArena, err = b.Append(w.outArena); err != nil {
 				return fmt.Errorf("output record: %w", err)
 			}
-			p.outRecs = append(p.outRecs, p.outArena[at:])
+			w.outRecs = append(w.outRecs, w.outArena[at:])
 		}
 	}
-	p.stats.Classified.Add(uint64(n))
-	p.stats.DoH.Add(doh)
-	p.stats.Labelled.Add(labelled)
-	p.stats.Offered.Add(offered)
-	if p.cfg.Output != nil {
-		if err := p.cfg.Output.Write(p.out, p.outRecs); err != nil {
+	w.stats.Classified.Add(uint64(n))
+	w.stats.DoH.Add(doh)
+	w.stats.Labelled.Add(labelled)
+	w.stats.Offered.Add(offered)
+	if w.cfg.Output != nil {
+		w.p.out.Lock()
+		err := w.cfg.Output.Write(w.out, w.outRecs)
+		w.p.out.Unlock()
+		if err != nil {
 			return fmt.Errorf("output: %w", err)
 		}
-		p.stats.Sent.Add(uint64(len(p.outRecs)))
+		w.stats.Sent.Add(uint64(len(w.outRecs)))
 	}
 	return nil
 }
 
-// publish adds the local counts to the stats.
-func (p *Pipeline) publish() {
-	l := &p.local
-	p.stats.Records.Add(l.records)
-	p.stats.BadInput.Add(l.badInput)
-	p.stats.Truncated.Add(l.truncated)
+// publish adds the local counts to the stats, and the generation's to the
+// pipeline's; it notes a generation that another worker ended.
+func (w *worker) publish() {
+	g := &w.p.gen
+	g.mu.Lock()
+	if g.number != w.genNumber {
+		w.genNumber = g.number
+		w.ex.NewBatch()
+	}
+	g.records += w.genRecords
+	g.all.Merge(w.genAll)
+	w.genSeen, w.genStart = g.records, g.start
+	g.mu.Unlock()
+	w.genRecords, w.genAll = 0, evaluate.Confusion{}
+
+	l := &w.local
+	w.stats.Records.Add(l.records)
+	w.stats.BadInput.Add(l.badInput)
+	w.stats.Truncated.Add(l.truncated)
 	for r := range l.skipped {
-		p.stats.Skipped[r].Add(l.skipped[r])
+		w.stats.Skipped[r].Add(l.skipped[r])
 	}
 	*l = struct {
 		records, badInput, truncated uint64
@@ -389,61 +481,92 @@ func (p *Pipeline) publish() {
 
 // idle sends what the batch holds, as the input has nothing more now, and
 // ends the generation when its time is up.
-func (p *Pipeline) idle(ctx context.Context) error {
-	if err := p.sendHeld(); err != nil {
+func (w *worker) idle(ctx context.Context) error {
+	if err := w.sendHeld(); err != nil {
 		return err
 	}
-	if p.timeUp() {
-		return p.endGeneration(ctx)
+	if w.timeUp() {
+		return w.endGeneration(ctx, generationTimeUp)
 	}
 	return nil
 }
 
 // sendHeld classifies the batch and has the output send what it holds.
-func (p *Pipeline) sendHeld() error {
-	if err := p.flush(); err != nil {
+func (w *worker) sendHeld() error {
+	if err := w.flush(); err != nil {
 		return err
 	}
-	if p.cfg.Output != nil {
-		if err := p.cfg.Output.Flush(); err != nil {
+	if w.cfg.Output != nil {
+		w.p.out.Lock()
+		err := w.cfg.Output.Flush()
+		w.p.out.Unlock()
+		if err != nil {
 			return fmt.Errorf("output: %w", err)
 		}
 	}
 	return nil
 }
 
-func (p *Pipeline) timeUp() bool {
-	return p.cfg.GenerationTime > 0 && time.Since(p.genStart) >= p.cfg.GenerationTime
+// timeUp reports whether the generation has lasted its time, as the worker
+// last looked.
+func (w *worker) timeUp() bool {
+	return w.cfg.GenerationTime > 0 && time.Since(w.genStart) >= w.cfg.GenerationTime
 }
 
+// Why a worker ends a generation: its stream ended, which always ends it,
+// or it saw the generation full or its time up, which another worker may
+// have acted on first.
+type generationCause uint8
+
+const (
+	generationStreamEnd generationCause = iota
+	generationFull
+	generationTimeUp
+)
+
 // endGeneration sends the batch and ends the generation, if it had any
-// records: the learner is told, and for offline inputs waited for as ALF
-// would (unless ctx ends); features start a new ALF batch.
-func (p *Pipeline) endGeneration(ctx context.Context) error {
-	if err := p.flush(); err != nil {
+// records and still has cause to end: the learner is told, and for offline
+// inputs waited for as ALF would (unless ctx ends); features start a new
+// ALF batch.
+func (w *worker) endGeneration(ctx context.Context, cause generationCause) error {
+	if err := w.flush(); err != nil {
 		return err
 	}
-	if p.genRecords == 0 {
+	g := &w.p.gen
+	g.mu.Lock()
+	ended := g.records > 0
+	switch cause {
+	case generationFull:
+		ended = ended && g.records >= w.cfg.GenerationFlows
+	case generationTimeUp:
+		ended = ended && time.Since(g.start) >= w.cfg.GenerationTime
+	}
+	if !ended {
+		g.mu.Unlock()
 		return nil
 	}
-	s := learner.GenerationStats{Flows: p.genRecords, All: p.genAll}
-	p.genRecords, p.genAll, p.genStart = 0, evaluate.Confusion{}, time.Now()
-	p.ex.NewBatch()
-	p.stats.Generations.Add(1)
-	if p.cfg.OnGeneration != nil {
-		p.cfg.OnGeneration(s)
+	s := learner.GenerationStats{Flows: g.records, All: g.all}
+	g.records, g.all, g.start = 0, evaluate.Confusion{}, time.Now()
+	g.number++
+	w.genNumber, w.genSeen, w.genStart = g.number, 0, g.start
+	w.ex.NewBatch()
+	w.stats.Generations.Add(1)
+	if w.cfg.OnGeneration != nil {
+		// Under the lock, so that it hears of generations in order.
+		w.cfg.OnGeneration(s)
 	}
+	g.mu.Unlock()
 	switch {
-	case p.cfg.Learner == nil:
-	case p.offline:
+	case w.cfg.Learner == nil:
+	case w.offline:
 		start := time.Now()
-		if err := p.cfg.Learner.RunGeneration(ctx, s); err != nil && ctx.Err() == nil {
+		if err := w.cfg.Learner.RunGeneration(ctx, s); err != nil && ctx.Err() == nil {
 			// The learner logged it; classifying goes on with the old model.
-			p.log.Debug("generation failed", "err", err)
+			w.log.Debug("generation failed", "err", err)
 		}
-		p.stats.LearnerWait.Add(int64(time.Since(start)))
+		w.stats.LearnerWait.Add(int64(time.Since(start)))
 	default:
-		p.cfg.Learner.EndGeneration(s)
+		w.cfg.Learner.EndGeneration(s)
 	}
 	return nil
 }

@@ -2,10 +2,15 @@ package classify
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"errors"
+	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -320,12 +325,25 @@ func TestNoAllocationsPerFlow(t *testing.T) {
 	if bench.p.Stats().Classified.Load() == 0 {
 		t.Error("nothing was classified")
 	}
+	// The same through the reading loop, which a source's error ends (a
+	// live one's, whose generations do not wait for the learner).
+	src := &sliceSource{tmpl: tmpl, recs: recs, end: errors.New("end of test"), live: true}
+	n := testing.AllocsPerRun(5, func() {
+		src.next = 0
+		if err := bench.w.read(context.Background(), src); err != src.end {
+			t.Fatal(err)
+		}
+	})
+	if n > 2 {
+		t.Errorf("reading: %.1f allocations per %d records", n, len(recs))
+	}
 }
 
 // benchPipeline feeds records from memory to a pipeline whose output is a
 // TRAP blackhole.
 type benchPipeline struct {
 	p    *Pipeline
+	w    *worker
 	tmpl *trap.Template
 	recs [][]byte
 }
@@ -336,20 +354,95 @@ func newBenchPipeline(tb testing.TB, slot *infer.Slot, l *learner.Learner, tmpl 
 	if l != nil {
 		cfg.Learner = l
 	}
-	return &benchPipeline{p: New(cfg), tmpl: tmpl, recs: recs}
+	p := New(cfg)
+	return &benchPipeline{p: p, w: p.newWorker(0), tmpl: tmpl, recs: recs}
 }
 
 func (b *benchPipeline) runOnce(tb testing.TB) {
 	for _, msg := range b.recs {
 		rec, err := b.tmpl.Decode(msg)
 		if err == nil {
-			err = b.p.take(context.Background(), rec)
+			err = b.w.take(context.Background(), rec)
 		}
 		if err != nil {
 			tb.Fatal(err)
 		}
 	}
-	if err := b.p.flush(); err != nil {
+	if err := b.w.flush(); err != nil {
 		tb.Fatal(err)
+	}
+}
+
+// sliceSource yields records from memory, as one offline stream (or a
+// live one), then io.EOF, or end when set.
+type sliceSource struct {
+	tmpl   *trap.Template
+	recs   [][]byte
+	next   int
+	end    error
+	live   bool
+	closed atomic.Bool
+}
+
+func (s *sliceSource) Next() (trap.Record, error) {
+	switch {
+	case s.closed.Load():
+		return trap.Record{}, trap.ErrClosed
+	case s.next == len(s.recs):
+		return trap.Record{}, cmp.Or(s.end, io.EOF)
+	}
+	s.next++
+	return s.tmpl.Decode(s.recs[s.next-1])
+}
+func (s *sliceSource) Buffered() bool  { return true }
+func (s *sliceSource) Streams() uint64 { return 1 }
+func (s *sliceSource) Live() bool      { return s.live }
+func (s *sliceSource) Close() error    { s.closed.Store(true); return nil }
+
+// TestRunAll: sources read side by side send every flow once, as one
+// source would, to their one output; their generations count the records
+// of all, each record in one generation, and end when full.
+func TestRunAll(t *testing.T) {
+	_, d0 := synthD0(t)
+	tmpl, recs, _ := synthRecords(t, 3000)
+	var slot infer.Slot
+	slot.Store(trainModel(t, "gbdt", d0))
+	run := func(sources int) (lines []string, gens []uint64, st *Stats) {
+		var out bytes.Buffer
+		p := New(Config{Set: features.SetALF, Slot: &slot, Output: NewTextOutput(&out, true), BatchSize: 64,
+			GenerationFlows: 700, OnGeneration: func(s learner.GenerationStats) { gens = append(gens, s.Flows) }})
+		var ins []Source
+		per := len(recs) / sources
+		for i := range sources {
+			ins = append(ins, &sliceSource{tmpl: tmpl, recs: recs[i*per : (i+1)*per]})
+		}
+		if err := p.RunAll(context.Background(), ins); err != nil {
+			t.Fatal(err)
+		}
+		lines = strings.Split(strings.TrimSpace(out.String()), "\n")
+		slices.Sort(lines)
+		return lines, gens, p.Stats()
+	}
+	wantLines, wantGens, wantStats := run(1)
+	if !slices.Equal(wantGens, []uint64{700, 700, 700, 700, 200}) {
+		t.Errorf("one source: generations of %v records", wantGens)
+	}
+	lines, gens, st := run(3)
+	if len(lines) < 1000 || !slices.Equal(lines, wantLines) {
+		t.Errorf("three sources sent %d records, one sent %d; the same: %v", len(lines), len(wantLines), slices.Equal(lines, wantLines))
+	}
+	if st.Records.Load() != 3000 || st.Classified.Load() != wantStats.Classified.Load() || st.Sent.Load() != uint64(len(wantLines)) {
+		t.Errorf("records %d, classified %d (one source: %d), sent %d", st.Records.Load(), st.Classified.Load(), wantStats.Classified.Load(), st.Sent.Load())
+	}
+	// Only a source's end ends a generation short of full: once a source.
+	sum, short := uint64(0), 0
+	for _, n := range gens {
+		sum += n
+		if n < 700 {
+			short++
+		}
+	}
+	if sum != 3000 || short > 3 || st.Generations.Load() != uint64(len(gens)) {
+		t.Errorf("three sources: generations of %v records (%d counted)", gens, st.Generations.Load())
 	}
 }

@@ -37,6 +37,14 @@ func (e *StreamError) Error() string {
 
 func (e *StreamError) Unwrap() error { return e.Err }
 
+// Skipped reports whether err is a *StreamError: the reader skipped broken
+// input and may be read on. Unlike errors.As with a variable of the
+// caller's, it does not allocate, for loops that ask it of every record.
+func Skipped(err error) bool {
+	_, ok := errors.AsType[*StreamError](err)
+	return ok
+}
+
 // InputConfig holds what an input needs beyond its IFC_SPEC.
 type InputConfig struct {
 	// Required, if set, lists the UniRec fields the input must carry: a

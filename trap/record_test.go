@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/netip"
 	"strings"
@@ -202,5 +204,25 @@ func TestArrayCopyTo(t *testing.T) {
 	var d16 [30]uint16
 	if a := testing.AllocsPerRun(100, func() { Uint16s(raw[:60]).CopyTo(d16[:]) }); a != 0 {
 		t.Errorf("CopyTo allocates %v times", a)
+	}
+}
+
+// TestSkipped: Skipped finds a StreamError however wrapped, nothing else,
+// and allocates nothing, as readers ask it of every record.
+func TestSkipped(t *testing.T) {
+	se := &StreamError{Ifc: "f:x", Stream: "x", Err: ErrBadRecord}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false}, {io.EOF, false}, {ErrBadRecord, false}, {se, true}, {fmt.Errorf("reading: %w", se), true},
+	} {
+		if got := Skipped(tc.err); got != tc.want {
+			t.Errorf("Skipped(%v) = %v", tc.err, got)
+		}
+	}
+	var err error = io.EOF
+	if a := testing.AllocsPerRun(100, func() { Skipped(err) }); a != 0 {
+		t.Errorf("Skipped allocates %v times", a)
 	}
 }

@@ -252,9 +252,9 @@ type daemon struct {
 	slot     infer.Slot
 	learner  *learner.Learner
 	oracle   *annotate.Reloading
-	in       *trap.Reader // a TRAP input
-	packets  *packetInput // or packets, metered
-	source   classify.Source
+	in       *trap.Reader      // a TRAP input
+	packets  *packetInput      // or packets, metered
+	sources  []classify.Source // one, or one per meter of a fanout group
 	trapOut  *trap.Writer
 	textOut  *os.File
 	pipeline *classify.Pipeline
@@ -389,12 +389,12 @@ func newDaemon(ctx context.Context, c *daemonConfig, e *env, log *slog.Logger) (
 		if d.in, err = trap.OpenInput(*inSpec, trap.InputConfig{}); err != nil {
 			return nil, err
 		}
-		d.source, inName = classify.TrapSource{R: d.in}, inSpec.Text
+		d.sources, inName = []classify.Source{classify.TrapSource{R: d.in}}, inSpec.Text
 	} else {
 		if d.packets, err = c.packets.open(log); err != nil {
 			return nil, err
 		}
-		d.source = d.packets.records
+		d.sources = d.packets.sources()
 		if c.packets.afpacket != "" {
 			inName = "afpacket:" + c.packets.afpacket
 		} else {
@@ -427,7 +427,7 @@ func newDaemon(ctx context.Context, c *daemonConfig, e *env, log *slog.Logger) (
 		return nil, err
 	}
 	m := d.slot.Load()
-	log.Info("alfd started", "input", inName, "model", m.Path, "model_version", m.Version,
+	log.Info("alfd started", "input", inName, "classifiers", len(d.sources), "model", m.Path, "model_version", m.Version,
 		"query_strategy", c.strategy, "db_rows", d.learner.DB().Len())
 	pc := classify.Config{Set: set, Slot: &d.slot, Learner: d.learner, BatchSize: c.batch,
 		GenerationFlows: c.generationFlows, GenerationTime: c.generationTime, Seed: c.seed, Log: log}
@@ -475,7 +475,7 @@ func (d *daemon) run(ctx context.Context) error {
 		}
 		d.log.Info("serving metrics", "url", "http://"+srv+"/metrics")
 	}
-	if !d.source.Live() && d.cfg.progress > 0 {
+	if !d.sources[0].Live() && d.cfg.progress > 0 {
 		wg.Go(func() { d.showProgress(learnerCtx) })
 	}
 
@@ -497,7 +497,7 @@ func (d *daemon) run(ctx context.Context) error {
 		})
 	}
 	d.running = time.Now()
-	runErr := d.pipeline.Run(pipeCtx, d.source)
+	runErr := d.pipeline.RunAll(pipeCtx, d.sources)
 	stopProducer()
 	if runErr != nil {
 		d.log.Error("classifying stopped", "err", runErr)
@@ -519,7 +519,9 @@ func (d *daemon) closeIO(ctx context.Context) error {
 		d.in.Close()
 	}
 	if d.packets != nil {
-		d.packets.records.Close()
+		for _, s := range d.sources {
+			s.Close()
+		}
 	}
 	if d.trapOut != nil {
 		errs = append(errs, d.trapOut.CloseContext(ctx))

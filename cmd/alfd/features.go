@@ -169,10 +169,9 @@ func (fr *flowReader) close() {
 func (fr *flowReader) next(log *slog.Logger) (bool, error) {
 	for {
 		rec, err := fr.in.Next()
-		var se *trap.StreamError
 		switch {
 		case err == nil:
-		case errors.As(err, &se):
+		case trap.Skipped(err):
 			log.Warn("skipped broken input", "err", err)
 			fr.skipped++
 			fr.row++

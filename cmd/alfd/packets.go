@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/alfd/alfd/bpf"
+	"github.com/alfd/alfd/classify"
 	"github.com/alfd/alfd/flowmeter"
 	"github.com/alfd/alfd/trap"
 )
@@ -46,7 +47,7 @@ type packetFlags struct {
 func (p *packetFlags) register(fs *flag.FlagSet) {
 	fs.Var(&p.pcaps, "pcap", "read packets from this pcap or pcapng file (a glob; may be given several times, read in order)")
 	fs.StringVar(&p.afpacket, "afpacket", "", "capture packets live on this interface with AF_PACKET (needs CAP_NET_RAW)")
-	fs.IntVar(&p.fanout, "fanout", 1, "with --afpacket: sockets in the fanout group, one flow meter on its own thread each")
+	fs.IntVar(&p.fanout, "fanout", 1, "with --afpacket: sockets in the fanout group, each with a flow meter on its own thread and a classifier")
 	fs.BoolVar(&p.pace, "pace", false, "with --pcap: replay at the capture's own pace rather than at full speed")
 	fs.IntVar(&p.cacheSize, "cache-size", 1<<17, "flows each meter's cache holds (a power of two; ipfixprobe's default)")
 	fs.IntVar(&p.lineSize, "cache-line", 16, "flows per cache line (a power of two)")
@@ -87,8 +88,10 @@ func (p *packetFlags) given() bool { return len(p.pcaps) > 0 || p.afpacket != ""
 
 // packetInput is a running source of flows made from packets.
 type packetInput struct {
-	records *flowmeter.Records
+	records *flowmeter.Records // the meters' flows merged
 	meters  []*flowmeter.Meter
+	done    chan struct{} // closed when the meters have finished
+	live    bool
 	capture *flowmeter.Capture // nil for pcaps
 	bpf     *bpf.Programs      // the eBPF programs in the capture path, if any
 	// run meters until the input ends or ctx ends, then publishes the
@@ -142,10 +145,10 @@ func (p *packetFlags) openCapture(cfg flowmeter.Config, log *slog.Logger) (_ *pa
 		}
 		return nil, err
 	}
-	done := make(chan struct{})
-	in.records, in.meters, in.capture = flowmeter.NewRecords(c.Meters(), done, true), c.Meters(), c
+	in.done, in.live = make(chan struct{}), true
+	in.records, in.meters, in.capture = flowmeter.NewRecords(c.Meters(), in.done, true), c.Meters(), c
 	in.run = func(ctx context.Context) error {
-		defer close(done)
+		defer close(in.done)
 		if in.bpf == nil {
 			return c.Run(ctx)
 		}
@@ -185,16 +188,27 @@ func meteredInput(cfg flowmeter.Config, live bool, feed func(context.Context, *f
 	if err != nil {
 		return nil, err
 	}
-	done := make(chan struct{})
-	meters := []*flowmeter.Meter{m}
-	return &packetInput{
-		records: flowmeter.NewRecords(meters, done, live),
-		meters:  meters,
-		run: func(ctx context.Context) error {
-			defer close(done)
-			return feed(ctx, m)
-		},
-	}, nil
+	in := &packetInput{meters: []*flowmeter.Meter{m}, done: make(chan struct{}), live: live}
+	in.records = flowmeter.NewRecords(in.meters, in.done, live)
+	in.run = func(ctx context.Context) error {
+		defer close(in.done)
+		return feed(ctx, m)
+	}
+	return in, nil
+}
+
+// sources is what the daemon classifies: a source per meter, classified
+// side by side, or the one meter's. The merged records are not to be read
+// then.
+func (in *packetInput) sources() []classify.Source {
+	if len(in.meters) == 1 {
+		return []classify.Source{in.records}
+	}
+	var s []classify.Source
+	for _, m := range in.meters {
+		s = append(s, flowmeter.NewRecords([]*flowmeter.Meter{m}, in.done, in.live))
+	}
+	return s
 }
 
 // expandPcaps expands the globs; each must name a readable pcap.

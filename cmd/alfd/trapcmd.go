@@ -83,7 +83,6 @@ func runDump(ctx context.Context, e *env, args []string) error {
 read:
 	for *count == 0 || n < *count {
 		rec, err := r.Next()
-		var se *trap.StreamError
 		switch {
 		case err == nil:
 		case errors.Is(err, trap.ErrTimeout):
@@ -91,7 +90,7 @@ read:
 				return fmt.Errorf("dump: %w", err)
 			}
 			continue
-		case errors.As(err, &se):
+		case trap.Skipped(err):
 			log.Warn("skipped broken input", "err", err)
 			skipped++
 			continue
@@ -160,8 +159,7 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 	var sent trap.Format
 	for *count == 0 || n < *count {
 		msg, err := r.Recv()
-		var se *trap.StreamError
-		if errors.As(err, &se) {
+		if trap.Skipped(err) {
 			log.Warn("skipped broken input", "err", err)
 			skipped++
 			continue

@@ -161,6 +161,11 @@ func main() {
 	}
 	line("end to end from packets, 1 meter", "BenchmarkEndToEndPcap/1-meter", "Mpackets/s")
 	line("end to end from packets, 2 meters", "BenchmarkEndToEndPcap/2-meters", "Mpackets/s")
+	if n, ok := get("BenchmarkPipeline/gbdt-parallel", "sources"); ok {
+		what := fmt.Sprintf("end to end from ALF's trapcap, %.0f sources side by side", n)
+		line(what+", records/s", "BenchmarkPipeline/gbdt-parallel", "records/s")
+		line(what+", classified flows/s", "BenchmarkPipeline/gbdt-parallel", "flows/s")
+	}
 	for _, n := range []string{"1000", "10000", "100000", "1000000"} {
 		line("flow meter, "+n+" concurrent flows", "BenchmarkMeterOccupancy/"+n, "ns/packet")
 	}

@@ -75,12 +75,14 @@ type Stats struct {
 // features, scores them batch by batch with the model in the slot, and
 // sends them on with their verdicts. Run reads one source; RunAll reads
 // several side by side (the meters of a fanout group), a goroutine each,
-// which share the counters, the output and the generations.
+// which share the counters, the output and the generations. One run at a
+// time.
 type Pipeline struct {
-	cfg   Config
-	stats Stats
-	out   sync.Mutex // the workers' turns at the output
-	gen   generation
+	cfg     Config
+	stats   Stats
+	out     sync.Mutex // the workers' turns at the output
+	gen     generation
+	workers []*worker // kept from run to run, with their buffers
 }
 
 // generation is the generation under way, as the workers have published
@@ -229,15 +231,18 @@ func (p *Pipeline) RunAll(ctx context.Context, ins []Source) error {
 	p.gen.mu.Lock()
 	p.gen.start = time.Now()
 	p.gen.mu.Unlock()
+	for len(p.workers) < len(ins) {
+		p.workers = append(p.workers, p.newWorker(len(p.workers)))
+	}
 	if len(ins) == 1 {
-		return p.newWorker(0).run(ctx, ins[0])
+		return p.workers[0].run(ctx, ins[0])
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	errs := make([]error, len(ins))
 	var wg sync.WaitGroup
 	for i, in := range ins {
-		w := p.newWorker(i)
+		w := p.workers[i]
 		wg.Go(func() {
 			if errs[i] = w.run(ctx, in); errs[i] != nil {
 				cancel(errs[i])
@@ -251,6 +256,7 @@ func (p *Pipeline) RunAll(ctx context.Context, ins []Source) error {
 // run is Run for the worker's source.
 func (w *worker) run(ctx context.Context, in Source) error {
 	defer context.AfterFunc(ctx, func() { in.Close() })()
+	w.stream = 0 // a new source
 	err := w.read(ctx, in)
 	// What is held goes out, whatever stopped the reading.
 	return errors.Join(err, w.sendHeld())

@@ -152,8 +152,9 @@ func packets(cfg synth.Config, meters int) [][]packet {
 
 // BenchmarkEndToEndPcap is packets in memory (headers, as a capture with a
 // short snapshot length keeps them) through one or two meters, each on its
-// own goroutine, into the fast path: the whole of alfd but the capture
-// itself. An op is a packet; flows/s counts the flows classified.
+// own goroutine, into the fast path, a classifier a meter: the whole of
+// alfd but the capture itself. An op is a packet; flows/s counts the flows
+// classified.
 func BenchmarkEndToEndPcap(b *testing.B) {
 	cfg := traffic(5000)
 	m := model(b, "gbdt")
@@ -190,8 +191,17 @@ func BenchmarkEndToEndPcap(b *testing.B) {
 					})
 				}
 				go func() { wg.Wait(); close(done) }()
-				if err := p.Run(context.Background(), flowmeter.NewRecords(ms, done, false)); err != nil {
+				// As the daemon runs them: each meter's flows classified
+				// on a goroutine of their own.
+				sources := make([]classify.Source, len(ms))
+				for i, m := range ms {
+					sources[i] = flowmeter.NewRecords([]*flowmeter.Meter{m}, done, false)
+				}
+				if err := p.RunAll(context.Background(), sources); err != nil {
 					b.Fatal(err)
+				}
+				for _, m := range ms {
+					m.Close()
 				}
 				n += total
 			}

@@ -344,9 +344,13 @@ func (c *Capture) pollStats() {
 	c.dropped.Store(dropped)
 }
 
-// Close closes the sockets of a capture that is not running.
+// Close closes the sockets of a capture that is not running, and gives
+// back its meters' caches (their rings stay readable).
 func (c *Capture) Close() {
 	for _, s := range c.socks {
 		s.close()
+	}
+	for _, m := range c.meters {
+		m.Close()
 	}
 }

@@ -99,6 +99,7 @@ func BenchmarkMeter(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			defer m.Close()
 			// Each round of the frames comes later than the last, so that
 			// the old flows time out.
 			span := p.micros[len(p.micros)-1] - p.micros[0] + 1 + 3600e6
@@ -352,6 +353,7 @@ func BenchmarkMeterOccupancy(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			defer m.Close()
 			// Fill the cache once, then measure in steady state.
 			for i := range p.frames {
 				m.Packet(p.frames[i], p.micros[i], p.wire[i])

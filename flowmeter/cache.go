@@ -3,6 +3,7 @@ package flowmeter
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"time"
 	"unsafe"
 
@@ -84,6 +85,7 @@ type cache struct {
 	ring        *Ring
 	c           *counters
 	agg         Aggregator // nil without pre-aggregation
+	unmap       func()     // gives back the memory of flows, hashes and slots; nil for Go memory
 }
 
 // slot is a place in a line: which flow is there, and when it last saw a
@@ -96,9 +98,6 @@ type slot struct {
 func newCache(cfg CacheConfig, ring *Ring, c *counters) *cache {
 	k := &cache{
 		cfg:         cfg,
-		flows:       make([]Flow, cfg.Size),
-		hashes:      make([]uint64, cfg.Size),
-		slots:       make([]slot, cfg.Size),
 		lineMask:    uint64(cfg.Size-1) &^ uint64(cfg.LineSize-1),
 		insertAt:    cfg.LineSize / 2,
 		activeSec:   int64(cfg.Active / time.Second),
@@ -106,10 +105,40 @@ func newCache(cfg CacheConfig, ring *Ring, c *counters) *cache {
 		ring:        ring,
 		c:           c,
 	}
+	mem, unmap := mapMemory(cfg.Size * BytesPerFlow)
+	k.flows, mem = carve[Flow](mem, cfg.Size)
+	k.hashes, mem = carve[uint64](mem, cfg.Size)
+	k.slots, _ = carve[slot](mem, cfg.Size)
+	if unmap != nil {
+		// Unmapped by close, or else once the cache is unreachable.
+		cleanup := runtime.AddCleanup(k, func(unmap func()) { unmap() }, unmap)
+		k.unmap = func() {
+			cleanup.Stop()
+			unmap()
+		}
+	}
 	for i := range k.slots {
 		k.slots[i].flow = uint32(i)
 	}
 	return k
+}
+
+// carve takes the first n Ts off mem, which holds at least that many,
+// aligned for them. T holds no Go pointers (TestCacheTypesHoldNoPointers):
+// the memory may be the Go heap's, as bytes, or not the Go heap's at all.
+func carve[T any](mem []byte, n int) ([]T, []byte) {
+	size := n * int(unsafe.Sizeof(*new(T)))
+	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(mem[:size]))), n), mem[size:]
+}
+
+// close gives the cache's memory back; the cache must not be used after.
+// What used it now fails on a nil slice rather than on unmapped memory.
+func (k *cache) close() {
+	if k.unmap != nil {
+		k.unmap()
+		k.unmap = nil
+	}
+	k.flows, k.hashes, k.slots = nil, nil, nil
 }
 
 // keyWords views a key as five words: the source address, the destination

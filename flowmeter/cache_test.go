@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ func newRig(t *testing.T, cfg CacheConfig) *cacheRig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(m.Close)
 	return &cacheRig{t: t, m: m}
 }
 
@@ -304,6 +306,7 @@ func TestRingDropsWhenFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer m.Close()
 	for port := uint16(1); port <= 10; port++ {
 		p := pkt(port, false, 100, 0, pshAck, 10)
 		m.cache.add(&p)
@@ -340,6 +343,7 @@ func TestAggregatorMerges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer m.Close()
 	for i := range 40 {
 		p := pkt(1, i%2 == 1, 100, int64(i), pshAck, 100)
 		m.cache.add(&p)
@@ -360,5 +364,33 @@ func TestAggregatorMerges(t *testing.T) {
 	}
 	if f.Packets() != 520 || f.PacketsRev() != 420 || f.Bytes() != 20*140+5000 || f.TCPFlags() != pshAck|tcpFIN || f.LastMicros() != 181e6 || agg.taken != 1 || f.End() != EndOfFlow {
 		t.Errorf("flow %d/%d packets, %d bytes, flags %#x, last %d; taken %d times", f.Packets(), f.PacketsRev(), f.Bytes(), f.TCPFlags(), f.LastMicros(), agg.taken)
+	}
+}
+
+// TestCacheTypesHoldNoPointers: the cache's arrays may live outside the Go
+// heap, where the collector would not see a pointer.
+func TestCacheTypesHoldNoPointers(t *testing.T) {
+	var walk func(reflect.Type) bool
+	walk = func(ty reflect.Type) bool {
+		switch ty.Kind() {
+		case reflect.Pointer, reflect.UnsafePointer, reflect.Slice, reflect.Map, reflect.Chan,
+			reflect.Func, reflect.Interface, reflect.String:
+			return false
+		case reflect.Array:
+			return walk(ty.Elem())
+		case reflect.Struct:
+			for i := range ty.NumField() {
+				if !walk(ty.Field(i).Type) {
+					t.Errorf("%s.%s holds a pointer", ty, ty.Field(i).Name)
+					return false
+				}
+			}
+		}
+		return true
+	}
+	for _, ty := range []reflect.Type{reflect.TypeFor[Flow](), reflect.TypeFor[slot](), reflect.TypeFor[uint64]()} {
+		if !walk(ty) {
+			t.Errorf("%s holds a pointer", ty)
+		}
 	}
 }

@@ -58,10 +58,12 @@ func TestFramesLikePacket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer one.Close()
 	batched, err := NewMeter(cfg, LinkEthernet)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer batched.Close()
 	batched.crowdedFlows = 0
 	drain := func(m *Meter, into *[]Flow) {
 		m.Flush()
@@ -164,6 +166,7 @@ func TestReadPcapBatched(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer m.Close()
 		m.crowdedFlows = crowded
 		r, err := newPcapReader("mix.pcap", bytes.NewReader(file.Bytes()))
 		if err != nil {

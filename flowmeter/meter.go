@@ -263,6 +263,12 @@ func sumExported(c *counters) int64 {
 	return int64(n)
 }
 
+// Close gives back the memory of the meter's flow cache, which is not the
+// Go heap's when the cache is large (it is mapped on huge pages); the
+// meter must not meter after. Its ring and counters stay readable. A meter
+// never closed gives it back once it is unreachable.
+func (m *Meter) Close() { m.cache.close() }
+
 // Ring is where the meter's finished flows go.
 func (m *Meter) Ring() *Ring { return m.ring }
 

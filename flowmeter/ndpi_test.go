@@ -63,6 +63,7 @@ func meterPcap(t *testing.T, path string, cfg Config) ([]Flow, *Meter) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer m.Close()
 	var flows []Flow
 	drain := func() {
 		for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {

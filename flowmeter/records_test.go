@@ -24,6 +24,7 @@ func TestRecordsFromPcaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer m.Close()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

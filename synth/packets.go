@@ -197,6 +197,7 @@ func MeterTraffic(cfg Config, fn func(f *flowmeter.Flow)) error {
 	if err != nil {
 		return err
 	}
+	defer m.Close()
 	drain := func() {
 		m.Flush()
 		for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {

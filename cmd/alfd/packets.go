@@ -192,6 +192,7 @@ func meteredInput(cfg flowmeter.Config, live bool, feed func(context.Context, *f
 	in.records = flowmeter.NewRecords(in.meters, in.done, live)
 	in.run = func(ctx context.Context) error {
 		defer close(in.done)
+		defer m.Close()
 		return feed(ctx, m)
 	}
 	return in, nil

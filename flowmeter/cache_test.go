@@ -199,6 +199,28 @@ func TestFlowEndRules(t *testing.T) {
 			t.Fatalf("%+v", got)
 		}
 	})
+	t.Run("a round of the sweep within a second waits for the next", func(t *testing.T) {
+		r := newRig(t, CacheConfig{Size: 64, LineSize: 2})
+		r.add(pkt(1, false, 100, 0, pshAck, 10))
+		// Rounds of the sweep within second 101, then within 129: flow 1
+		// is 29 s quiet, not yet timed out.
+		for _, sec := range []int64{101, 129} {
+			for i := range 200 {
+				r.add(pkt(2, false, sec, int64(i), pshAck, 10))
+			}
+		}
+		if got := r.exported(); len(got) != 0 {
+			t.Fatalf("exported early: %+v", got)
+		}
+		// In second 130 it has: the next round, one slot a packet, finds it.
+		for i := range 64 {
+			r.add(pkt(2, false, 130, int64(i), pshAck, 10))
+		}
+		got := r.exported()
+		if len(got) != 1 || got[0].key.SrcPort != 1 || got[0].End() != EndInactive {
+			t.Fatalf("%+v", got)
+		}
+	})
 	t.Run("Expire and Finish", func(t *testing.T) {
 		r := newRig(t, CacheConfig{})
 		r.add(pkt(1, false, 100, 0, pshAck, 10), pkt(2, false, 125, 0, pshAck, 10))

@@ -235,17 +235,26 @@ func (k *cache) prefetchLine(h uint64) {
 }
 
 // prefetchFlow asks for the record of the flow of hash h, if the line holds
-// one: the lines a packet's update touches first (key, counters, the first
-// packets' information).
+// one, or else for the record a new flow would take (a free slot's, or the
+// one a full line gives up, whose flow is exported first): the lines a
+// packet touches first (key, counters, the first packets' information).
 func (k *cache) prefetchFlow(h uint64) {
 	start := int(h & k.lineMask)
 	line := k.hashes[start : start+k.cfg.LineSize]
+	take := -1
 	for i, x := range line {
 		if x == h {
-			prefetch(unsafe.Pointer(&k.flows[k.slots[start+i].flow]), 4)
-			return
+			take = i
+			break
+		}
+		if x == 0 && take < 0 {
+			take = i
 		}
 	}
+	if take < 0 {
+		take = len(line) - 1
+	}
+	prefetch(unsafe.Pointer(&k.flows[k.slots[start+take].flow]), 4)
 }
 
 // find looks for the flow of key in the line at start: its slot and the

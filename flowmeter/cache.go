@@ -3,6 +3,7 @@ package flowmeter
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"runtime"
 	"time"
 	"unsafe"
@@ -76,7 +77,9 @@ type cache struct {
 	cfg         CacheConfig
 	flows       []Flow
 	hashes      []uint64 // slot → its flow's hash; 0 when the slot is free
-	slots       []slot   // lines of LineSize slots
+	slots       []slot   // lines of LineSize slots; a free slot's flow is stale
+	freeHead    uint32   // the last record given back (see takeRecord), or noRecord
+	unused      uint32   // records from here on were never used
 	lineMask    uint64
 	insertAt    int   // where a new flow goes in a full line
 	sweep       int   // the next slot the per-packet sweep looks at
@@ -107,6 +110,7 @@ func newCache(cfg CacheConfig, ring *Ring, c *counters) *cache {
 		inactiveSec: int64(cfg.Inactive / time.Second),
 		ring:        ring,
 		c:           c,
+		freeHead:    noRecord,
 	}
 	mem, unmap := mapMemory(cfg.Size * BytesPerFlow)
 	k.flows, mem = carve[Flow](mem, cfg.Size)
@@ -120,10 +124,39 @@ func newCache(cfg CacheConfig, ring *Ring, c *counters) *cache {
 			unmap()
 		}
 	}
-	for i := range k.slots {
-		k.slots[i].flow = uint32(i)
-	}
 	return k
+}
+
+// noRecord ends the list of free records.
+const noRecord = math.MaxUint32
+
+// takeRecord returns a record for a new flow: the one the last flow to end
+// left, still in the processor's cache, rather than a far one, so that
+// flows that come and go churn through a few; else one never used.
+func (k *cache) takeRecord() uint32 {
+	r := k.freeHead
+	if r == noRecord {
+		r = k.unused
+		k.unused++
+		return r
+	}
+	k.freeHead = uint32(k.flows[r].last)
+	return r
+}
+
+// giveRecord returns the record of a flow that ended. The free records
+// are linked through last, which a free record does not need.
+func (k *cache) giveRecord(r uint32) {
+	k.flows[r].last = int64(k.freeHead)
+	k.freeHead = r
+}
+
+// nextRecord is the record takeRecord would return.
+func (k *cache) nextRecord() uint32 {
+	if k.freeHead == noRecord {
+		return k.unused
+	}
+	return k.freeHead
 }
 
 // carve takes the first n Ts off mem, which holds at least that many,
@@ -235,26 +268,25 @@ func (k *cache) prefetchLine(h uint64) {
 }
 
 // prefetchFlow asks for the record of the flow of hash h, if the line holds
-// one, or else for the record a new flow would take (a free slot's, or the
-// one a full line gives up, whose flow is exported first): the lines a
-// packet touches first (key, counters, the first packets' information).
+// one, or else for the record a new flow would take (in a full line, the
+// one its last flow gives back): the lines a packet touches first (key,
+// counters, the first packets' information).
 func (k *cache) prefetchFlow(h uint64) {
 	start := int(h & k.lineMask)
 	line := k.hashes[start : start+k.cfg.LineSize]
-	take := -1
+	full := true
 	for i, x := range line {
 		if x == h {
-			take = i
-			break
+			prefetch(unsafe.Pointer(&k.flows[k.slots[start+i].flow]), 4)
+			return
 		}
-		if x == 0 && take < 0 {
-			take = i
-		}
+		full = full && x != 0
 	}
-	if take < 0 {
-		take = len(line) - 1
+	rec := k.slots[start+len(line)-1].flow
+	if !full {
+		rec = k.nextRecord()
 	}
-	prefetch(unsafe.Pointer(&k.flows[k.slots[start+take].flow]), 4)
+	prefetch(unsafe.Pointer(&k.flows[rec]), 4)
 }
 
 // find looks for the flow of key in the line at start: its slot and the
@@ -300,7 +332,7 @@ func (k *cache) create(h uint64, start int, now int64, p *Packet) {
 		k.slots[free] = moved
 	}
 	k.hashes[free] = h
-	k.slots[free].lastSec = uint32(now)
+	k.slots[free] = slot{flow: k.takeRecord(), lastSec: uint32(now)}
 	f := &k.flows[k.slots[free].flow]
 	f.key = p.Key
 	f.first, f.last = p.TimeMicros, p.TimeMicros
@@ -374,6 +406,7 @@ func (k *cache) export(s int, reason EndReason) {
 	}
 	k.c.exported[reason]++
 	k.hashes[s] = 0
+	k.giveRecord(k.slots[s].flow)
 }
 
 // expireSome exports the flows that timed out among the next few slots, as

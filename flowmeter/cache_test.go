@@ -3,6 +3,7 @@ package flowmeter
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -235,6 +236,54 @@ func TestFlowEndRules(t *testing.T) {
 	})
 }
 
+// TestRecordsReused: a new flow takes the record the last flow to end gave
+// back, so that flows that come and go use a few records; in a full cache
+// each takes the one its line's last flow gave up; no flow's counts leak
+// into another's; and fetching ahead in a full cache takes no record too
+// many.
+func TestRecordsReused(t *testing.T) {
+	r := newRig(t, CacheConfig{Size: 64, LineSize: 4})
+	var got []Flow
+	for port := range uint16(1000) {
+		sec := 100 + 40*int64(port)
+		r.add(pkt(port+1, false, sec, 0, pshAck, 10), pkt(port+1, true, sec, 1, ack, 0))
+		r.m.Expire((sec + 35) * 1e6)
+		got = append(got, r.exported()...)
+	}
+	if len(got) != 1000 || r.m.cache.unused > 2 {
+		t.Fatalf("%d flows ended, %d records used", len(got), r.m.cache.unused)
+	}
+	for i, f := range got {
+		if f.key.SrcPort != uint16(i+1) || f.packets != [2]uint32{1, 1} || f.bytes != [2]uint64{50, 40} || f.nPPI != 1 {
+			t.Fatalf("flow %d: %+v", i, f)
+		}
+	}
+
+	full, err := NewMeter(Config{Cache: CacheConfig{Size: 16, LineSize: 16}, RingSize: 64}, LinkEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Close()
+	full.crowdedFlows = 0 // fetch ahead
+	frames := make([]Frame, 40)
+	for i := range frames {
+		frames[i] = Frame{Data: tcpFrame(uint16(i+1), 10), Micros: 100e6 + int64(i), WireLen: 64}
+	}
+	full.Frames(frames)
+	full.Finish(context.Background())
+	full.Flush()
+	seen := map[uint16]bool{}
+	for f := full.Ring().Next(); f != nil; f = full.Ring().Next() {
+		if f.packets != [2]uint32{1, 0} || seen[f.key.SrcPort] {
+			t.Fatalf("full cache: flow %+v (seen %v)", f, seen[f.key.SrcPort])
+		}
+		seen[f.key.SrcPort] = true
+	}
+	if len(seen) != 40 || full.cache.unused != 16 {
+		t.Errorf("full cache: %d flows, %d records used", len(seen), full.cache.unused)
+	}
+}
+
 // TestFullLine: in a full line the last flow goes (no resources) and the
 // new one takes the middle place; a flow seen moves to the front.
 func TestFullLine(t *testing.T) {
@@ -415,4 +464,21 @@ func TestCacheTypesHoldNoPointers(t *testing.T) {
 			t.Errorf("%s holds a pointer", ty)
 		}
 	}
+}
+
+// tcpFrame is the headers of a TCP packet with payload bytes of payload
+// from 10.0.0.1:cport to 192.0.2.1:443, cut after the headers as a short
+// snapshot length cuts it.
+func tcpFrame(cport uint16, payload int) []byte {
+	fr := make([]byte, 14+20+20)
+	binary.BigEndian.PutUint16(fr[12:], 0x0800)
+	ip := fr[14:]
+	ip[0], ip[8], ip[9] = 0x45, 64, protoTCP
+	binary.BigEndian.PutUint16(ip[2:], uint16(40+payload))
+	copy(ip[12:], []byte{10, 0, 0, 1, 192, 0, 2, 1})
+	tcp := ip[20:]
+	binary.BigEndian.PutUint16(tcp, cport)
+	binary.BigEndian.PutUint16(tcp[2:], 443)
+	tcp[12], tcp[13] = 0x50, pshAck
+	return fr
 }

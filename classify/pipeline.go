@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,16 +122,18 @@ type worker struct {
 	version *trap.Field
 	refused *trap.Template // the last template refused, to log it once
 
-	// The batch: kept flows, their records copied back to back in arena.
-	n      int
-	arena  []byte
-	recs   []trap.Record // recs[i] is record i, a view of its copy in arena
-	flows  []annotate.Flow
-	x      []features.Vector
-	scores []infer.Scores
-	// What is sent: output records back to back, and views of each.
+	// The batch: kept flows, their server names back to back in sni (flow
+	// i's ends at sniEnds[i]), and, when there is an output, their output
+	// records back to back in outArena, the verdicts left to fill.
+	n        int
+	flows    []annotate.Flow
+	x        []features.Vector
+	scores   []infer.Scores
+	sni      []byte
+	sniEnds  []int
 	outArena []byte
-	outRecs  [][]byte
+	outEnds  []int
+	outRecs  [][]byte // views of the output records, as they are sent
 
 	raw       features.Flow
 	candidate learner.Candidate
@@ -169,7 +172,8 @@ func (p *Pipeline) newWorker(i int) *worker {
 		log:     p.cfg.Log,
 		ex:      features.NewExtractor(p.cfg.Set),
 		stats:   &p.stats,
-		recs:    make([]trap.Record, p.cfg.BatchSize),
+		sniEnds: make([]int, p.cfg.BatchSize),
+		outEnds: make([]int, p.cfg.BatchSize),
 		flows:   make([]annotate.Flow, p.cfg.BatchSize),
 		x:       make([]features.Vector, p.cfg.BatchSize),
 		scores:  make([]infer.Scores, p.cfg.BatchSize),
@@ -340,11 +344,7 @@ func (w *worker) take(ctx context.Context, rec trap.Record) error {
 		}
 		if r != features.Kept {
 			w.local.skipped[r]++
-		} else {
-			if i == 0 {
-				w.arena = w.arena[:0]
-			}
-			w.arena, w.recs[i] = rec.AppendTo(w.arena)
+		} else if w.keep(rec) {
 			w.n++
 			if w.n == len(w.x) {
 				if err := w.flush(); err != nil {
@@ -382,6 +382,32 @@ func (w *worker) setTemplate(t *trap.Template) {
 	w.doh, w.proba, w.version = w.out.Field("DOH"), w.out.Field("DOH_PROBA"), w.out.Field("MODEL_VERSION")
 }
 
+// keep keeps what the batch needs of rec, a record with features, to be
+// flow w.n: its server name and its output record, copied straight from
+// rec (rec is not kept: it is the input's, valid until its next record).
+// A record too long for UniRec with alfd's fields added is counted as bad
+// input and not kept.
+func (w *worker) keep(rec trap.Record) bool {
+	i := w.n
+	if i == 0 {
+		w.sni, w.outArena = w.sni[:0], w.outArena[:0]
+	}
+	if w.cfg.Output != nil {
+		var err error
+		at := len(w.outArena)
+		if w.outArena, err = w.builder.AppendCopy(w.outArena, rec); err != nil {
+			w.outArena = w.outArena[:at]
+			w.local.badInput++
+			w.log.Debug("record skipped", "err", err)
+			return false
+		}
+		w.outEnds[i] = len(w.outArena)
+	}
+	w.sni = append(w.sni, w.reader.SNI(rec)...)
+	w.sniEnds[i] = len(w.sni)
+	return true
+}
+
 // flush scores the batch, sends it, labels it and offers the learner what
 // the gate lets through.
 func (w *worker) flush() error {
@@ -393,19 +419,20 @@ func (w *worker) flush() error {
 	w.n = 0
 	m := w.cfg.Slot.Load()
 	m.ScoreBatch(w.x[:n], w.scores[:n])
-	w.outArena, w.outRecs = w.outArena[:0], w.outRecs[:0]
+	w.outRecs = w.outRecs[:0]
 	var doh, labelled, offered uint64
+	sniStart, outStart := 0, 0
 	for i := range n {
-		rec := w.recs[i]
 		s := &w.scores[i]
 		isDoH := s.DoH()
 		if isDoH {
 			doh++
 		}
 		flow := &w.flows[i]
+		// The oracle only looks: a view of the batch's copy will do.
+		flow.SNI = unsafeString(w.sni[sniStart:w.sniEnds[i]])
+		sniStart = w.sniEnds[i]
 		if w.cfg.Oracle != nil {
-			// The oracle only looks: a view of the record will do.
-			flow.SNI = unsafeString(w.reader.SNI(rec))
 			if truth, known := w.cfg.Oracle.Label(flow); known {
 				w.genAll.Add(isDoH, truth)
 				labelled++
@@ -416,29 +443,23 @@ func (w *worker) flush() error {
 			c.S = *s
 			if w.gate.Consider(c) {
 				c.X, c.Flow = w.x[i], *flow
-				c.Flow.SNI = string(w.reader.SNI(rec))
+				c.Flow.SNI = strings.Clone(flow.SNI)
 				if w.cfg.Learner.Offer(c) {
 					offered++
 				}
 			}
 		}
 		if w.cfg.Output != nil {
-			b := w.builder
-			b.Reset()
-			b.CopyFrom(rec)
+			out := w.outArena[outStart:w.outEnds[i]]
+			outStart = w.outEnds[i]
 			var v uint64
 			if isDoH {
 				v = 1
 			}
-			b.SetUint(w.doh, v)
-			b.SetDouble(w.proba, s.Proba)
-			b.SetUint(w.version, uint64(m.Version))
-			at := len(w.outArena)
-			var err error
-			if w.outArena, err = b.Append(w.outArena); err != nil {
-				return fmt.Errorf("output record: %w", err)
-			}
-			w.outRecs = append(w.outRecs, w.outArena[at:])
+			w.doh.PutUint(out, v)
+			w.proba.PutDouble(out, s.Proba)
+			w.version.PutUint(out, uint64(m.Version))
+			w.outRecs = append(w.outRecs, out)
 		}
 	}
 	w.stats.Classified.Add(uint64(n))

@@ -446,3 +446,48 @@ func TestRunAll(t *testing.T) {
 		t.Errorf("three sources: generations of %v records (%d counted)", gens, st.Generations.Load())
 	}
 }
+
+// TestOutputRecordTooLong: a record that alfd's fields would make too long
+// for UniRec is counted as bad input and skipped; the others go on.
+func TestOutputRecordTooLong(t *testing.T) {
+	_, d0 := synthD0(t)
+	tmpl, recs, _ := synthRecords(t, 200)
+	var slot infer.Slot
+	slot.Store(trainModel(t, "gbdt", d0))
+	// A kept flow's record, its server name grown to fill UniRec's limit.
+	b := trap.NewBuilder(tmpl)
+	var long []byte
+	for _, raw := range recs {
+		rec, err := tmpl.Decode(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if features.Filter(rec.Uint(tmpl.Field("PACKETS")), rec.Uint(tmpl.Field("PACKETS_REV"))) != features.Kept {
+			continue
+		}
+		b.Reset()
+		b.CopyFrom(rec)
+		b.SetString(tmpl.Field("TLS_SNI"), "")
+		b.SetString(tmpl.Field("TLS_SNI"), strings.Repeat("a", trap.MaxRecordLen-b.Len()))
+		if long, err = b.Append(nil); err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
+	var out bytes.Buffer
+	p := New(Config{Set: features.SetALF, Slot: &slot, Output: NewTextOutput(&out, true)})
+	in := append(slices.Clone(recs[:100]), append([][]byte{long}, recs[100:]...)...)
+	if err := p.Run(context.Background(), &sliceSource{tmpl: tmpl, recs: in}); err != nil {
+		t.Fatal(err)
+	}
+	one := New(Config{Set: features.SetALF, Slot: &slot, Output: NewTextOutput(io.Discard, true)})
+	if err := one.Run(context.Background(), &sliceSource{tmpl: tmpl, recs: recs}); err != nil {
+		t.Fatal(err)
+	}
+	st := p.Stats()
+	if st.BadInput.Load() != 1 || st.Sent.Load() != one.Stats().Sent.Load() || st.Sent.Load() == 0 ||
+		strings.Count(out.String(), "\n") != int(st.Sent.Load()) {
+		t.Errorf("bad input %d, sent %d (without the long record %d), lines %d", st.BadInput.Load(), st.Sent.Load(),
+			one.Stats().Sent.Load(), strings.Count(out.String(), "\n"))
+	}
+}

@@ -64,18 +64,26 @@ func (b *Builder) Reset() {
 }
 
 // SetUint sets an integer, char or time field, truncating v to its width.
-func (b *Builder) SetUint(f *Field, v uint64) {
+func (b *Builder) SetUint(f *Field, v uint64) { f.PutUint(b.fixed, v) }
+
+// PutUint writes v, truncated to its width, into integer, char or time
+// field f of rec, a record of f's template, in place.
+func (f *Field) PutUint(rec []byte, v uint64) {
 	switch f.Type.Size() {
 	case 1:
-		b.fixed[f.off] = byte(v)
+		rec[f.off] = byte(v)
 	case 2:
-		le.PutUint16(b.fixed[f.off:], uint16(v))
+		le.PutUint16(rec[f.off:], uint16(v))
 	case 4:
-		le.PutUint32(b.fixed[f.off:], uint32(v))
+		le.PutUint32(rec[f.off:], uint32(v))
 	case 8:
-		le.PutUint64(b.fixed[f.off:], v)
+		le.PutUint64(rec[f.off:], v)
 	}
 }
+
+// PutDouble writes v into double field f of rec, a record of f's
+// template, in place.
+func (f *Field) PutDouble(rec []byte, v float64) { le.PutUint64(rec[f.off:], math.Float64bits(v)) }
 
 // SetInt sets a signed integer field.
 func (b *Builder) SetInt(f *Field, v int64) { b.SetUint(f, uint64(v)) }
@@ -84,7 +92,7 @@ func (b *Builder) SetInt(f *Field, v int64) { b.SetUint(f, uint64(v)) }
 func (b *Builder) SetTime(f *Field, v Time) { le.PutUint64(b.fixed[f.off:], uint64(v)) }
 
 // SetDouble sets a double field.
-func (b *Builder) SetDouble(f *Field, v float64) { le.PutUint64(b.fixed[f.off:], math.Float64bits(v)) }
+func (b *Builder) SetDouble(f *Field, v float64) { f.PutDouble(b.fixed, v) }
 
 // SetFloat sets a float field.
 func (b *Builder) SetFloat(f *Field, v float32) { le.PutUint32(b.fixed[f.off:], math.Float32bits(v)) }
@@ -182,6 +190,52 @@ func (b *Builder) CopyFrom(rec Record) {
 	for _, s := range b.varSteps {
 		b.SetVar(s.to, rec.Var(s.from))
 	}
+}
+
+// AppendCopy appends to dst what CopyFrom of rec into a reset builder and
+// Append would: rec as a record of the builder's template, its other
+// fields zero. When the two templates have the same variable-size fields
+// and rec's values lie in field order, as libunirec writes them, it copies
+// straight to dst, with no stop in the builder; the builder's fields are
+// left as they were then, and reset otherwise.
+func (b *Builder) AppendCopy(dst []byte, rec Record) ([]byte, error) {
+	if b.planFrom != rec.t {
+		b.makePlan(rec.t)
+	}
+	static := rec.t.staticSize
+	if !b.varInOrder || !valuesInOrder(rec) {
+		b.Reset()
+		b.CopyFrom(rec)
+		return b.Append(dst)
+	}
+	if n := b.t.staticSize + len(rec.b) - static; n > MaxRecordLen {
+		return dst, fmt.Errorf("%w: %d bytes", ErrRecordTooLong, n)
+	}
+	start := len(dst)
+	dst = append(dst, make([]byte, b.t.staticSize)...)
+	fixed := dst[start:]
+	for _, r := range b.fixedRuns {
+		copy(fixed[r.to:r.to+r.n], rec.b[r.from:r.from+r.n])
+	}
+	// The values keep their places in the variable part, so their headers
+	// hold.
+	for i, f := range rec.t.variable {
+		copy(fixed[b.varSteps[i].to.off:][:4], rec.b[f.off:f.off+4])
+	}
+	return append(dst, rec.b[static:]...), nil
+}
+
+// valuesInOrder reports whether rec's variable-size values fill its
+// variable part in field order, one after another.
+func valuesInOrder(rec Record) bool {
+	off := 0
+	for _, f := range rec.t.variable {
+		if int(le.Uint16(rec.b[f.off:])) != off {
+			return false
+		}
+		off += int(le.Uint16(rec.b[f.off+2:]))
+	}
+	return off == len(rec.b)-rec.t.staticSize
 }
 
 // makePlan prepares CopyFrom for records of template from. Fields are laid

@@ -277,3 +277,79 @@ func TestBuilderCopyFromScattered(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendCopyLikeCopyFrom: AppendCopy writes the very bytes CopyFrom
+// and Append write, straight or through the builder: records with values
+// in order (as libunirec writes them) or scattered, templates with or
+// without variable-size fields, and one that already has every field; it
+// does not allocate.
+func TestAppendCopyLikeCopyFrom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	alf := mustTemplate(t, alfSpec)
+	cases := []struct {
+		in, extra string
+		raws      [][]byte
+	}{
+		{"string A,string B,uint16 P", "uint8 DOH", [][]byte{
+			{0x2a, 0, 3, 0, 2, 0, 0, 0, 3, 0, 'b', 'b', 'b', 'a', 'a'}, // B's value first
+			{0x2a, 0, 0, 0, 2, 0, 2, 0, 3, 0, 'a', 'a', 'b', 'b', 'b'},
+			{0x2a, 0, 0, 0, 2, 0, 2, 0, 3, 0, 'a', 'a', 'b', 'b', 'b', 'x'}, // a byte past the values
+		}},
+		{"uint16 P,uint32 Q", "uint8 DOH,double DOH_PROBA", [][]byte{{1, 2, 3, 4, 5, 6}}},
+		{"uint16 P,uint32 Q", "", [][]byte{{1, 2, 3, 4, 5, 6}}},
+	}
+	var alfRaws [][]byte
+	b := NewBuilder(alf)
+	for range 50 {
+		b.Reset()
+		b.SetUint(alf.Field("PACKETS"), uint64(rng.IntN(100)))
+		b.SetString(alf.Field("TLS_SNI"), strings.Repeat("d", rng.IntN(30)))
+		for range rng.IntN(31) {
+			b.AppendElem(alf.Field("PPI_PKT_LENGTHS"), uint64(rng.IntN(1500)))
+			b.AppendElem(alf.Field("PPI_PKT_TIMES"), rng.Uint64())
+		}
+		raw, err := b.Append(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alfRaws = append(alfRaws, raw)
+	}
+	cases = append(cases, struct {
+		in, extra string
+		raws      [][]byte
+	}{alfSpec, "uint8 DOH,double DOH_PROBA,uint32 MODEL_VERSION", alfRaws})
+	for _, tc := range cases {
+		in := mustTemplate(t, tc.in)
+		out := in
+		if tc.extra != "" {
+			var err error
+			if out, err = in.Extend(tc.extra); err != nil {
+				t.Fatal(err)
+			}
+		}
+		staged, straight := NewBuilder(out), NewBuilder(out)
+		for _, raw := range tc.raws {
+			rec, err := in.Decode(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			staged.Reset()
+			staged.CopyFrom(rec)
+			want, err := staged.Append(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := straight.AppendCopy([]byte("before"), rec)
+			if err != nil || string(got[:6]) != "before" || !bytes.Equal(got[6:], want) {
+				t.Errorf("%s from %x: AppendCopy %x (%v), CopyFrom %x", tc.in, raw, got, err, want)
+			}
+		}
+	}
+	rec, _ := alf.Decode(alfRaws[0])
+	out, _ := alf.Extend("uint8 DOH")
+	ob := NewBuilder(out)
+	buf := make([]byte, 0, 4096)
+	if a := testing.AllocsPerRun(100, func() { buf, _ = ob.AppendCopy(buf[:0], rec) }); a != 0 {
+		t.Errorf("AppendCopy allocates %v times", a)
+	}
+}

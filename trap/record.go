@@ -81,15 +81,6 @@ func wholeElements(n, es int) bool {
 // Template is the record's template.
 func (r Record) Template() *Template { return r.t }
 
-// AppendTo appends the record's bytes to dst and returns dst and a Record
-// of the copy, valid for as long as the copy is: a record kept past the
-// next Recv needs no second Decode.
-func (r Record) AppendTo(dst []byte) ([]byte, Record) {
-	start := len(dst)
-	dst = append(dst, r.b...)
-	return dst, Record{t: r.t, b: dst[start:len(dst):len(dst)]}
-}
-
 // Raw returns the whole record.
 func (r Record) Raw() []byte { return r.b }
 

@@ -138,26 +138,6 @@ func TestWholeElements(t *testing.T) {
 	}
 }
 
-// TestAppendTo: the copy reads as the record did, and stays so when the
-// buffer the record came from is reused.
-func TestAppendTo(t *testing.T) {
-	tmpl := mustTemplate(t, "uint16 P,string S")
-	b := NewBuilder(tmpl)
-	b.SetUint(tmpl.Field("P"), 443)
-	b.SetString(tmpl.Field("S"), "dns.example")
-	raw, _ := b.Append(nil)
-	rec, err := tmpl.Decode(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	arena := []byte("before")
-	arena, cp := rec.AppendTo(arena)
-	clear(raw)
-	if string(arena[:6]) != "before" || cp.Template() != tmpl || cp.Uint16(tmpl.Field("P")) != 443 || string(cp.String(tmpl.Field("S"))) != "dns.example" {
-		t.Errorf("copy reads %d %q; arena %q", cp.Uint16(tmpl.Field("P")), cp.String(tmpl.Field("S")), arena)
-	}
-}
-
 // TestArrayCopyTo checks that the arrays' CopyTo gives what At gives, as
 // many elements as both sides hold, in one move and element by element (as
 // on a big-endian machine), without allocating.

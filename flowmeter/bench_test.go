@@ -23,9 +23,12 @@ type preloaded struct {
 	wire   []int
 }
 
-// ndpiFrames loads every frame of the shared pcaps.
+// ndpiFrames loads every frame of the shared pcaps, back to back in one
+// buffer, as a capture's ring block or a file's buffer holds them.
 func ndpiFrames(b *testing.B) preloaded {
 	var p preloaded
+	var all []byte
+	var ends []int
 	for _, path := range ndpiPcaps(b) {
 		r, err := OpenPcap(path)
 		if err != nil {
@@ -36,11 +39,17 @@ func ndpiFrames(b *testing.B) preloaded {
 			if err != nil {
 				break
 			}
-			p.frames = append(p.frames, append([]byte(nil), frame...))
+			all = append(all, frame...)
+			ends = append(ends, len(all))
 			p.micros = append(p.micros, info.Micros)
 			p.wire = append(p.wire, info.WireLen)
 		}
 		r.Close()
+	}
+	start := 0
+	for _, end := range ends {
+		p.frames = append(p.frames, all[start:end:end])
+		start = end
 	}
 	return p
 }

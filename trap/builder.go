@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 )
 
 // MaxRecordLen is the largest message TRAP can carry (its length is a uint16).
@@ -212,8 +213,9 @@ func (b *Builder) AppendCopy(dst []byte, rec Record) ([]byte, error) {
 		return dst, fmt.Errorf("%w: %d bytes", ErrRecordTooLong, n)
 	}
 	start := len(dst)
-	dst = append(dst, make([]byte, b.t.staticSize)...)
+	dst = slices.Grow(dst, b.t.staticSize+len(rec.b)-static)[:start+b.t.staticSize]
 	fixed := dst[start:]
+	clear(fixed)
 	for _, r := range b.fixedRuns {
 		copy(fixed[r.to:r.to+r.n], rec.b[r.from:r.from+r.n])
 	}

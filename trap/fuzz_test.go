@@ -41,8 +41,14 @@ func FuzzDecode(f *testing.F) {
 	f.Add(recs[39])
 	f.Add(make([]byte, 167))
 	tmpls := make([]*Template, len(fuzzTemplates))
+	outs := map[*Template]*Template{}
 	for i, s := range fuzzTemplates {
 		tmpls[i] = mustTemplate(f, s)
+		out, err := tmpls[i].Extend("uint8 DOH,double DOH_PROBA,uint32 MODEL_VERSION")
+		if err != nil {
+			f.Fatal(err)
+		}
+		outs[tmpls[i]] = out
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, tmpl := range tmpls {
@@ -82,6 +88,17 @@ func FuzzDecode(f *testing.F) {
 				f := &tmpl.Fields()[i]
 				if !bytes.Equal(rec.AppendValue(nil, f), rec2.AppendValue(nil, f)) {
 					t.Fatalf("%s changed when rebuilt", f.Name)
+				}
+			}
+			// AppendCopy, straight or staged, writes what the builder
+			// does, into the template alfd sends too.
+			for _, to := range []*Template{tmpl, outs[tmpl]} {
+				staged := NewBuilder(to)
+				staged.CopyFrom(rec)
+				want, err := staged.Append(nil)
+				got, err2 := NewBuilder(to).AppendCopy(nil, rec)
+				if !bytes.Equal(got, want) || (err == nil) != (err2 == nil) {
+					t.Fatalf("AppendCopy %x (%v), CopyFrom %x (%v)", got, err2, want, err)
 				}
 			}
 		}

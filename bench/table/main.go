@@ -117,6 +117,7 @@ func main() {
 		{"hand-off of a flow to the classifier", "BenchmarkHandoff/ring", "ns/op", "BenchmarkHandoff/chan", 0, "Go channel", false},
 		{"ALF's features of a flow", "BenchmarkCompute/alf", "Mflows/s", "", 2, "goal", true},
 		{"ALF's features of a flow, CESNET's flows", "BenchmarkCompute/alf-cesnet", "Mflows/s", "", 2, "goal", true},
+		{"ALF's features of a flow, CESNET's 30-packet flows", "BenchmarkCompute/alf-cesnet-30", "Mflows/s", "", 2, "goal", true},
 		{"scoring a flow, 100 trees of 32 leaves", "BenchmarkPredict/100x32/compiled-batch", "ns/op", "BenchmarkPredict/100x32/leaves", 0, "leaves", false},
 		{"scoring a flow, 500 trees of 64 leaves", "BenchmarkPredict/500x64/compiled-batch", "ns/op", "BenchmarkPredict/500x64/leaves", 0, "leaves", false},
 		{"decoding a UniRec record", "BenchmarkDecodeALF", "Mrecords/s", "", 5, "goal", true},

@@ -146,8 +146,8 @@ type Extractor struct {
 	batchStarted bool
 	batchInt     uint32
 
-	delays, sorted [MaxPackets]float64
-	fwd, rev       [MaxPackets]float64
+	delays   [MaxPackets]float64
+	fwd, rev [MaxPackets]float64
 }
 
 // NewExtractor returns an Extractor for the set.
@@ -290,22 +290,23 @@ func (e *Extractor) timeStats(f *Flow, v *Vector) (intBranch uint32) {
 			prev = next
 		}
 	}
-	s := e.sorted[:len(d)]
-	copy(s, d)
-	insertionSort(s)
-	upper := percentile(s, 66.3)
-	lower := percentile(s, 33.4)
-	// Counted in the sorted copy, where the loops end where the values
+	// numpy's mean adds the delays in their order; then they are sorted
+	// in place.
+	v[AvgDelay] = pairwiseSum(d) / float64(len(d))
+	insertionSort(d)
+	upper := percentile(d, 66.3)
+	lower := percentile(d, 33.4)
+	// Counted in the sorted delays, where the loops end where the values
 	// cross the bounds instead of branching unpredictably on every delay.
 	bursts := 0
-	for bursts < len(s) && s[bursts] < lower {
+	for bursts < len(d) && d[bursts] < lower {
 		bursts++
 	}
-	above := len(s)
-	for above > 0 && s[above-1] > upper {
+	above := len(d)
+	for above > 0 && d[above-1] > upper {
 		above--
 	}
-	fizzles := len(s) - above
+	fizzles := len(d) - above
 	v[Bursts], v[Fizzles] = float64(bursts), float64(fizzles)
 	if bursts > 0 && fizzles > 0 {
 		v[TimeLeapRation] = float64(bursts) / float64(fizzles)
@@ -313,8 +314,7 @@ func (e *Extractor) timeStats(f *Flow, v *Vector) (intBranch uint32) {
 		v[TimeLeapRation] = 0
 		intBranch |= 1 << TimeLeapRation
 	}
-	v[MinDelay], v[MaxDelay] = s[0], s[len(s)-1]
-	v[AvgDelay] = pairwiseSum(d) / float64(len(d))
+	v[MinDelay], v[MaxDelay] = d[0], d[len(d)-1]
 	return intBranch
 }
 

@@ -326,10 +326,8 @@ func (k *cache) create(h uint64, start int, now int64, p *Packet) {
 		last := start + k.cfg.LineSize - 1
 		k.export(last, EndNoResources)
 		free = start + k.insertAt
-		moved := k.slots[last]
 		copy(k.slots[free+1:last+1], k.slots[free:last])
 		copy(k.hashes[free+1:last+1], k.hashes[free:last])
-		k.slots[free] = moved
 	}
 	k.hashes[free] = h
 	k.slots[free] = slot{flow: k.takeRecord(), lastSec: uint32(now)}

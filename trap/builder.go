@@ -197,8 +197,8 @@ func (b *Builder) CopyFrom(rec Record) {
 // Append would: rec as a record of the builder's template, its other
 // fields zero. When the two templates have the same variable-size fields
 // and rec's values lie in field order, as libunirec writes them, it copies
-// straight to dst, with no stop in the builder; the builder's fields are
-// left as they were then, and reset otherwise.
+// straight to dst, with no stop in the builder, whose fields it leaves
+// alone; otherwise they end up holding rec's.
 func (b *Builder) AppendCopy(dst []byte, rec Record) ([]byte, error) {
 	if b.planFrom != rec.t {
 		b.makePlan(rec.t)
@@ -209,11 +209,12 @@ func (b *Builder) AppendCopy(dst []byte, rec Record) ([]byte, error) {
 		b.CopyFrom(rec)
 		return b.Append(dst)
 	}
-	if n := b.t.staticSize + len(rec.b) - static; n > MaxRecordLen {
+	n := b.t.staticSize + len(rec.b) - static
+	if n > MaxRecordLen {
 		return dst, fmt.Errorf("%w: %d bytes", ErrRecordTooLong, n)
 	}
 	start := len(dst)
-	dst = slices.Grow(dst, b.t.staticSize+len(rec.b)-static)[:start+b.t.staticSize]
+	dst = slices.Grow(dst, n)[:start+b.t.staticSize]
 	fixed := dst[start:]
 	clear(fixed)
 	for _, r := range b.fixedRuns {

@@ -14,7 +14,11 @@
 // several frames at once and fetches their lines and records ahead (a
 // prefetch instruction on amd64), so that the waits overlap. The AF_PACKET
 // reader hands it each block's frames; pcap reading copies frames into
-// batches for it once the cache is crowded (pcapgo reuses its buffer).
+// batches for it once the cache is crowded (pcapgo reuses its buffer). A
+// large cache lives on huge pages, outside the Go heap (Meter.Close gives
+// it back), so that those waits are not doubled by misses of the TLB; a
+// new flow takes the record the last flow to end left, still in the
+// processor's cache.
 //
 // Capture files are read by gopacket's pcapgo, which allocates what a file
 // claims for a frame before reading it: alfd caps the snapshot length of a

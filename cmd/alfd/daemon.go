@@ -515,13 +515,8 @@ func (d *daemon) run(ctx context.Context) error {
 // get what was sent until ctx ends.
 func (d *daemon) closeIO(ctx context.Context) error {
 	var errs []error
-	if d.in != nil {
-		d.in.Close()
-	}
-	if d.packets != nil {
-		for _, s := range d.sources {
-			s.Close()
-		}
+	for _, s := range d.sources {
+		s.Close() // a TRAP input's, or each meter's
 	}
 	if d.trapOut != nil {
 		errs = append(errs, d.trapOut.CloseContext(ctx))

@@ -146,9 +146,13 @@ type Extractor struct {
 	batchStarted bool
 	batchInt     uint32
 
-	delays   [MaxPackets]float64
-	fwd, rev [MaxPackets]float64
+	delays   [sortCap]float64
+	fwd, rev [sortCap]float64
 }
+
+// sortCap is the size of the arrays sortSmall sorts: a flow's delays and
+// lengths, rounded up to the largest sorting network.
+const sortCap = 32
 
 // NewExtractor returns an Extractor for the set.
 func NewExtractor(set Set) *Extractor { return &Extractor{set: set} }
@@ -293,7 +297,7 @@ func (e *Extractor) timeStats(f *Flow, v *Vector) (intBranch uint32) {
 	// numpy's mean adds the delays in their order; then they are sorted
 	// in place.
 	v[AvgDelay] = pairwiseSum(d) / float64(len(d))
-	insertionSort(d)
+	sortSmall(&e.delays, len(d))
 	upper := percentile(d, 66.3)
 	lower := percentile(d, 33.4)
 	// Counted in the sorted delays, where the loops end where the values
@@ -363,7 +367,8 @@ func pairwiseSum(a []float64) float64 {
 	return s
 }
 
-// insertionSort sorts the few values of a flow faster than a general sort.
+// insertionSort sorts the few values of a flow faster than a general sort
+// (sortSmall's networks are faster still where the processor runs them).
 func insertionSort(a []float64) {
 	for i := 1; i < len(a); i++ {
 		v := a[i]
@@ -389,8 +394,8 @@ func (e *Extractor) packetStats(f *Flow, v *Vector) (intBranch uint32) {
 			nr++
 		}
 	}
-	v[VarPktSize], v[MedianPktSize] = varianceMedian(e.fwd[:nf])
-	v[VarPktSizeRev], v[MedianPktSizeRev] = varianceMedian(e.rev[:nr])
+	v[VarPktSize], v[MedianPktSize] = varianceMedian(&e.fwd, nf)
+	v[VarPktSizeRev], v[MedianPktSizeRev] = varianceMedian(&e.rev, nr)
 
 	// Sums of the directions over thirds of the flow. ALF's slices
 	// [third+1:2*third] and [2*third+1:n] skip the elements at third and
@@ -424,13 +429,13 @@ func sumDirs(d []int8) float64 {
 	return float64(s)
 }
 
-// varianceMedian is numpy's var (population variance) and median of packet
-// lengths, 0 for none. It sorts x.
-func varianceMedian(x []float64) (variance, median float64) {
-	n := len(x)
+// varianceMedian is numpy's var (population variance) and median of the
+// packet lengths in lengths[:n], 0 for none. It sorts them.
+func varianceMedian(lengths *[sortCap]float64, n int) (variance, median float64) {
 	if n == 0 {
 		return 0, 0
 	}
+	x := lengths[:n]
 	// numpy sums the integers exactly, then divides.
 	var sum int64
 	for _, xi := range x {
@@ -442,7 +447,7 @@ func varianceMedian(x []float64) (variance, median float64) {
 		sq[i] = (xi - mean) * (xi - mean)
 	}
 	variance = pairwiseSum(sq[:n]) / float64(n)
-	insertionSort(x)
+	sortSmall(lengths, n)
 	if n%2 == 1 {
 		median = x[n/2]
 	} else {

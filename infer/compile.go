@@ -89,6 +89,7 @@ func compileLeaves(ens *leaves.Ensemble) (*Ensemble, error) {
 		e.output = outSoftmax
 	}
 	e.buildFast()
+	e.buildQuick()
 	return e, nil
 }
 

@@ -9,7 +9,11 @@
 // one feature vector, the probability of DoH and the scores the query
 // strategies rank by; Model.ScoreBatch does the same for many flows, tree by
 // tree, eight flows walking a tree side by side (in assembly on amd64; the
-// purego build tag selects the Go walk, which the tests hold it to).
+// purego build tag selects the Go walk, which the tests hold it to). Where
+// the processor has AVX-512 and a gradient-boosted model's trees have at
+// most 32 leaves (LightGBM's default is 31), ScoreBatch uses QuickScorer's
+// form instead (quick.go), which streams through the splits feature by
+// feature and does not wait on deep trees; it too is held to the walk.
 // Forest.WriteLightGBM writes models in LightGBM's text format.
 //
 // Two departures from leaves: XGBoost's splits (value < threshold, in

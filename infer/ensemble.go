@@ -54,8 +54,10 @@ type Ensemble struct {
 	special   bool // some split needs the raw value (missing types, categories, XGBoost)
 	name      string
 
-	// The batch form (fast.go), for ensembles of plain splits only.
-	fast fastForm
+	// The batch form (fast.go), for ensembles of plain splits only, and
+	// the quick form (quick.go) for those of them whose trees are small.
+	fast  fastForm
+	quick quickForm
 }
 
 // NFeatures is how many features the ensemble reads.

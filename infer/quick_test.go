@@ -1,0 +1,83 @@
+package infer
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/alfd/alfd/features"
+)
+
+// TestQuickForm checks the quick form against the batch form's walk, row by
+// row and bit for bit, on forests of many shapes: one-leaf trees, the most
+// leaves it takes (32), more trees than a chunk holds, and groups cut short;
+// keys equal to the thresholds and at the ends of their range. quickMask
+// and quickSum (assembly where there is some) are held to quickMaskGo and
+// quickSumGo on the way.
+func TestQuickForm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	pool := syntheticVectors(rng, 512)
+	for _, shape := range []struct{ trees, leaves int }{{20, 1}, {20, 2}, {20, 3}, {300, 32}, {5, 33}} {
+		forest := randomForest(rng, forestSpec{trees: shape.trees, leaves: shape.leaves, classes: 1, objective: "binary sigmoid:1"}, pool)
+		m, err := Load(writeForest(t, forest, "quick.txt"), features.SetALF)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := m.Members[0]
+		// Built even where it does not pay, to hold quickMaskGo to the walk.
+		e.quick = e.newQuickForm()
+		if shape.leaves > 32 {
+			if e.quick.chunks != nil {
+				t.Fatalf("%d leaves: a quick form", shape.leaves)
+			}
+			continue
+		}
+		if e.quick.chunks == nil {
+			t.Fatalf("%d leaves: no quick form", shape.leaves)
+		}
+		if want := (shape.trees + quickChunkTrees - 1) / quickChunkTrees; len(e.quick.chunks) != want {
+			t.Fatalf("%d trees in %d chunks, want %d", shape.trees, len(e.quick.chunks), want)
+		}
+		var rows [19]keyVector
+		var s quickState
+		for range 50 {
+			for r := range rows {
+				x := pool[rng.IntN(len(pool))]
+				for f, v := range x {
+					switch rng.IntN(8) {
+					case 0:
+						v = math.Inf(1 - 2*rng.IntN(2))
+					case 1:
+						v = 0
+					}
+					rows[r][f] = orderKey(v)
+				}
+			}
+			n := 1 + rng.IntN(len(rows))
+			var got, want [len(rows)]float64
+			e.sumQuick(rows[:n], got[:n], &s)
+			e.sumTrees(rows[:n], want[:n])
+			for r := range n {
+				if math.Float64bits(got[r]) != math.Float64bits(want[r]) {
+					t.Fatalf("%dx%d, row %d of %d: quick form %v, walk %v", shape.trees, shape.leaves, r, n, got[r], want[r])
+				}
+			}
+			// The last group again, chunk by chunk, against the Go
+			// functions.
+			for _, c := range e.quick.chunks {
+				firstLeaf := e.quick.firstLeaf[c.firstTree:min(c.firstTree+quickChunkTrees, len(e.roots))]
+				asm, ref := s, s
+				quickMask(&c, e.nFeatures, &asm)
+				quickMaskGo(&c, e.nFeatures, &ref)
+				if asm.lost != ref.lost {
+					t.Fatalf("%dx%d: quickMask and quickMaskGo lose different leaves", shape.trees, shape.leaves)
+				}
+				quickSum(firstLeaf, e.quick.leaves, &asm)
+				quickSumGo(firstLeaf, e.quick.leaves, &ref)
+				if asm.sums != ref.sums || asm.lost != ref.lost || asm.lost != s.lost {
+					t.Fatalf("%dx%d: quickSum and quickSumGo differ: sums %v and %v", shape.trees, shape.leaves, asm.sums, ref.sums)
+				}
+			}
+		}
+	}
+}

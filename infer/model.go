@@ -135,9 +135,12 @@ func (e *Ensemble) probaBatch(xs []features.Vector, out []Scores, member int) {
 		}
 		return
 	}
+	if e.quick.chunks != nil {
+		e.probaQuick(xs, out, member)
+		return
+	}
 	var sums [batchRows]float64
 	var keys [batchRows]keyVector
-	var quick quickState
 	for start := 0; start < len(xs); start += batchRows {
 		rows := xs[start:min(start+batchRows, len(xs))]
 		for i := range rows {
@@ -149,11 +152,7 @@ func (e *Ensemble) probaBatch(xs []features.Vector, out []Scores, member int) {
 			}
 			sums[i] = e.base
 		}
-		if e.quick.chunks != nil {
-			e.sumQuick(keys[:len(rows)], sums[:len(rows)], &quick)
-		} else {
-			e.sumTrees(keys[:len(rows)], sums[:len(rows)])
-		}
+		e.sumTrees(keys[:len(rows)], sums[:len(rows)])
 		for i := range rows {
 			raw := [MaxGroups]float64{sums[i]}
 			out[start+i].Members[member] = e.probaFromRaw(&raw)

@@ -6,6 +6,8 @@ import (
 	"math/bits"
 	"slices"
 	"unsafe"
+
+	"github.com/alfd/alfd/features"
 )
 
 // The quick form scores flows as QuickScorer does (Lucchese et al., "
@@ -161,25 +163,30 @@ func (q *quickForm) addTree(e *Ensemble, splits []qsSplit, root int32, tree uint
 	return splits, add(root)
 }
 
-// sumQuick adds every tree's leaf for each row to sums, quickRows rows at a
-// time, tree after tree in the order leaves adds them.
-func (e *Ensemble) sumQuick(rows []keyVector, sums []float64, s *quickState) {
+// probaQuick is probaBatch with the quick form, quickRows flows at a time.
+func (e *Ensemble) probaQuick(xs []features.Vector, out []Scores, member int) {
+	var s quickState
 	q := &e.quick
-	for start := 0; start < len(rows); start += quickRows {
-		group := rows[start:min(start+quickRows, len(rows))]
-		for f := range e.nFeatures {
-			for r := range quickRows {
-				// A short group repeats its last row.
-				s.keys[f][r] = group[min(r, len(group)-1)][f]
+	for start := 0; start < len(xs); start += quickRows {
+		group := xs[start:min(start+quickRows, len(xs))]
+		for r := range quickRows {
+			x := &group[min(r, len(group)-1)] // a short group repeats its last flow
+			for f, v := range x[:e.nFeatures] {
+				if v != v {
+					v = 0 // what every plain split reads for NaN
+				}
+				s.keys[f][r] = orderKey(v)
 			}
+			s.sums[r] = e.base
 		}
-		out := sums[start : start+len(group)]
-		copy(s.sums[:], out)
 		for _, c := range q.chunks {
-			quickMask(&c, e.nFeatures, s)
-			quickSum(q.firstLeaf[c.firstTree:min(c.firstTree+quickChunkTrees, len(q.firstLeaf))], q.leaves, s)
+			quickMask(&c, e.nFeatures, &s)
+			quickSum(q.firstLeaf[c.firstTree:min(c.firstTree+quickChunkTrees, len(q.firstLeaf))], q.leaves, &s)
 		}
-		copy(out, s.sums[:])
+		for r := range group {
+			raw := [MaxGroups]float64{s.sums[r]}
+			out[start+r].Members[member] = e.probaFromRaw(&raw)
+		}
 	}
 }
 

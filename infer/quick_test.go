@@ -38,32 +38,40 @@ func TestQuickForm(t *testing.T) {
 		if want := (shape.trees + quickChunkTrees - 1) / quickChunkTrees; len(e.quick.chunks) != want {
 			t.Fatalf("%d trees in %d chunks, want %d", shape.trees, len(e.quick.chunks), want)
 		}
-		var rows [19]keyVector
+		var xs [19]features.Vector
 		var s quickState
 		for range 50 {
-			for r := range rows {
-				x := pool[rng.IntN(len(pool))]
-				for f, v := range x {
+			for r := range xs {
+				xs[r] = pool[rng.IntN(len(pool))]
+				for f := range xs[r] {
 					switch rng.IntN(8) {
 					case 0:
-						v = math.Inf(1 - 2*rng.IntN(2))
+						xs[r][f] = math.Inf(1 - 2*rng.IntN(2))
 					case 1:
-						v = 0
+						xs[r][f] = 0
+					case 2:
+						xs[r][f] = math.NaN()
 					}
-					rows[r][f] = orderKey(v)
 				}
 			}
-			n := 1 + rng.IntN(len(rows))
-			var got, want [len(rows)]float64
-			e.sumQuick(rows[:n], got[:n], &s)
-			e.sumTrees(rows[:n], want[:n])
+			n := 1 + rng.IntN(len(xs))
+			var got, want [len(xs)]Scores
+			e.probaQuick(xs[:n], got[:n], 0)
+			quick := e.quick
+			e.quick = quickForm{}
+			e.probaBatch(xs[:n], want[:n], 0)
+			e.quick = quick
 			for r := range n {
-				if math.Float64bits(got[r]) != math.Float64bits(want[r]) {
-					t.Fatalf("%dx%d, row %d of %d: quick form %v, walk %v", shape.trees, shape.leaves, r, n, got[r], want[r])
+				if g, w := got[r].Members[0], want[r].Members[0]; math.Float64bits(g) != math.Float64bits(w) {
+					t.Fatalf("%dx%d, flow %d of %d: quick form %v, walk %v", shape.trees, shape.leaves, r, n, g, w)
 				}
 			}
-			// The last group again, chunk by chunk, against the Go
-			// functions.
+			// A group again, chunk by chunk, against the Go functions.
+			for r := range quickRows {
+				for f, v := range xs[r] {
+					s.keys[f][r] = orderKey(v)
+				}
+			}
 			for _, c := range e.quick.chunks {
 				firstLeaf := e.quick.firstLeaf[c.firstTree:min(c.firstTree+quickChunkTrees, len(e.roots))]
 				asm, ref := s, s

@@ -9,8 +9,8 @@ import "golang.org/x/sys/cpu"
 // four flows at a time, are slower than walking the batch form.)
 var useQuick = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512CD
 
-// quickMask is quickMaskGo in assembly: the eight flows' tests of a split
-// in one instruction, their bitvectors updated in three.
+// quickMask is quickMaskGo in assembly: the sixteen flows' tests of a split
+// in two instructions, their bitvectors updated in three.
 func quickMask(c *quickChunk, nFeatures int, s *quickState) {
 	if len(c.nodes) == 0 {
 		return

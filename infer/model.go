@@ -145,10 +145,7 @@ func (e *Ensemble) probaBatch(xs []features.Vector, out []Scores, member int) {
 		rows := xs[start:min(start+batchRows, len(xs))]
 		for i := range rows {
 			for f, v := range rows[i] {
-				if v != v {
-					v = 0 // what every plain split reads for NaN
-				}
-				keys[i][f] = orderKey(v)
+				keys[i][f] = flowKey(v)
 			}
 			sums[i] = e.base
 		}

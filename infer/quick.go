@@ -174,10 +174,7 @@ func (e *Ensemble) probaQuick(xs []features.Vector, out []Scores, member int) {
 		for r := range quickRows {
 			x := &group[min(r, len(group)-1)] // a short group repeats its last flow
 			for f, v := range x[:e.nFeatures] {
-				if v != v {
-					v = 0 // what every plain split reads for NaN
-				}
-				s.keys[f][r] = orderKey(v)
+				s.keys[f][r] = flowKey(v)
 			}
 			s.sums[r] = e.base
 		}

@@ -89,3 +89,25 @@ func TestQuickForm(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysKeepOrder checks that orderKey orders thresholds as the floats
+// order, and that flowKey is orderKey of a flow's value as plain splits
+// read it (NaN as 0), at the values where the bits play tricks: zeros of
+// both signs, infinities, the smallest and largest finite values.
+func TestKeysKeepOrder(t *testing.T) {
+	values := []float64{math.Inf(-1), -math.MaxFloat64, -1.5, -math.SmallestNonzeroFloat64, math.Copysign(0, -1), 0,
+		math.SmallestNonzeroFloat64, 1, 1.5, math.MaxFloat64, math.Inf(1)}
+	for i, a := range values {
+		for _, b := range values[i:] {
+			if (orderKey(a) <= orderKey(b)) != (a <= b) || (orderKey(a) == orderKey(b)) != (a == b) {
+				t.Errorf("orderKey(%v) = %d, orderKey(%v) = %d", a, orderKey(a), b, orderKey(b))
+			}
+		}
+		if flowKey(a) != orderKey(a) {
+			t.Errorf("flowKey(%v) = %d, orderKey %d", a, flowKey(a), orderKey(a))
+		}
+	}
+	if flowKey(math.NaN()) != orderKey(0) {
+		t.Errorf("flowKey(NaN) = %d, want orderKey(0)", flowKey(math.NaN()))
+	}
+}

@@ -10,8 +10,8 @@ import (
 	"github.com/alfd/alfd/features"
 )
 
-// The quick form scores flows as QuickScorer does (Lucchese et al., "
-// QuickScorer: a fast algorithm to rank documents with additive ensembles
+// The quick form scores flows as QuickScorer does (Lucchese et al.,
+// "QuickScorer: a fast algorithm to rank documents with additive ensembles
 // of regression trees", SIGIR 2015), sixteen flows side by side. A tree's
 // leaves are numbered left to right and a flow keeps, per tree, a bitvector
 // of the leaves it can no longer reach. Every split whose test a flow fails

@@ -102,8 +102,9 @@ func (s *Scores) Entropy() float64 {
 }
 
 // ScoreBatch scores many flows: tree by tree over the whole batch, so that a
-// tree's nodes stay in cache while every flow walks it. out must be as long
-// as xs.
+// tree's nodes stay in cache while every flow walks it, or, where the quick
+// form serves the model, split by split for sixteen flows at a time. out
+// must be as long as xs.
 func (m *Model) ScoreBatch(xs []features.Vector, out []Scores) {
 	out = out[:len(xs)]
 	for i := range out {

@@ -33,8 +33,10 @@ type Builder struct {
 	varSteps  []copyStep
 	// varInOrder: varSteps are every variable-size field of both
 	// templates, in the same order, so that a record's values can be
-	// copied as one block.
+	// copied as one block, and their headers, which end the fixed part of
+	// every record in field order, as one run: headerRun.
 	varInOrder bool
+	headerRun  byteRun
 }
 
 type span struct{ start, n int }
@@ -222,23 +224,26 @@ func (b *Builder) AppendCopy(dst []byte, rec Record) ([]byte, error) {
 	}
 	// The values keep their places in the variable part, so their headers
 	// hold.
-	for i, f := range rec.t.variable {
-		copy(fixed[b.varSteps[i].to.off:][:4], rec.b[f.off:f.off+4])
-	}
+	r := b.headerRun
+	copy(fixed[r.to:r.to+r.n], rec.b[r.from:r.from+r.n])
 	return append(dst, rec.b[static:]...), nil
 }
 
 // valuesInOrder reports whether rec's variable-size values fill its
-// variable part in field order, one after another.
+// variable part in field order, one after another. It reads their headers
+// as the block that ends the fixed part (offset and length, 16 bits each).
 func valuesInOrder(rec Record) bool {
+	static := rec.t.staticSize
+	headers := rec.b[static-4*len(rec.t.variable) : static]
 	off := 0
-	for _, f := range rec.t.variable {
-		if int(le.Uint16(rec.b[f.off:])) != off {
+	for i := 0; i+4 <= len(headers); i += 4 {
+		h := le.Uint32(headers[i:])
+		if int(h&0xffff) != off {
 			return false
 		}
-		off += int(le.Uint16(rec.b[f.off+2:]))
+		off += int(h >> 16)
 	}
-	return off == len(rec.b)-rec.t.staticSize
+	return off == len(rec.b)-static
 }
 
 // makePlan prepares CopyFrom for records of template from. Fields are laid
@@ -267,6 +272,8 @@ func (b *Builder) makePlan(from *Template) {
 	for i, s := range b.varSteps {
 		b.varInOrder = b.varInOrder && s.from == from.variable[i] && s.to == b.t.variable[i]
 	}
+	n := 4 * len(from.variable)
+	b.headerRun = byteRun{from.staticSize - n, b.t.staticSize - n, n}
 	b.planFrom = from
 }
 

@@ -13,5 +13,7 @@
 // Computing a flow's features allocates nothing and calls through no
 // interface. On amd64 with AVX2, a flow's delays and packet lengths are
 // sorted by sorting networks in vector registers (sort_amd64.s), which take
-// no branch; elsewhere, and with the purego build tag, by insertion.
+// no branch, and the lengths' products at the autocorrelation's nine lags
+// are summed four at a time (lag_amd64.s); elsewhere, and with the purego
+// build tag, Go does both, by insertion sort and one product at a time.
 package features

@@ -597,8 +597,9 @@ func exactCorrelations(x []uint16, maxLag int, r *[10]float64) {
 // in a float64.
 const pairedMax = 1521
 
-// lagProducts sets products[lag] to the sum of x[k]*x[k+lag] for lag 1..9.
-func lagProducts(x []uint16, products *[10]int64) {
+// lagProductsGo sets products[lag] to the sum of x[k]*x[k+lag] for lag
+// 1..9. lagProducts is it, in assembly where there is some.
+func lagProductsGo(x []uint16, products *[10]int64) {
 	// Zeros past the end let every lag's products be summed side by side.
 	// Floats hold these products and sums exactly (below 2^53), and the
 	// processor multiplies them faster than integers.

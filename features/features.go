@@ -557,21 +557,24 @@ func numpyCorrelation(x []uint16, lag int) float64 {
 // constant.
 func exactCorrelations(x []uint16, maxLag int, r *[10]float64) {
 	n := len(x)
-	var sum, sumSq [MaxPackets + 1]int64
 	var s, sq int64
-	for i, v := range x {
+	for _, v := range x {
 		s += int64(v)
 		sq += int64(v) * int64(v)
-		sum[i+1], sumSq[i+1] = s, sq
 	}
 	var products [10]int64
 	lagProducts(x, &products)
+	// The sums of x[lag:] and x[:n-lag] are the whole's less the first or
+	// the last lag values'.
+	var head, headSq, tail, tailSq int64
 	for lag := 1; lag <= maxLag; lag++ {
+		a, b := int64(x[lag-1]), int64(x[n-lag])
+		head, headSq, tail, tailSq = head+a, headSq+a*a, tail+b, tailSq+b*b
 		m := int64(n - lag)
-		sx, sy := sum[n]-sum[lag], sum[n-lag]
+		sx, sy := s-head, s-tail
 		// m times the centred sums of squares and products.
-		cxx := m*(sumSq[n]-sumSq[lag]) - sx*sx
-		cyy := m*sumSq[n-lag] - sy*sy
+		cxx := m*(sq-headSq) - sx*sx
+		cyy := m*(sq-tailSq) - sy*sy
 		cxy := m*products[lag] - sx*sy
 		switch {
 		case cxx == 0 || cyy == 0:

@@ -63,15 +63,59 @@
 	INSIDE_UP(R0); \
 	INSIDE_DOWN(R1)
 
+// MERGE8_UP merges R0 and R1, whose eight values are bitonic, ascending
+// (k = 8); MERGE8_DOWN descending.
+#define MERGE8_UP(R0, R1) \
+	UP(R0, R1); \
+	INSIDE_UP(R0); \
+	INSIDE_UP(R1)
+
+#define MERGE8_DOWN(R0, R1) \
+	DOWN(R0, R1); \
+	INSIDE_DOWN(R0); \
+	INSIDE_DOWN(R1)
+
+// MERGE16_UP and MERGE16_DOWN do the same for sixteen values (k = 16).
+#define MERGE16_UP(R0, R1, R2, R3) \
+	UP(R0, R2); \
+	UP(R1, R3); \
+	MERGE8_UP(R0, R1); \
+	MERGE8_UP(R2, R3)
+
+#define MERGE16_DOWN(R0, R1, R2, R3) \
+	DOWN(R0, R2); \
+	DOWN(R1, R3); \
+	MERGE8_DOWN(R0, R1); \
+	MERGE8_DOWN(R2, R3)
+
+// EIGHTS sorts R0 and R1's eight values ascending and R2 and R3's
+// descending.
+#define EIGHTS(R0, R1, R2, R3) \
+	FOURS(R0, R1); \
+	FOURS(R2, R3); \
+	MERGE8_UP(R0, R1); \
+	MERGE8_DOWN(R2, R3)
+
+// LOAD4 and STORE4 move four registers from and to a, OFF bytes in (AX).
+#define LOAD4(OFF, R0, R1, R2, R3) \
+	VMOVUPD	(OFF)(AX), R0; \
+	VMOVUPD	(OFF+32)(AX), R1; \
+	VMOVUPD	(OFF+64)(AX), R2; \
+	VMOVUPD	(OFF+96)(AX), R3
+
+#define STORE4(OFF, R0, R1, R2, R3) \
+	VMOVUPD	R0, (OFF)(AX); \
+	VMOVUPD	R1, (OFF+32)(AX); \
+	VMOVUPD	R2, (OFF+64)(AX); \
+	VMOVUPD	R3, (OFF+96)(AX)
+
 // func sort8(a *[32]float64)
 TEXT ·sort8(SB), NOSPLIT, $0-8
 	MOVQ	a+0(FP), AX
 	VMOVUPD	0(AX), Y0
 	VMOVUPD	32(AX), Y1
 	FOURS(Y0, Y1)
-	UP(Y0, Y1)
-	INSIDE_UP(Y0)
-	INSIDE_UP(Y1)
+	MERGE8_UP(Y0, Y1)
 	VMOVUPD	Y0, 0(AX)
 	VMOVUPD	Y1, 32(AX)
 	VZEROUPPER
@@ -80,108 +124,30 @@ TEXT ·sort8(SB), NOSPLIT, $0-8
 // func sort16(a *[32]float64)
 TEXT ·sort16(SB), NOSPLIT, $0-8
 	MOVQ	a+0(FP), AX
-	VMOVUPD	0(AX), Y0
-	VMOVUPD	32(AX), Y1
-	VMOVUPD	64(AX), Y2
-	VMOVUPD	96(AX), Y3
-	FOURS(Y0, Y1)
-	FOURS(Y2, Y3)
-	// k = 8: Y0, Y1 ascending, Y2, Y3 descending.
-	UP(Y0, Y1)
-	DOWN(Y2, Y3)
-	INSIDE_UP(Y0)
-	INSIDE_UP(Y1)
-	INSIDE_DOWN(Y2)
-	INSIDE_DOWN(Y3)
-	// k = 16: all ascending.
-	UP(Y0, Y2)
-	UP(Y1, Y3)
-	UP(Y0, Y1)
-	UP(Y2, Y3)
-	INSIDE_UP(Y0)
-	INSIDE_UP(Y1)
-	INSIDE_UP(Y2)
-	INSIDE_UP(Y3)
-	VMOVUPD	Y0, 0(AX)
-	VMOVUPD	Y1, 32(AX)
-	VMOVUPD	Y2, 64(AX)
-	VMOVUPD	Y3, 96(AX)
+	LOAD4(0, Y0, Y1, Y2, Y3)
+	EIGHTS(Y0, Y1, Y2, Y3)
+	MERGE16_UP(Y0, Y1, Y2, Y3)
+	STORE4(0, Y0, Y1, Y2, Y3)
 	VZEROUPPER
 	RET
 
 // func sort32(a *[32]float64)
 TEXT ·sort32(SB), NOSPLIT, $0-8
 	MOVQ	a+0(FP), AX
-	VMOVUPD	0(AX), Y0
-	VMOVUPD	32(AX), Y1
-	VMOVUPD	64(AX), Y2
-	VMOVUPD	96(AX), Y3
-	VMOVUPD	128(AX), Y4
-	VMOVUPD	160(AX), Y5
-	VMOVUPD	192(AX), Y6
-	VMOVUPD	224(AX), Y7
-	FOURS(Y0, Y1)
-	FOURS(Y2, Y3)
-	FOURS(Y4, Y5)
-	FOURS(Y6, Y7)
-	// k = 8: register pairs alternate.
-	UP(Y0, Y1)
-	DOWN(Y2, Y3)
-	UP(Y4, Y5)
-	DOWN(Y6, Y7)
-	INSIDE_UP(Y0)
-	INSIDE_UP(Y1)
-	INSIDE_DOWN(Y2)
-	INSIDE_DOWN(Y3)
-	INSIDE_UP(Y4)
-	INSIDE_UP(Y5)
-	INSIDE_DOWN(Y6)
-	INSIDE_DOWN(Y7)
-	// k = 16: Y0-Y3 ascending, Y4-Y7 descending.
-	UP(Y0, Y2)
-	UP(Y1, Y3)
-	DOWN(Y4, Y6)
-	DOWN(Y5, Y7)
-	UP(Y0, Y1)
-	UP(Y2, Y3)
-	DOWN(Y4, Y5)
-	DOWN(Y6, Y7)
-	INSIDE_UP(Y0)
-	INSIDE_UP(Y1)
-	INSIDE_UP(Y2)
-	INSIDE_UP(Y3)
-	INSIDE_DOWN(Y4)
-	INSIDE_DOWN(Y5)
-	INSIDE_DOWN(Y6)
-	INSIDE_DOWN(Y7)
-	// k = 32: all ascending.
+	LOAD4(0, Y0, Y1, Y2, Y3)
+	LOAD4(128, Y4, Y5, Y6, Y7)
+	EIGHTS(Y0, Y1, Y2, Y3)
+	EIGHTS(Y4, Y5, Y6, Y7)
+	MERGE16_UP(Y0, Y1, Y2, Y3)
+	MERGE16_DOWN(Y4, Y5, Y6, Y7)
+	// k = 32: the halves compared, then each merged.
 	UP(Y0, Y4)
 	UP(Y1, Y5)
 	UP(Y2, Y6)
 	UP(Y3, Y7)
-	UP(Y0, Y2)
-	UP(Y1, Y3)
-	UP(Y4, Y6)
-	UP(Y5, Y7)
-	UP(Y0, Y1)
-	UP(Y2, Y3)
-	UP(Y4, Y5)
-	UP(Y6, Y7)
-	INSIDE_UP(Y0)
-	INSIDE_UP(Y1)
-	INSIDE_UP(Y2)
-	INSIDE_UP(Y3)
-	INSIDE_UP(Y4)
-	INSIDE_UP(Y5)
-	INSIDE_UP(Y6)
-	INSIDE_UP(Y7)
-	VMOVUPD	Y0, 0(AX)
-	VMOVUPD	Y1, 32(AX)
-	VMOVUPD	Y2, 64(AX)
-	VMOVUPD	Y3, 96(AX)
-	VMOVUPD	Y4, 128(AX)
-	VMOVUPD	Y5, 160(AX)
-	VMOVUPD	Y6, 192(AX)
-	VMOVUPD	Y7, 224(AX)
+	MERGE16_UP(Y0, Y1, Y2, Y3)
+	MERGE16_UP(Y4, Y5, Y6, Y7)
+	STORE4(0, Y0, Y1, Y2, Y3)
+	STORE4(128, Y4, Y5, Y6, Y7)
 	VZEROUPPER
 	RET

@@ -42,17 +42,7 @@ func TestQuickForm(t *testing.T) {
 		var s quickState
 		for range 50 {
 			for r := range xs {
-				xs[r] = pool[rng.IntN(len(pool))]
-				for f := range xs[r] {
-					switch rng.IntN(8) {
-					case 0:
-						xs[r][f] = math.Inf(1 - 2*rng.IntN(2))
-					case 1:
-						xs[r][f] = 0
-					case 2:
-						xs[r][f] = math.NaN()
-					}
-				}
+				xs[r] = edgyFlow(rng, pool, true)
 			}
 			n := 1 + rng.IntN(len(xs))
 			var got, want [len(xs)]Scores

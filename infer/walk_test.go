@@ -27,14 +27,7 @@ func TestWalk8(t *testing.T) {
 		var rows [8]keyVector
 		for range 200 {
 			for r := range rows {
-				x := pool[rng.IntN(len(pool))]
-				for f, v := range x {
-					switch rng.IntN(8) {
-					case 0:
-						v = math.Inf(1 - 2*rng.IntN(2))
-					case 1:
-						v = 0
-					}
+				for f, v := range edgyFlow(rng, pool, false) {
 					rows[r][f] = orderKey(v)
 				}
 			}
@@ -51,4 +44,24 @@ func TestWalk8(t *testing.T) {
 			}
 		}
 	}
+}
+
+// edgyFlow is a flow of pool with some of its values made infinite, of
+// either sign, or zero, and with nan some NaN: where keys and splits are
+// easiest to get wrong.
+func edgyFlow(rng *rand.Rand, pool []features.Vector, nan bool) features.Vector {
+	x := pool[rng.IntN(len(pool))]
+	for f := range x {
+		switch rng.IntN(8) {
+		case 0:
+			x[f] = math.Inf(1 - 2*rng.IntN(2))
+		case 1:
+			x[f] = 0
+		case 2:
+			if nan {
+				x[f] = math.NaN()
+			}
+		}
+	}
+	return x
 }

@@ -58,8 +58,8 @@ func (c CacheConfig) withDefaults() (CacheConfig, error) {
 }
 
 // BytesPerFlow is the cache's memory per flow: the flow, its slot and its
-// slot's hash.
-const BytesPerFlow = int(unsafe.Sizeof(Flow{})+unsafe.Sizeof(slot{})) + 8
+// slot's tag.
+const BytesPerFlow = int(unsafe.Sizeof(Flow{})+unsafe.Sizeof(slot{})) + 4
 
 // TCP flags.
 const (
@@ -76,7 +76,7 @@ const (
 type cache struct {
 	cfg         CacheConfig
 	flows       []Flow
-	hashes      []uint64 // slot → its flow's hash; 0 when the slot is free
+	tags        []uint32 // slot → its flow's tag (see tag); 0 when the slot is free
 	slots       []slot   // lines of LineSize slots; a free slot's flow is stale
 	freeHead    uint32   // the last record given back (see takeRecord), or noRecord
 	unused      uint32   // records from here on were never used
@@ -91,7 +91,7 @@ type cache struct {
 	ring        *Ring
 	c           *counters
 	agg         Aggregator // nil without pre-aggregation
-	unmap       func()     // gives back the memory of flows, hashes and slots; nil for Go memory
+	unmap       func()     // gives back the memory of flows, tags and slots; nil for Go memory
 }
 
 // slot is a place in a line: which flow is there, and when it last saw a
@@ -114,7 +114,7 @@ func newCache(cfg CacheConfig, ring *Ring, c *counters) *cache {
 	}
 	mem, unmap := mapMemory(cfg.Size * BytesPerFlow)
 	k.flows, mem = carve[Flow](mem, cfg.Size)
-	k.hashes, mem = carve[uint64](mem, cfg.Size)
+	k.tags, mem = carve[uint32](mem, cfg.Size)
 	k.slots, _ = carve[slot](mem, cfg.Size)
 	if unmap != nil {
 		// Unmapped by close, or else once the cache is unreachable.
@@ -174,7 +174,7 @@ func (k *cache) close() {
 		k.unmap()
 		k.unmap = nil
 	}
-	k.flows, k.hashes, k.slots = nil, nil, nil
+	k.flows, k.tags, k.slots = nil, nil, nil
 }
 
 // keyWords views a key as five words: the source address, the destination
@@ -205,12 +205,15 @@ func hashKey(k *Key) uint64 {
 		binary.LittleEndian.PutUint64(buf[24:], dst1)
 		binary.LittleEndian.PutUint64(buf[32:], rest)
 	}
-	h := farm.Hash64(buf[:n])
-	if h == 0 {
-		h = 1 // 0 marks a free slot
-	}
-	return h
+	return farm.Hash64(buf[:n])
 }
+
+// tag is what a slot keeps of its flow's hash h, to tell it from the other
+// flows of its line before their keys are compared: the upper half, which
+// the line's index does not use, and never 0, which marks a free slot.
+// Half the hash is half the bytes to fetch: a line's tags are one cache
+// line.
+func tag(h uint64) uint32 { return max(uint32(h>>32), 1) }
 
 // seconds is whole seconds, as ipfixprobe compares struct timeval's tv_sec.
 func seconds(micros int64) int64 {
@@ -227,18 +230,19 @@ func (k *cache) add(p *Packet) { k.addHashed(p, hashKey(&p.Key)) }
 // addHashed accounts a packet whose key hashes to h.
 func (k *cache) addHashed(p *Packet, h uint64) {
 	start := int(h & k.lineMask)
+	t := tag(h)
 	now := seconds(p.TimeMicros)
 	for {
-		s, dir := k.find(h, start, &p.Key)
+		s, dir := k.find(t, start, &p.Key)
 		if s < 0 {
-			k.create(h, start, now, p)
+			k.create(t, start, now, p)
 			break
 		}
 		// Found: to the line's front.
 		found := k.slots[s]
 		copy(k.slots[start+1:s+1], k.slots[start:s])
-		copy(k.hashes[start+1:s+1], k.hashes[start:s])
-		k.slots[start], k.hashes[start] = found, h
+		copy(k.tags[start+1:s+1], k.tags[start:s])
+		k.slots[start], k.tags[start] = found, t
 		f := &k.flows[found.flow]
 		switch {
 		case p.Proto == protoTCP && p.TCPFlags&tcpSYN != 0 && f.tcpFlags[dir]&(tcpFIN|tcpRST) != 0:
@@ -259,12 +263,11 @@ func (k *cache) addHashed(p *Packet, h uint64) {
 	k.expireSome(now)
 }
 
-// prefetchLine asks for the hashes and slots of the line of hash h.
+// prefetchLine asks for the tags and slots of the line of hash h.
 func (k *cache) prefetchLine(h uint64) {
 	start := int(h & k.lineMask)
-	lines := max(1, k.cfg.LineSize*8/64) // hashes and slots are 8 bytes each
-	prefetch(unsafe.Pointer(&k.hashes[start]), lines)
-	prefetch(unsafe.Pointer(&k.slots[start]), lines)
+	prefetch(unsafe.Pointer(&k.tags[start]), max(1, k.cfg.LineSize*4/64))
+	prefetch(unsafe.Pointer(&k.slots[start]), max(1, k.cfg.LineSize*8/64))
 }
 
 // prefetchFlow asks for the record of the flow of hash h, if the line holds
@@ -273,10 +276,11 @@ func (k *cache) prefetchLine(h uint64) {
 // counters, the first packets' information).
 func (k *cache) prefetchFlow(h uint64) {
 	start := int(h & k.lineMask)
-	line := k.hashes[start : start+k.cfg.LineSize]
+	t := tag(h)
+	line := k.tags[start : start+k.cfg.LineSize]
 	full := true
 	for i, x := range line {
-		if x == h {
+		if x == t {
 			prefetch(unsafe.Pointer(&k.flows[k.slots[start+i].flow]), 4)
 			return
 		}
@@ -289,15 +293,16 @@ func (k *cache) prefetchFlow(h uint64) {
 	prefetch(unsafe.Pointer(&k.flows[rec]), 4)
 }
 
-// find looks for the flow of key in the line at start: its slot and the
-// packet's direction (0 forward, 1 reverse), or slot -1.
-func (k *cache) find(h uint64, start int, key *Key) (slot, dir int) {
+// find looks for the flow of key, whose hash's tag is t, in the line at
+// start: its slot and the packet's direction (0 forward, 1 reverse), or
+// slot -1.
+func (k *cache) find(t uint32, start int, key *Key) (slot, dir int) {
 	w := keyWords(key)
 	back := swapPorts(w[4])
-	hashes := k.hashes[start : start+k.cfg.LineSize]
-	slots := k.slots[start : start+len(hashes)]
-	for i, x := range hashes {
-		if x != h {
+	tags := k.tags[start : start+k.cfg.LineSize]
+	slots := k.slots[start : start+len(tags)]
+	for i, x := range tags {
+		if x != t {
 			continue
 		}
 		fw := keyWords(&k.flows[slots[i].flow].key)
@@ -311,10 +316,10 @@ func (k *cache) find(h uint64, start int, key *Key) (slot, dir int) {
 	return -1, 0
 }
 
-// create starts a flow for p in the line at start.
-func (k *cache) create(h uint64, start int, now int64, p *Packet) {
+// create starts a flow for p, whose hash's tag is t, in the line at start.
+func (k *cache) create(t uint32, start int, now int64, p *Packet) {
 	free := -1
-	for i, x := range k.hashes[start : start+k.cfg.LineSize] {
+	for i, x := range k.tags[start : start+k.cfg.LineSize] {
 		if x == 0 {
 			free = start + i
 			break
@@ -327,9 +332,9 @@ func (k *cache) create(h uint64, start int, now int64, p *Packet) {
 		k.export(last, EndNoResources)
 		free = start + k.insertAt
 		copy(k.slots[free+1:last+1], k.slots[free:last])
-		copy(k.hashes[free+1:last+1], k.hashes[free:last])
+		copy(k.tags[free+1:last+1], k.tags[free:last])
 	}
-	k.hashes[free] = h
+	k.tags[free] = t
 	k.slots[free] = slot{flow: k.takeRecord(), lastSec: uint32(now)}
 	f := &k.flows[k.slots[free].flow]
 	f.key = p.Key
@@ -403,7 +408,7 @@ func (k *cache) export(s int, reason EndReason) {
 		f.copyTo(s)
 	}
 	k.c.exported[reason]++
-	k.hashes[s] = 0
+	k.tags[s] = 0
 	k.giveRecord(k.slots[s].flow)
 }
 
@@ -429,7 +434,7 @@ func (k *cache) expireSome(now int64) {
 // for the inactive timeout at second now.
 func (k *cache) expire(first, n int, now int64) {
 	for s := first; s < first+n; s++ {
-		if k.hashes[s] != 0 && now-int64(k.slots[s].lastSec) >= k.inactiveSec {
+		if k.tags[s] != 0 && now-int64(k.slots[s].lastSec) >= k.inactiveSec {
 			if f := &k.flows[k.slots[s].flow]; k.idle(s, f, now) {
 				k.export(s, f.timeoutReason())
 			}
@@ -454,8 +459,8 @@ func (k *cache) idle(s int, f *Flow, now int64) bool {
 // exportAll exports every flow, as at the end of the input; room is called
 // when the ring is full, to wait for the consumer.
 func (k *cache) exportAll(room func()) {
-	for s := range k.hashes {
-		if k.hashes[s] != 0 {
+	for s := range k.tags {
+		if k.tags[s] != 0 {
 			if k.ring.full() {
 				room()
 			}

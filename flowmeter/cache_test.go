@@ -482,3 +482,31 @@ func tcpFrame(cport uint16, payload int) []byte {
 	tcp[12], tcp[13] = 0x50, pshAck
 	return fr
 }
+
+// TestTagsShared: a slot keeps only 32 bits of its flow's hash, so flows of
+// one line may share a tag; their keys tell them apart. Two flows are put
+// in one line under one tag, and each packet still goes to its own flow.
+func TestTagsShared(t *testing.T) {
+	r := newRig(t, CacheConfig{Size: 16, LineSize: 16})
+	k := r.m.cache
+	a, b := pkt(1000, false, 1, 0, pshAck, 100), pkt(2000, false, 1, 0, pshAck, 100)
+	const h = 0xfeedface_00000000 // one line (the cache has one) and one tag
+	k.addHashed(&a, h)
+	k.addHashed(&b, h)
+	k.addHashed(&a, h)
+	a2 := pkt(1000, true, 1, 5, pshAck, 7)
+	k.addHashed(&a2, h)
+	flows := r.finish()
+	if len(flows) != 2 {
+		t.Fatalf("%d flows, want 2", len(flows))
+	}
+	for _, f := range flows {
+		want := [2]uint32{1, 0}
+		if f.key.SrcPort == 1000 {
+			want = [2]uint32{2, 1}
+		}
+		if f.packets != want {
+			t.Errorf("flow from port %d: packets %v, want %v", f.key.SrcPort, f.packets, want)
+		}
+	}
+}

@@ -230,11 +230,9 @@ func (b *Builder) AppendCopy(dst []byte, rec Record) ([]byte, error) {
 }
 
 // valuesInOrder reports whether rec's variable-size values fill its
-// variable part in field order, one after another. It reads their headers
-// as the block that ends the fixed part (offset and length, 16 bits each).
+// variable part in field order, one after another.
 func valuesInOrder(rec Record) bool {
-	static := rec.t.staticSize
-	headers := rec.b[static-4*len(rec.t.variable) : static]
+	headers := rec.t.varHeaders(rec.b)
 	off := 0
 	for i := 0; i+4 <= len(headers); i += 4 {
 		h := le.Uint32(headers[i:])
@@ -243,7 +241,7 @@ func valuesInOrder(rec Record) bool {
 		}
 		off += int(h >> 16)
 	}
-	return off == len(rec.b)-static
+	return off == len(rec.b)-rec.t.staticSize
 }
 
 // makePlan prepares CopyFrom for records of template from. Fields are laid

@@ -53,8 +53,7 @@ func (t *Template) Decode(b []byte) (Record, error) {
 		return Record{}, fmt.Errorf("%w: %d bytes, shorter than the template's fixed part of %d", ErrBadRecord, len(b), t.staticSize)
 	}
 	varLen := len(b) - t.staticSize
-	// The variable-size fields' headers end the fixed part, in order.
-	headers := b[t.staticSize-4*len(t.varElem) : t.staticSize]
+	headers := t.varHeaders(b)
 	for i, es := range t.varElem {
 		h := headers[4*i : 4*i+4]
 		off, n := int(le.Uint16(h)), int(le.Uint16(h[2:]))
@@ -66,6 +65,13 @@ func (t *Template) Decode(b []byte) (Record, error) {
 		}
 	}
 	return Record{t: t, b: b}, nil
+}
+
+// varHeaders is the variable-size fields' headers of record b, which holds
+// at least the fixed part: they end the fixed part, in field order, each an
+// offset into the variable part and a length, 16 bits each.
+func (t *Template) varHeaders(b []byte) []byte {
+	return b[t.staticSize-4*len(t.variable) : t.staticSize]
 }
 
 // wholeElements reports whether n bytes are whole es-byte elements, without

@@ -3,7 +3,6 @@ package flowmeter
 import (
 	"encoding/binary"
 	"fmt"
-	"math"
 	"runtime"
 	"time"
 	"unsafe"
@@ -57,9 +56,10 @@ func (c CacheConfig) withDefaults() (CacheConfig, error) {
 	return c, nil
 }
 
-// BytesPerFlow is the cache's memory per flow: the flow, its slot and its
-// slot's tag.
-const BytesPerFlow = int(unsafe.Sizeof(Flow{})+unsafe.Sizeof(slot{})) + 4
+// BytesPerFlow is the cache's memory per flow: the flow, its slot, its
+// slot's tag and its place among the free records. (The meter's ring adds
+// as much and its index per slot.)
+const BytesPerFlow = int(unsafe.Sizeof(Flow{})+unsafe.Sizeof(slot{})) + 4 + 4
 
 // TCP flags.
 const (
@@ -75,10 +75,10 @@ const (
 // flow hash alike, so one line holds it.
 type cache struct {
 	cfg         CacheConfig
-	flows       []Flow
+	flows       []Flow   // Size records for flows in the cache, RingSize more for those in the ring
 	tags        []uint32 // slot → its flow's tag (see tag); 0 when the slot is free
 	slots       []slot   // lines of LineSize slots; a free slot's flow is stale
-	freeHead    uint32   // the last record given back (see takeRecord), or noRecord
+	free        []uint32 // records given back, the last on top; room for all
 	unused      uint32   // records from here on were never used
 	lineMask    uint64
 	insertAt    int   // where a new flow goes in a full line
@@ -101,63 +101,72 @@ type slot struct {
 	lastSec uint32 // seconds since the epoch, as UniRec time keeps them
 }
 
-func newCache(cfg CacheConfig, ring *Ring, c *counters) *cache {
+// newCache returns a cache and the ring of ringSize slots its flows leave
+// by.
+func newCache(cfg CacheConfig, ringSize int, c *counters) (*cache, error) {
 	k := &cache{
 		cfg:         cfg,
 		lineMask:    uint64(cfg.Size-1) &^ uint64(cfg.LineSize-1),
 		insertAt:    cfg.LineSize / 2,
 		activeSec:   int64(cfg.Active / time.Second),
 		inactiveSec: int64(cfg.Inactive / time.Second),
-		ring:        ring,
 		c:           c,
-		freeHead:    noRecord,
 	}
-	mem, unmap := mapMemory(cfg.Size * BytesPerFlow)
-	k.flows, mem = carve[Flow](mem, cfg.Size)
+	if ringSize < 2 || ringSize&(ringSize-1) != 0 {
+		return nil, fmt.Errorf("ring size %d: want a power of two, at least 2", ringSize)
+	}
+	records := cfg.Size + ringSize
+	mem, unmap := mapMemory(records*int(unsafe.Sizeof(Flow{})+4) + cfg.Size*int(unsafe.Sizeof(slot{})+4))
+	k.flows, mem = carve[Flow](mem, records)
 	k.tags, mem = carve[uint32](mem, cfg.Size)
-	k.slots, _ = carve[slot](mem, cfg.Size)
+	k.slots, mem = carve[slot](mem, cfg.Size)
+	k.free, _ = carve[uint32](mem, records)
+	k.free = k.free[:0]
+	k.ring = newRing(ringSize, k.flows)
 	if unmap != nil {
-		// Unmapped by close, or else once the cache is unreachable.
-		cleanup := runtime.AddCleanup(k, func(unmap func()) { unmap() }, unmap)
+		// The consumer reads flows in the ring after the meter has gone:
+		// unmapped by close once it has released them all, or else once
+		// the ring is unreachable.
+		cleanup := runtime.AddCleanup(k.ring, func(unmap func()) { unmap() }, unmap)
 		k.unmap = func() {
 			cleanup.Stop()
 			unmap()
 		}
 	}
-	return k
+	return k, nil
 }
 
-// noRecord ends the list of free records.
-const noRecord = math.MaxUint32
-
-// takeRecord returns a record for a new flow: the one the last flow to end
-// left, still in the processor's cache, rather than a far one, so that
-// flows that come and go churn through a few; else one never used.
+// takeRecord returns a record for a new flow: the last one given back,
+// else the one the consumer released first, else one never used. There
+// is always one: at most Size flows are in the cache and RingSize in the
+// ring. No record is read to find one.
 func (k *cache) takeRecord() uint32 {
-	r := k.freeHead
-	if r == noRecord {
-		r = k.unused
-		k.unused++
+	if n := len(k.free); n > 0 {
+		r := k.free[n-1]
+		k.free = k.free[:n-1]
 		return r
 	}
-	k.freeHead = uint32(k.flows[r].last)
+	if r, ok := k.ring.takeReleased(); ok {
+		return r
+	}
+	r := k.unused
+	k.unused++
 	return r
 }
 
-// giveRecord returns the record of a flow that ended. The free records
-// are linked through last, which a free record does not need.
-func (k *cache) giveRecord(r uint32) {
-	k.flows[r].last = int64(k.freeHead)
-	k.freeHead = r
+// nextRecord is the record takeRecord would likely return.
+func (k *cache) nextRecord() uint32 {
+	if n := len(k.free); n > 0 {
+		return k.free[n-1]
+	}
+	if r, ok := k.ring.peekReleased(); ok {
+		return r
+	}
+	return k.unused
 }
 
-// nextRecord is the record takeRecord would return.
-func (k *cache) nextRecord() uint32 {
-	if k.freeHead == noRecord {
-		return k.unused
-	}
-	return k.freeHead
-}
+// giveRecord returns a record no flow needs.
+func (k *cache) giveRecord(r uint32) { k.free = append(k.free, r) }
 
 // carve takes the first n Ts off mem, which holds at least that many,
 // aligned for them. T holds no Go pointers (TestCacheTypesHoldNoPointers):
@@ -167,10 +176,12 @@ func carve[T any](mem []byte, n int) ([]T, []byte) {
 	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(mem[:size]))), n), mem[size:]
 }
 
-// close gives the cache's memory back; the cache must not be used after.
-// What used it now fails on a nil slice rather than on unmapped memory.
+// close gives the cache's memory back, unless the consumer has flows in the
+// ring yet (then the ring's cleanup does); the cache must not be used
+// after. What used it now fails on a nil slice rather than on unmapped
+// memory.
 func (k *cache) close() {
-	if k.unmap != nil {
+	if k.unmap != nil && k.ring.drained() {
 		k.unmap()
 		k.unmap = nil
 	}
@@ -271,9 +282,9 @@ func (k *cache) prefetchLine(h uint64) {
 }
 
 // prefetchFlow asks for the record of the flow of hash h, if the line holds
-// one, or else for the record a new flow would take (in a full line, the
-// one its last flow gives back): the lines a packet touches first (key,
-// counters, the first packets' information).
+// one, or else for the record a new flow would take (and in a full line,
+// the counters of the flow that goes): the lines a packet touches first
+// (key, counters, the first packets' information).
 func (k *cache) prefetchFlow(h uint64) {
 	start := int(h & k.lineMask)
 	t := tag(h)
@@ -286,11 +297,10 @@ func (k *cache) prefetchFlow(h uint64) {
 		}
 		full = full && x != 0
 	}
-	rec := k.slots[start+len(line)-1].flow
-	if !full {
-		rec = k.nextRecord()
+	if full {
+		prefetch(unsafe.Pointer(&k.flows[k.slots[start+len(line)-1].flow]), 1)
 	}
-	prefetch(unsafe.Pointer(&k.flows[rec]), 4)
+	prefetch(unsafe.Pointer(&k.flows[k.nextRecord()]), 4)
 }
 
 // find looks for the flow of key, whose hash's tag is t, in the line at
@@ -336,6 +346,9 @@ func (k *cache) create(t uint32, start int, now int64, p *Packet) {
 	}
 	k.tags[free] = t
 	k.slots[free] = slot{flow: k.takeRecord(), lastSec: uint32(now)}
+	// The next new flow's record, released by the consumer a while ago,
+	// is fetched while this one goes on.
+	prefetch(unsafe.Pointer(&k.flows[k.nextRecord()]), 4)
 	f := &k.flows[k.slots[free].flow]
 	f.key = p.Key
 	f.first, f.last = p.TimeMicros, p.TimeMicros
@@ -389,7 +402,8 @@ func (f *Flow) timeoutReason() EndReason {
 	return EndInactive
 }
 
-// export hands the flow in slot s to the ring and frees the slot.
+// export hands the flow in slot s to the ring, its record with it, and
+// frees the slot.
 func (k *cache) export(s int, reason EndReason) {
 	f := &k.flows[k.slots[s].flow]
 	// pstats drops the packet information of a lone SYN (port scans).
@@ -404,12 +418,26 @@ func (k *cache) export(s int, reason EndReason) {
 		}
 	}
 	f.end = reason
-	if s := k.ring.reserve(); s != nil {
-		f.copyTo(s)
-	}
 	k.c.exported[reason]++
 	k.tags[s] = 0
-	k.giveRecord(k.slots[s].flow)
+	if rec := k.slots[s].flow; k.ringFull() {
+		k.ring.dropped.Add(1)
+		k.giveRecord(rec)
+	} else {
+		k.ring.push(rec)
+	}
+}
+
+// ringFull reports whether the ring has no room for a flow, once the
+// records of the flows the consumer released are taken back (as when
+// flows end faster than new ones take them).
+func (k *cache) ringFull() bool {
+	if k.ring.full() {
+		for r, ok := k.ring.takeReleased(); ok; r, ok = k.ring.takeReleased() {
+			k.giveRecord(r)
+		}
+	}
+	return k.ring.full()
 }
 
 // expireSome exports the flows that timed out among the next few slots, as
@@ -433,6 +461,14 @@ func (k *cache) expireSome(now int64) {
 // expire exports the flows of n slots from first that have seen no packet
 // for the inactive timeout at second now.
 func (k *cache) expire(first, n int, now int64) {
+	// Sweeps mostly cross free slots: look at their tags two at a time.
+	var any uint64
+	for _, w := range unsafe.Slice((*uint64)(unsafe.Pointer(&k.tags[first])), n/2) {
+		any |= w
+	}
+	if any == 0 && n%2 == 0 {
+		return
+	}
 	for s := first; s < first+n; s++ {
 		if k.tags[s] != 0 && now-int64(k.slots[s].lastSec) >= k.inactiveSec {
 			if f := &k.flows[k.slots[s].flow]; k.idle(s, f, now) {
@@ -461,7 +497,7 @@ func (k *cache) idle(s int, f *Flow, now int64) bool {
 func (k *cache) exportAll(room func()) {
 	for s := range k.tags {
 		if k.tags[s] != 0 {
-			if k.ring.full() {
+			if k.ringFull() {
 				room()
 			}
 			k.export(s, EndForced)

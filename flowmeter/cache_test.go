@@ -236,11 +236,11 @@ func TestFlowEndRules(t *testing.T) {
 	})
 }
 
-// TestRecordsReused: a new flow takes the record the last flow to end gave
-// back, so that flows that come and go use a few records; in a full cache
-// each takes the one its line's last flow gave up; no flow's counts leak
-// into another's; and fetching ahead in a full cache takes no record too
-// many.
+// TestRecordsReused: a new flow takes the record of a flow the consumer is
+// done with, so that flows that come and go use a few records; no flow's
+// counts leak into another's; fetching ahead in a full cache takes no
+// record too many; and a flow's record, in the ring, is not taken before
+// the consumer releases it.
 func TestRecordsReused(t *testing.T) {
 	r := newRig(t, CacheConfig{Size: 64, LineSize: 4})
 	var got []Flow
@@ -265,22 +265,27 @@ func TestRecordsReused(t *testing.T) {
 	}
 	defer full.Close()
 	full.crowdedFlows = 0 // fetch ahead
-	frames := make([]Frame, 40)
-	for i := range frames {
-		frames[i] = Frame{Data: tcpFrame(uint16(i+1), 10), Micros: 100e6 + int64(i), WireLen: 64}
-	}
-	full.Frames(frames)
-	full.Finish(context.Background())
-	full.Flush()
-	seen := map[uint16]bool{}
-	for f := full.Ring().Next(); f != nil; f = full.Ring().Next() {
-		if f.packets != [2]uint32{1, 0} || seen[f.key.SrcPort] {
-			t.Fatalf("full cache: flow %+v (seen %v)", f, seen[f.key.SrcPort])
+	for round := range 2 {
+		frames := make([]Frame, 40)
+		for i := range frames {
+			frames[i] = Frame{Data: tcpFrame(uint16(100*round+i+1), 10), Micros: 100e6 + int64(i), WireLen: 64}
 		}
-		seen[f.key.SrcPort] = true
-	}
-	if len(seen) != 40 || full.cache.unused != 16 {
-		t.Errorf("full cache: %d flows, %d records used", len(seen), full.cache.unused)
+		// The ring keeps the records of the flows the full line pushes
+		// out, and after Finish those of the rest, until they are read.
+		full.Frames(frames)
+		full.Finish(context.Background())
+		full.Flush()
+		seen := map[uint16]bool{}
+		for f := full.Ring().Next(); f != nil; f = full.Ring().Next() {
+			if f.packets != [2]uint32{1, 0} || seen[f.key.SrcPort] || f.key.SrcPort/100 != uint16(round) {
+				t.Fatalf("full cache, round %d: flow %+v (seen %v)", round, f, seen[f.key.SrcPort])
+			}
+			seen[f.key.SrcPort] = true
+		}
+		full.Ring().Release()
+		if len(seen) != 40 || full.cache.unused != 40 {
+			t.Errorf("full cache, round %d: %d flows, %d records used", round, len(seen), full.cache.unused)
+		}
 	}
 }
 
@@ -508,5 +513,89 @@ func TestTagsShared(t *testing.T) {
 		if f.packets != want {
 			t.Errorf("flow from port %d: packets %v, want %v", f.key.SrcPort, f.packets, want)
 		}
+	}
+}
+
+// TestRingKeepsRecordsUntilReleased: with a consumer that reads a little
+// at a time and a ring that fills, every flow read is whole and read once
+// (no record of a flow in the ring was taken for a new one), and every
+// flow is read or counted dropped.
+func TestRingKeepsRecordsUntilReleased(t *testing.T) {
+	m, err := NewMeter(Config{Cache: CacheConfig{Size: 16, LineSize: 4}, RingSize: 4}, LinkEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	port, seen := uint16(0), map[uint16]bool{}
+	for round := range int64(200) {
+		for range 1 + round%5 {
+			port++
+			p := pkt(port, false, 100+40*round, 0, pshAck, int(port))
+			m.cache.add(&p)
+		}
+		m.Expire((135 + 40*round) * 1e6)
+		m.Flush()
+		for range round % 4 {
+			f := m.Ring().Next()
+			if f == nil {
+				break
+			}
+			if seen[f.key.SrcPort] || f.packets != [2]uint32{1, 0} || f.bytes[0] != 40+uint64(f.key.SrcPort) || f.ppi[0].length != f.key.SrcPort {
+				t.Fatalf("round %d: flow %d (seen %v): %d packets, %d bytes, length %d", round, f.key.SrcPort, seen[f.key.SrcPort], f.packets, f.bytes[0], f.ppi[0].length)
+			}
+			seen[f.key.SrcPort] = true
+		}
+		m.Ring().Release()
+	}
+	if drops := m.Stats().RingDrops.Load(); uint64(len(seen))+drops+uint64(m.ring.next-m.ring.read) != uint64(port) || drops == 0 || m.cache.unused > 16+4 {
+		t.Errorf("%d flows: %d read, %d dropped, %d in the ring; %d records used", port, len(seen), drops, m.ring.next-m.ring.read, m.cache.unused)
+	}
+}
+
+// TestRingOutlivesClose: a meter closed with flows in its ring leaves its
+// records mapped for the consumer (which reads after the meter's owner
+// is done with it), and gives them back once they are released.
+func TestRingOutlivesClose(t *testing.T) {
+	m, err := NewMeter(Config{}, LinkEthernet) // a cache large enough to be mapped apart from the heap
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.cache.unmap == nil {
+		t.Skip("the cache is on the Go heap here")
+	}
+	for port := range uint16(100) {
+		p := pkt(port+1, false, 100, 0, pshAck, 10)
+		m.cache.add(&p)
+	}
+	m.Finish(context.Background())
+	m.Flush()
+	m.Close()
+	ring := m.Ring()
+	n := 0
+	for f := ring.Next(); f != nil; f = ring.Next() {
+		if f.packets != [2]uint32{1, 0} || f.End() != EndForced {
+			t.Fatalf("flow %d after Close: %+v", n, f)
+		}
+		n++
+	}
+	ring.Release()
+	if n != 100 || m.cache.unmap == nil {
+		t.Fatalf("%d flows read after Close; cache unmapped early: %v", n, m.cache.unmap == nil)
+	}
+
+	// Released: Close gives the memory back at once.
+	m, err = NewMeter(Config{}, LinkEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pkt(1, false, 100, 0, pshAck, 10)
+	m.cache.add(&p)
+	m.Finish(context.Background())
+	m.Flush()
+	m.Ring().Next()
+	m.Ring().Release()
+	m.Close()
+	if m.cache.unmap != nil {
+		t.Error("a drained meter's cache was not unmapped by Close")
 	}
 }

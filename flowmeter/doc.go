@@ -7,7 +7,9 @@
 // name (its tls plugin), and the inputs that feed it: pcap and pcapng
 // files, and AF_PACKET (TPACKET_V3 rings read in place, with eBPF filters
 // and steering when given) with a fanout group, one meter per core.
-// Finished flows leave each meter through a lock-free single-producer ring.
+// Finished flows leave each meter through a lock-free single-producer ring
+// that passes their records, not copies: a record comes back to the meter
+// once the consumer has released it.
 //
 // With many flows in the cache, every packet waits for memory: for its
 // line of the cache, then for its flow's record. Meter.Frames works on
@@ -17,8 +19,8 @@
 // batches for it once the cache is crowded (pcapgo reuses its buffer). A
 // large cache lives on huge pages, outside the Go heap (Meter.Close gives
 // it back), so that those waits are not doubled by misses of the TLB; a
-// new flow takes the record the last flow to end left, still in the
-// processor's cache.
+// new flow's record, one the consumer released, is fetched while the flow
+// before it is being created.
 //
 // Capture files are read by gopacket's pcapgo, which allocates what a file
 // claims for a frame before reading it: alfd caps the snapshot length of a

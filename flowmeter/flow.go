@@ -12,10 +12,10 @@ import (
 const MaxPPI = features.MaxPackets
 
 // maxSNI is the longest TLS server name a flow keeps whole; a longer one
-// is cut there and counted (Stats.SNITruncated). It brings a flow and its
-// cache slot to 508 bytes; server names this long are rare (ipfixprobe
-// keeps 254 bytes).
-const maxSNI = 166
+// is cut there and counted (Stats.SNITruncated). It fills a flow's record
+// to 496 bytes, 512 with its place in the cache (BytesPerFlow); server
+// names this long are rare (ipfixprobe keeps 254 bytes).
+const maxSNI = 168
 
 // EndReason says why a flow was exported, as ipfixprobe's FLOW_END_*.
 type EndReason uint8
@@ -51,17 +51,6 @@ type Flow struct {
 	// The per-packet information (pstats), a packet's in one place.
 	ppi [MaxPPI]ppiEntry
 	sni [maxSNI]byte
-}
-
-// copyTo copies what the flow holds to dst: its counters, its packets'
-// information and its server name, and not the unused rest of its 512
-// bytes, which dst keeps from before; no accessor reads them.
-func (f *Flow) copyTo(dst *Flow) {
-	dst.key, dst.last, dst.packets, dst.tcpFlags = f.key, f.last, f.packets, f.tcpFlags
-	dst.nPPI, dst.sniLen, dst.tlsDone, dst.end = f.nPPI, f.sniLen, f.tlsDone, f.end
-	dst.bytes, dst.first = f.bytes, f.first
-	copy(dst.ppi[:f.nPPI], f.ppi[:f.nPPI])
-	copy(dst.sni[:f.sniLen], f.sni[:f.sniLen])
 }
 
 // ppiEntry is one packet's information.

@@ -5,10 +5,8 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
-	"reflect"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -111,37 +109,6 @@ func TestFramesLikePacket(t *testing.T) {
 	if len(want) < 5_000 || a.Skipped[Truncated].Load() == 0 || a.Exported[EndOfFlow].Load() == 0 || a.Exported[EndInactive].Load() == 0 {
 		t.Errorf("the frames did not exercise what they should: %d flows, %d truncated, %d ended, %d inactive",
 			len(want), a.Skipped[Truncated].Load(), a.Exported[EndOfFlow].Load(), a.Exported[EndInactive].Load())
-	}
-}
-
-// TestFlowCopyTo: copyTo copies every field of a flow but the unused ends
-// of its packet information and server name, so that a field added to
-// Flow cannot be left behind on the way to the ring.
-func TestFlowCopyTo(t *testing.T) {
-	var src Flow
-	raw := unsafe.Slice((*byte)(unsafe.Pointer(&src)), unsafe.Sizeof(src))
-	for i := range raw {
-		raw[i] = byte(i*7 + 1)
-	}
-	src.nPPI, src.sniLen = 5, 9
-	var dst Flow
-	src.copyTo(&dst)
-	got := unsafe.Slice((*byte)(unsafe.Pointer(&dst)), unsafe.Sizeof(dst))
-	typ := reflect.TypeFor[Flow]()
-	for i := range typ.NumField() {
-		f := typ.Field(i)
-		if f.Name == "ppi" || f.Name == "sni" {
-			continue
-		}
-		if a, b := raw[f.Offset:f.Offset+f.Type.Size()], got[f.Offset:f.Offset+f.Type.Size()]; !bytes.Equal(a, b) {
-			t.Errorf("field %s not copied", f.Name)
-		}
-	}
-	if !reflect.DeepEqual(src.ppi[:5], dst.ppi[:5]) || !bytes.Equal(src.SNI(), dst.SNI()) {
-		t.Error("packet information or server name not copied")
-	}
-	if dst.ppi[5] != (ppiEntry{}) || dst.sni[9] != 0 {
-		t.Error("copied past what the flow holds")
 	}
 }
 

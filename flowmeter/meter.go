@@ -11,7 +11,8 @@ import (
 type Config struct {
 	Cache CacheConfig
 	// RingSize is the number of finished flows the meter's ring holds for
-	// its consumer, a power of two (default 8192).
+	// its consumer, a power of two (default 8192); their records are the
+	// cache's, RingSize more than it holds flows.
 	RingSize int
 	// Aggregator, when set, holds the counts of the packets the kernel
 	// kept back.
@@ -78,12 +79,11 @@ func NewMeter(cfg Config, link LinkType) (*Meter, error) {
 	if cfg.RingSize == 0 {
 		cfg.RingSize = 8192
 	}
-	ring, err := NewRing(cfg.RingSize)
-	if err != nil {
+	m := &Meter{dec: Decoder{Link: link}, crowdedFlows: crowdedFlows}
+	if m.cache, err = newCache(cc, cfg.RingSize, &m.c); err != nil {
 		return nil, err
 	}
-	m := &Meter{dec: Decoder{Link: link}, ring: ring, crowdedFlows: crowdedFlows}
-	m.cache = newCache(cc, ring, &m.c)
+	m.ring = m.cache.ring
 	m.cache.agg = cfg.Aggregator
 	return m, nil
 }
@@ -201,7 +201,7 @@ func (m *Meter) Expire(micros int64) {
 // lasts; after that, flows that do not fit are dropped and counted.
 func (m *Meter) Finish(ctx context.Context) {
 	m.FinishWith(func() {
-		for m.ring.full() && ctx.Err() == nil {
+		for m.cache.ringFull() && ctx.Err() == nil {
 			time.Sleep(100 * time.Microsecond)
 		}
 	})
@@ -265,8 +265,10 @@ func sumExported(c *counters) int64 {
 
 // Close gives back the memory of the meter's flow cache, which is not the
 // Go heap's when the cache is large (it is mapped on huge pages); the
-// meter must not meter after. Its ring and counters stay readable. A meter
-// never closed gives it back once it is unreachable.
+// meter must not meter after. Its ring and counters stay readable: while
+// the consumer has flows to read in the ring, their records stay, and the
+// memory goes once the ring is unreachable. A meter never closed gives it
+// back then too.
 func (m *Meter) Close() { m.cache.close() }
 
 // Ring is where the meter's finished flows go.

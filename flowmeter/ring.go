@@ -1,17 +1,15 @@
 package flowmeter
 
-import (
-	"fmt"
-	"sync/atomic"
-	"unsafe"
-)
+import "sync/atomic"
 
-// A Ring hands finished flows from one meter to one consumer without locks
-// or waiting. The meter fills slots and publishes them in batches; when
-// the consumer falls behind and the ring is full, the meter drops the flow
-// and counts it rather than wait. Slots are Flows, copied in place.
+// A Ring hands finished flows from one meter to one consumer without locks,
+// waiting or copying: its slots name records of the meter's flow cache,
+// which the meter takes back once the consumer has released them. The
+// meter publishes slots in batches; when the consumer falls behind and the
+// ring is full, the meter drops the flow and counts it rather than wait.
 type Ring struct {
-	slots []Flow
+	flows []Flow   // the meter's records
+	slots []uint32 // record indices
 	mask  uint64
 
 	_    [64]byte
@@ -21,50 +19,59 @@ type Ring struct {
 	_    [56]byte
 
 	// The producer's own.
-	next     uint64 // slots filled, published or not
-	headSeen uint64 // head, as the producer last read it
-	dropped  atomic.Uint64
-	_        [48]byte
+	next      uint64 // slots filled, published or not
+	reclaimed uint64 // slots whose records the producer took back: it fills no others
+	headSeen  uint64 // head, as the producer last read it
+	dropped   atomic.Uint64
+	_         [32]byte
 
 	// The consumer's own.
 	read     uint64 // slots the consumer has taken
 	tailSeen uint64
 }
 
-// NewRing returns a ring of size slots, a power of two.
-func NewRing(size int) (*Ring, error) {
-	if size < 2 || size&(size-1) != 0 {
-		return nil, fmt.Errorf("ring size %d: want a power of two, at least 2", size)
-	}
-	return &Ring{slots: make([]Flow, size), mask: uint64(size - 1)}, nil
+// newRing returns a ring of size slots, a power of two, naming records of
+// flows.
+func newRing(size int, flows []Flow) *Ring {
+	return &Ring{flows: flows, slots: make([]uint32, size), mask: uint64(size - 1)}
 }
 
-// reserve returns the next free slot for the producer to fill, or nil when
-// the ring is full (the flow is dropped and counted).
-func (r *Ring) reserve() *Flow {
-	if r.next-r.headSeen > r.mask {
-		r.headSeen = r.head.Load()
-		if r.next-r.headSeen > r.mask {
-			r.dropped.Add(1)
-			return nil
+// full reports whether the producer has no slot to fill: none whose
+// record it took back (see released).
+func (r *Ring) full() bool { return r.next-r.reclaimed > r.mask }
+
+// push puts record rec in the next slot, for the consumer once published;
+// the ring must not be full.
+func (r *Ring) push(rec uint32) {
+	r.slots[r.next&r.mask] = rec
+	r.next++
+}
+
+// takeReleased takes back the record of the first slot the consumer has
+// released and the producer has not taken back, freeing the slot; ok is
+// false when there is none.
+func (r *Ring) takeReleased() (rec uint32, ok bool) {
+	if r.reclaimed == r.headSeen {
+		if r.headSeen = r.head.Load(); r.reclaimed == r.headSeen {
+			return 0, false
 		}
 	}
-	s := &r.slots[r.next&r.mask]
-	r.next++
-	// The slot after it was last filled a ring ago, megabytes back: have
-	// it fetched while the meter goes on, so that the next export does not
-	// wait for it.
-	prefetch(unsafe.Pointer(&r.slots[r.next&r.mask]), int(unsafe.Sizeof(Flow{}))/64)
-	return s
+	rec = r.slots[r.reclaimed&r.mask]
+	r.reclaimed++
+	return rec, true
 }
 
-// full reports whether the producer has no free slot.
-func (r *Ring) full() bool {
-	if r.next-r.headSeen > r.mask {
-		r.headSeen = r.head.Load()
+// peekReleased is the record takeReleased would return, as far as the
+// producer knows without reading head.
+func (r *Ring) peekReleased() (rec uint32, ok bool) {
+	if r.reclaimed == r.headSeen {
+		return 0, false
 	}
-	return r.next-r.headSeen > r.mask
+	return r.slots[r.reclaimed&r.mask], true
 }
+
+// drained reports whether the consumer has released every flow pushed.
+func (r *Ring) drained() bool { return r.head.Load() == r.next }
 
 // publish makes the filled slots visible to the consumer.
 func (r *Ring) publish() {
@@ -82,12 +89,12 @@ func (r *Ring) Next() *Flow {
 			return nil
 		}
 	}
-	f := &r.slots[r.read&r.mask]
+	f := &r.flows[r.slots[r.read&r.mask]]
 	r.read++
 	return f
 }
 
-// Release gives the slots of the flows Next returned back to the producer.
+// Release gives the flows Next returned back to the producer.
 func (r *Ring) Release() { r.head.Store(r.read) }
 
 // Dropped is the number of flows dropped because the ring was full.

@@ -27,8 +27,13 @@ type CacheConfig struct {
 }
 
 // maxActive bounds the active timeout: per-packet times are kept as
-// 32-bit microsecond offsets from the flow's start.
-const maxActive = 30 * time.Minute
+// 32-bit microsecond offsets from the flow's start. maxInactive bounds the
+// inactive one: a slot keeps its flow's last second modulo 2^16, which
+// tells up to 9 h (see quiet).
+const (
+	maxActive   = 30 * time.Minute
+	maxInactive = 8 * time.Hour
+)
 
 func (c CacheConfig) withDefaults() (CacheConfig, error) {
 	if c.Size == 0 {
@@ -50,16 +55,16 @@ func (c CacheConfig) withDefaults() (CacheConfig, error) {
 		return c, fmt.Errorf("flow cache line size %d: want a power of two of at least 2, at most the cache size %d", c.LineSize, c.Size)
 	case c.Active < time.Second || c.Active > maxActive:
 		return c, fmt.Errorf("active timeout %v: want 1 s to %v", c.Active, maxActive)
-	case c.Inactive < time.Second:
-		return c, fmt.Errorf("inactive timeout %v: want at least 1 s", c.Inactive)
+	case c.Inactive < time.Second || c.Inactive > maxInactive:
+		return c, fmt.Errorf("inactive timeout %v: want 1 s to %v", c.Inactive, maxInactive)
 	}
 	return c, nil
 }
 
-// BytesPerFlow is the cache's memory per flow: the flow, its slot, its
-// slot's tag and its place among the free records. (The meter's ring adds
-// as much and its index per slot.)
-const BytesPerFlow = int(unsafe.Sizeof(Flow{})+unsafe.Sizeof(slot{})) + 4 + 4
+// BytesPerFlow is the cache's memory per flow: the flow, its slot and its
+// place among the free records. (The meter's ring adds as much and its
+// index per slot.)
+const BytesPerFlow = int(unsafe.Sizeof(Flow{})+unsafe.Sizeof(slot{})) + 4
 
 // TCP flags.
 const (
@@ -76,14 +81,15 @@ const (
 type cache struct {
 	cfg         CacheConfig
 	flows       []Flow   // Size records for flows in the cache, RingSize more for those in the ring
-	tags        []uint32 // slot → its flow's tag (see tag); 0 when the slot is free
-	slots       []slot   // lines of LineSize slots; a free slot's flow is stale
+	slots       []slot   // lines of LineSize slots
 	free        []uint32 // records given back, the last on top; room for all
 	unused      uint32   // records from here on were never used
 	lineMask    uint64
 	insertAt    int   // where a new flow goes in a full line
 	sweep       int   // the next slot the per-packet sweep looks at
+	exactLeft   int   // slots the sweep is to judge by their flows' times, not their own
 	roundSec    int64 // the second the sweep's round began
+	latestSec   int64 // the latest second of a packet
 	swept       bool  // a round began and ended in second sweptSec
 	sweptSec    int64
 	activeSec   int64
@@ -91,15 +97,24 @@ type cache struct {
 	ring        *Ring
 	c           *counters
 	agg         Aggregator // nil without pre-aggregation
-	unmap       func()     // gives back the memory of flows, tags and slots; nil for Go memory
+	unmap       func()     // gives back the memory of slots, flows and free; nil for Go memory
 }
 
-// slot is a place in a line: which flow is there, and when it last saw a
-// packet, so that sweeping for timeouts reads no flow.
+// slot is a place in a line: which flow is there, and enough to pass it by
+// without reading it: a tag of its hash, to tell it from the line's other
+// flows, and when it last saw a packet, for sweeping. A line of 16 is two
+// cache lines, fetched together.
 type slot struct {
+	tag     uint16 // see tag; 0 when the slot is free (its flow is stale then)
+	lastSec uint16 // the second of its last packet, modulo 2^16 (see quiet)
 	flow    uint32
-	lastSec uint32 // seconds since the epoch, as UniRec time keeps them
 }
+
+// quiet is how long, in seconds, the flow in s has seen no packet at second
+// now, as far as its slot tells: the truth while it is under 2^15 s (9 h),
+// and negative when the capture's time went back. A sweep that may meet
+// longer (see expireSome) reads the flow's own time instead.
+func quiet(now int64, s slot) int64 { return int64(int16(uint16(now) - s.lastSec)) }
 
 // newCache returns a cache and the ring of ringSize slots its flows leave
 // by.
@@ -116,10 +131,10 @@ func newCache(cfg CacheConfig, ringSize int, c *counters) (*cache, error) {
 		return nil, fmt.Errorf("ring size %d: want a power of two, at least 2", ringSize)
 	}
 	records := cfg.Size + ringSize
-	mem, unmap := mapMemory(records*int(unsafe.Sizeof(Flow{})+4) + cfg.Size*int(unsafe.Sizeof(slot{})+4))
-	k.flows, mem = carve[Flow](mem, records)
-	k.tags, mem = carve[uint32](mem, cfg.Size)
+	// Slots first: lines start on a boundary of two cache lines.
+	mem, unmap := mapMemory(cfg.Size*int(unsafe.Sizeof(slot{})) + records*int(unsafe.Sizeof(Flow{})+4))
 	k.slots, mem = carve[slot](mem, cfg.Size)
+	k.flows, mem = carve[Flow](mem, records)
 	k.free, _ = carve[uint32](mem, records)
 	k.free = k.free[:0]
 	k.ring = newRing(ringSize, k.flows)
@@ -185,7 +200,7 @@ func (k *cache) close() {
 		k.unmap()
 		k.unmap = nil
 	}
-	k.flows, k.tags, k.slots = nil, nil, nil
+	k.flows, k.slots, k.free = nil, nil, nil
 }
 
 // keyWords views a key as five words: the source address, the destination
@@ -220,11 +235,11 @@ func hashKey(k *Key) uint64 {
 }
 
 // tag is what a slot keeps of its flow's hash h, to tell it from the other
-// flows of its line before their keys are compared: the upper half, which
-// the line's index does not use, and never 0, which marks a free slot.
-// Half the hash is half the bytes to fetch: a line's tags are one cache
-// line.
-func tag(h uint64) uint32 { return max(uint32(h>>32), 1) }
+// flows of its line before their keys are compared: its top 16 bits, which
+// the line's index does not use, and never 0, which marks a free slot. One
+// in 2^16 flows of a line shares a packet's tag and has its key compared
+// for nothing.
+func tag(h uint64) uint16 { return max(uint16(h>>48), 1) }
 
 // seconds is whole seconds, as ipfixprobe compares struct timeval's tv_sec.
 func seconds(micros int64) int64 {
@@ -252,33 +267,31 @@ func (k *cache) addHashed(p *Packet, h uint64) {
 		// Found: to the line's front.
 		found := k.slots[s]
 		copy(k.slots[start+1:s+1], k.slots[start:s])
-		copy(k.tags[start+1:s+1], k.tags[start:s])
-		k.slots[start], k.tags[start] = found, t
+		k.slots[start] = found
 		f := &k.flows[found.flow]
 		switch {
 		case p.Proto == protoTCP && p.TCPFlags&tcpSYN != 0 && f.tcpFlags[dir]&(tcpFIN|tcpRST) != 0:
 			// A new connection on the same ports after this side ended one.
 			k.export(start, EndOfFlow)
 			continue
-		case now-int64(found.lastSec) >= k.inactiveSec && k.idle(start, f, now):
+		case now-seconds(f.last) >= k.inactiveSec && k.idle(start, f, now):
 			k.export(start, f.timeoutReason())
 			continue
 		case now-seconds(f.first) >= k.activeSec:
 			k.export(start, EndActive)
 			continue
 		}
-		k.slots[start].lastSec = uint32(now)
+		k.slots[start].lastSec = uint16(now)
 		k.update(f, p, dir)
 		break
 	}
 	k.expireSome(now)
 }
 
-// prefetchLine asks for the tags and slots of the line of hash h.
+// prefetchLine asks for the slots of the line of hash h.
 func (k *cache) prefetchLine(h uint64) {
 	start := int(h & k.lineMask)
-	prefetch(unsafe.Pointer(&k.tags[start]), max(1, k.cfg.LineSize*4/64))
-	prefetch(unsafe.Pointer(&k.slots[start]), max(1, k.cfg.LineSize*8/64))
+	prefetch(unsafe.Pointer(&k.slots[start]), max(1, k.cfg.LineSize*int(unsafe.Sizeof(slot{}))/64))
 }
 
 // prefetchFlow asks for the record of the flow of hash h, if the line holds
@@ -288,17 +301,17 @@ func (k *cache) prefetchLine(h uint64) {
 func (k *cache) prefetchFlow(h uint64) {
 	start := int(h & k.lineMask)
 	t := tag(h)
-	line := k.tags[start : start+k.cfg.LineSize]
+	line := k.slots[start : start+k.cfg.LineSize]
 	full := true
-	for i, x := range line {
-		if x == t {
-			prefetch(unsafe.Pointer(&k.flows[k.slots[start+i].flow]), 4)
+	for _, s := range line {
+		if s.tag == t {
+			prefetch(unsafe.Pointer(&k.flows[s.flow]), 4)
 			return
 		}
-		full = full && x != 0
+		full = full && s.tag != 0
 	}
 	if full {
-		prefetch(unsafe.Pointer(&k.flows[k.slots[start+len(line)-1].flow]), 1)
+		prefetch(unsafe.Pointer(&k.flows[line[len(line)-1].flow]), 1)
 	}
 	prefetch(unsafe.Pointer(&k.flows[k.nextRecord()]), 4)
 }
@@ -306,16 +319,14 @@ func (k *cache) prefetchFlow(h uint64) {
 // find looks for the flow of key, whose hash's tag is t, in the line at
 // start: its slot and the packet's direction (0 forward, 1 reverse), or
 // slot -1.
-func (k *cache) find(t uint32, start int, key *Key) (slot, dir int) {
+func (k *cache) find(t uint16, start int, key *Key) (slot, dir int) {
 	w := keyWords(key)
 	back := swapPorts(w[4])
-	tags := k.tags[start : start+k.cfg.LineSize]
-	slots := k.slots[start : start+len(tags)]
-	for i, x := range tags {
-		if x != t {
+	for i, s := range k.slots[start : start+k.cfg.LineSize] {
+		if s.tag != t {
 			continue
 		}
-		fw := keyWords(&k.flows[slots[i].flow].key)
+		fw := keyWords(&k.flows[s.flow].key)
 		if fw[4] == w[4] && fw[0] == w[0] && fw[1] == w[1] && fw[2] == w[2] && fw[3] == w[3] {
 			return start + i, 0
 		}
@@ -327,10 +338,10 @@ func (k *cache) find(t uint32, start int, key *Key) (slot, dir int) {
 }
 
 // create starts a flow for p, whose hash's tag is t, in the line at start.
-func (k *cache) create(t uint32, start int, now int64, p *Packet) {
+func (k *cache) create(t uint16, start int, now int64, p *Packet) {
 	free := -1
-	for i, x := range k.tags[start : start+k.cfg.LineSize] {
-		if x == 0 {
+	for i, s := range k.slots[start : start+k.cfg.LineSize] {
+		if s.tag == 0 {
 			free = start + i
 			break
 		}
@@ -342,10 +353,8 @@ func (k *cache) create(t uint32, start int, now int64, p *Packet) {
 		k.export(last, EndNoResources)
 		free = start + k.insertAt
 		copy(k.slots[free+1:last+1], k.slots[free:last])
-		copy(k.tags[free+1:last+1], k.tags[free:last])
 	}
-	k.tags[free] = t
-	k.slots[free] = slot{flow: k.takeRecord(), lastSec: uint32(now)}
+	k.slots[free] = slot{tag: t, lastSec: uint16(now), flow: k.takeRecord()}
 	// The next new flow's record, released by the consumer a while ago,
 	// is fetched while this one goes on.
 	prefetch(unsafe.Pointer(&k.flows[k.nextRecord()]), 4)
@@ -419,7 +428,7 @@ func (k *cache) export(s int, reason EndReason) {
 	}
 	f.end = reason
 	k.c.exported[reason]++
-	k.tags[s] = 0
+	k.slots[s].tag = 0
 	if rec := k.slots[s].flow; k.ringFull() {
 		k.ring.dropped.Add(1)
 		k.giveRecord(rec)
@@ -446,34 +455,51 @@ func (k *cache) ringFull() bool {
 // the rounds wait for the next: times are whole seconds, so no flow can
 // time out before then that the round did not export. (At 10^6 packets a
 // second a round takes a few milliseconds.)
+//
+// A slot's time (see quiet) tells 9 h at most: when the capture's time
+// leaps by the inactive timeout (every flow in the cache is then quiet,
+// for however long), or a round has lasted 4 h (a trickle of packets), the
+// next whole round reads the times of the flows it passes.
 func (k *cache) expireSome(now int64) {
+	if now-k.latestSec >= k.inactiveSec || now-k.roundSec >= 1<<14 {
+		k.exactLeft = k.cfg.Size
+	}
+	k.latestSec = max(k.latestSec, now)
 	if k.swept && now == k.sweptSec {
 		return
 	}
 	if k.sweep == 0 {
 		k.roundSec = now
 	}
-	k.expire(k.sweep, k.insertAt, now)
+	k.expire(k.sweep, k.insertAt, now, k.exactLeft > 0)
+	k.exactLeft = max(k.exactLeft-k.insertAt, 0)
 	k.sweep = (k.sweep + k.insertAt) & (k.cfg.Size - 1)
 	k.swept, k.sweptSec = k.sweep == 0 && k.roundSec == now, now
 }
 
 // expire exports the flows of n slots from first that have seen no packet
-// for the inactive timeout at second now.
-func (k *cache) expire(first, n int, now int64) {
-	// Sweeps mostly cross free slots: look at their tags two at a time.
-	var any uint64
-	for _, w := range unsafe.Slice((*uint64)(unsafe.Pointer(&k.tags[first])), n/2) {
-		any |= w
+// for the inactive timeout at second now; exact judges each by its flow's
+// time rather than its slot's.
+func (k *cache) expire(first, n int, now int64, exact bool) {
+	// Sweeps mostly cross free slots: one branch for all their tags.
+	slots := k.slots[first : first+n]
+	var any uint16
+	for _, s := range slots {
+		any |= s.tag
 	}
-	if any == 0 && n%2 == 0 {
+	if any == 0 {
 		return
 	}
-	for s := first; s < first+n; s++ {
-		if k.tags[s] != 0 && now-int64(k.slots[s].lastSec) >= k.inactiveSec {
-			if f := &k.flows[k.slots[s].flow]; k.idle(s, f, now) {
-				k.export(s, f.timeoutReason())
-			}
+	for i, s := range slots {
+		if s.tag == 0 || !exact && quiet(now, s) < k.inactiveSec {
+			continue
+		}
+		f := &k.flows[s.flow]
+		if exact && now-seconds(f.last) < k.inactiveSec {
+			continue
+		}
+		if k.idle(first+i, f, now) {
+			k.export(first+i, f.timeoutReason())
 		}
 	}
 }
@@ -485,9 +511,9 @@ func (k *cache) idle(s int, f *Flow, now int64) bool {
 	if k.agg == nil || f.nPPI < MaxPPI {
 		return true
 	}
-	if last := seconds(k.agg.LastSeen(&f.key)); last > int64(k.slots[s].lastSec) {
-		k.slots[s].lastSec = uint32(last)
-		return now-last >= k.inactiveSec
+	if last := seconds(k.agg.LastSeen(&f.key)); now-last < k.inactiveSec {
+		k.slots[s].lastSec = uint16(last)
+		return false
 	}
 	return true
 }
@@ -495,8 +521,8 @@ func (k *cache) idle(s int, f *Flow, now int64) bool {
 // exportAll exports every flow, as at the end of the input; room is called
 // when the ring is full, to wait for the consumer.
 func (k *cache) exportAll(room func()) {
-	for s := range k.tags {
-		if k.tags[s] != 0 {
+	for s := range k.slots {
+		if k.slots[s].tag != 0 {
 			if k.ringFull() {
 				room()
 			}

@@ -222,6 +222,36 @@ func TestFlowEndRules(t *testing.T) {
 			t.Fatalf("%+v", got)
 		}
 	})
+	t.Run("a slot's 16-bit second wraps, its flow still times out", func(t *testing.T) {
+		// Flow 1's last second is 65530, 2^16 - 6; 35 s later the sweep
+		// finds it 35 s quiet, not 35 - 2^16; flow 2's 29 s stay.
+		r := newRig(t, CacheConfig{Size: 64, LineSize: 2})
+		r.add(pkt(1, false, 65530, 0, pshAck, 10), pkt(2, false, 65536, 0, pshAck, 10))
+		for i := range 64 {
+			r.add(pkt(3, false, 65565, int64(i), pshAck, 10))
+		}
+		got := r.exported()
+		if len(got) != 1 || got[0].key.SrcPort != 1 || got[0].End() != EndInactive {
+			t.Fatalf("%+v", got)
+		}
+	})
+	t.Run("a leap of the capture's time sweeps out every flow", func(t *testing.T) {
+		// 50,000 s later (more than a slot's 16-bit second tells: it
+		// looks like -15,536 s) another flow's packets sweep flow 1 out,
+		// and packets back in time (by an hour) do not end flow 2.
+		r := newRig(t, CacheConfig{Size: 64, LineSize: 2})
+		r.add(pkt(1, false, 100, 0, pshAck, 10))
+		for i := range 64 {
+			r.add(pkt(2, false, 50100, int64(i), pshAck, 10))
+		}
+		for i := range 64 {
+			r.add(pkt(3, false, 46500, int64(i), pshAck, 10))
+		}
+		got := r.exported()
+		if len(got) != 1 || got[0].key.SrcPort != 1 || got[0].End() != EndInactive {
+			t.Fatalf("%+v", got)
+		}
+	})
 	t.Run("Expire and Finish", func(t *testing.T) {
 		r := newRig(t, CacheConfig{})
 		r.add(pkt(1, false, 100, 0, pshAck, 10), pkt(2, false, 125, 0, pshAck, 10))
@@ -488,7 +518,7 @@ func tcpFrame(cport uint16, payload int) []byte {
 	return fr
 }
 
-// TestTagsShared: a slot keeps only 32 bits of its flow's hash, so flows of
+// TestTagsShared: a slot keeps only 16 bits of its flow's hash, so flows of
 // one line may share a tag; their keys tell them apart. Two flows are put
 // in one line under one tag, and each packet still goes to its own flow.
 func TestTagsShared(t *testing.T) {

@@ -21,10 +21,10 @@ func TestCacheOnHugePages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	flows := m.cache.flows
-	if uintptr(unsafe.Pointer(&flows[0]))%hugePage != 0 {
-		t.Errorf("the flows start at %p, not on a huge page", &flows[0])
+	if start := &m.cache.slots[0]; uintptr(unsafe.Pointer(start))%hugePage != 0 {
+		t.Errorf("the cache starts at %p, not on a huge page", start)
 	}
+	flows := m.cache.flows
 	perPage := hugePage / int(unsafe.Sizeof(Flow{}))
 	for i := 0; i < len(flows); i += perPage {
 		flows[i].packets[0] = 1 // the first touch brings the page in

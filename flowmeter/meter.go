@@ -193,7 +193,7 @@ func (m *Meter) Frames(fs []Frame) {
 // Expire exports the flows that have seen no packet for the inactive
 // timeout at time micros: a live capture calls it when no packets come.
 func (m *Meter) Expire(micros int64) {
-	m.cache.expire(0, len(m.cache.tags), seconds(micros))
+	m.cache.expire(0, len(m.cache.slots), seconds(micros), true)
 }
 
 // Finish exports every flow in the cache, as at the end of the input. When

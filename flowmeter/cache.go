@@ -265,8 +265,12 @@ func (k *cache) addHashed(p *Packet, h uint64) {
 			break
 		}
 		// Found: to the line's front.
+		// (A loop, not copy: slots are small, and a flow seen is mostly
+		// near the front.)
 		found := k.slots[s]
-		copy(k.slots[start+1:s+1], k.slots[start:s])
+		for i := s; i > start; i-- {
+			k.slots[i] = k.slots[i-1]
+		}
 		k.slots[start] = found
 		f := &k.flows[found.flow]
 		switch {

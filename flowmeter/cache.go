@@ -515,8 +515,12 @@ func (k *cache) idle(s int, f *Flow, now int64) bool {
 	if k.agg == nil || f.nPPI < MaxPPI {
 		return true
 	}
-	if last := seconds(k.agg.LastSeen(&f.key)); now-last < k.inactiveSec {
-		k.slots[s].lastSec = uint16(last)
+	if last := k.agg.LastSeen(&f.key); now-seconds(last) < k.inactiveSec {
+		// Its last packet is the kernel's: the flow's time and its
+		// slot's say so, and it is not asked about again until it has
+		// been quiet for the timeout since.
+		f.last = max(f.last, last)
+		k.slots[s].lastSec = uint16(seconds(f.last))
 		return false
 	}
 	return true

@@ -432,13 +432,13 @@ func TestRingDropsWhenFull(t *testing.T) {
 
 // fakeAggregator stands for the kernel's flow table.
 type fakeAggregator struct {
-	last  int64
-	agg   Aggregate
-	taken int
+	last         int64
+	agg          Aggregate
+	taken, asked int
 }
 
 func (a *fakeAggregator) Take(*Key) Aggregate { a.taken++; return a.agg }
-func (a *fakeAggregator) LastSeen(*Key) int64 { return a.last }
+func (a *fakeAggregator) LastSeen(*Key) int64 { a.asked++; return a.last }
 
 // TestAggregatorMerges: with the kernel counting a long flow's packets,
 // the flow does not time out while the kernel still sees it, and leaves
@@ -460,6 +460,13 @@ func TestAggregatorMerges(t *testing.T) {
 	m.Flush()
 	if f := m.Ring().Next(); f != nil {
 		t.Fatalf("the flow timed out although the kernel saw it 10 s ago")
+	}
+	// The kernel's sighting counts as the flow's last packet: the kernel
+	// is not asked again before 30 s after it.
+	m.Expire(165e6)
+	m.Expire(179e6)
+	if agg.asked != 1 {
+		t.Errorf("the kernel was asked %d times, want 1", agg.asked)
 	}
 	agg.agg = Aggregate{Packets: [2]uint32{500, 400}, Bytes: [2]uint64{5000, 4000}, TCPFlags: [2]uint8{tcpFIN, 0}, LastMicros: 181e6}
 	m.Expire(181e6) // 31 s after the kernel's last sighting

@@ -195,8 +195,11 @@ func (m *Meter) Frames(fs []Frame) {
 
 // Expire exports the flows that have seen no packet for the inactive
 // timeout at time micros: a live capture calls it when no packets come.
+// Once the last packet is that long ago, each flow's own time is read (see
+// quiet).
 func (m *Meter) Expire(micros int64) {
-	m.cache.expire(0, len(m.cache.slots), seconds(micros), true)
+	k, now := m.cache, seconds(micros)
+	k.expire(0, len(k.slots), now, now-k.latestSec >= k.inactiveSec)
 }
 
 // Finish exports every flow in the cache, as at the end of the input. When

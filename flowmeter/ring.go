@@ -37,7 +37,7 @@ func newRing(size int, flows []Flow) *Ring {
 }
 
 // full reports whether the producer has no slot to fill: none whose
-// record it took back (see released).
+// record it took back (see takeReleased).
 func (r *Ring) full() bool { return r.next-r.reclaimed > r.mask }
 
 // push puts record rec in the next slot, for the consumer once published;

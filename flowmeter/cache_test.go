@@ -252,6 +252,31 @@ func TestFlowEndRules(t *testing.T) {
 			t.Fatalf("%+v", got)
 		}
 	})
+	t.Run("a round that lasts hours judges flows by their own times", func(t *testing.T) {
+		// A trickle of packets 27 s apart: a round of the sweep (16,384
+		// packets) lasts 123 h. Flow 1 starts just after the first round
+		// passed its line; when the second comes by, 442,125 s later, its
+		// slot's 16-bit second says -17,411 s. That round has lasted over
+		// 4 h by then, so it reads the flow's time.
+		r := newRig(t, CacheConfig{})
+		const line = 11040 // the first round passes it at packet 1381, the second at 17765
+		var ends []EndReason
+		for i := range int64(17800) {
+			r.add(pkt(2, false, 100+27*i, 0, pshAck, 10))
+			if i == 1390 {
+				p := pkt(1, false, 100+27*i, 0, pshAck, 10)
+				r.m.cache.addHashed(&p, line)
+			}
+			for _, f := range r.exported() {
+				if f.key.SrcPort == 1 { // flow 2 leaves by the active timeout, again and again
+					ends = append(ends, f.End())
+				}
+			}
+		}
+		if len(ends) != 1 || ends[0] != EndInactive {
+			t.Fatalf("flow 1 left %d times, for %v; want once, inactive", len(ends), ends)
+		}
+	})
 	t.Run("Expire and Finish", func(t *testing.T) {
 		r := newRig(t, CacheConfig{})
 		r.add(pkt(1, false, 100, 0, pshAck, 10), pkt(2, false, 125, 0, pshAck, 10))

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -336,6 +337,36 @@ func BenchmarkMeterBaseline(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds()/1e6, "Mpackets/s")
+}
+
+// BenchmarkMemoryLatency is the machine's memory latency as the flow cache
+// meets it: loads one after another, each at the address the one before
+// read, at random over memory mapped as a large cache is (on huge pages).
+// ns/op is the wait of one miss, which Meter.Frames overlaps; two
+// machines' flow meter figures compare through it.
+func BenchmarkMemoryLatency(b *testing.B) {
+	for _, mib := range []int{8, 64} {
+		b.Run(strconv.Itoa(mib)+"MiB", func(b *testing.B) {
+			mem, unmap := mapMemory(mib << 20)
+			if unmap != nil {
+				defer unmap()
+			}
+			// A cycle through every cache line in random order; a line's
+			// first word is the index of the next's.
+			words := unsafe.Slice((*uint64)(unsafe.Pointer(&mem[0])), len(mem)/8)
+			order := rand.New(rand.NewPCG(1, 2)).Perm(len(mem) / 64)
+			for i, line := range order {
+				words[line*8] = uint64(order[(i+1)%len(order)] * 8)
+			}
+			at := uint64(order[0] * 8)
+			for b.Loop() {
+				at = words[at]
+			}
+			if at%8 != 0 {
+				b.Fatal("the cycle broke")
+			}
+		})
+	}
 }
 
 // rssBytes is the process's resident memory.

@@ -75,7 +75,7 @@ func main() {
 	log := os.Stderr
 	root := os.Geteuid() == 0
 	suites := []struct{ pkg, pattern string }{
-		{"./flowmeter", "Decode|Meter|Handoff"},
+		{"./flowmeter", "Decode|Meter|Handoff|MemoryLatency"},
 		{"./features", "Compute"},
 		{"./infer", "Predict"},
 		{"./trap", "DecodeALF|UnixSocket"},
@@ -171,6 +171,8 @@ func main() {
 		line("flow meter, "+n+" concurrent flows", "BenchmarkMeterOccupancy/"+n, "ns/packet")
 	}
 	line("flow meter, 10^5 concurrent flows, frame by frame (no fetching ahead)", "BenchmarkMeter/mix-packet", "Mpackets/s")
+	line("memory latency: a random load after another over 8 MiB", "BenchmarkMemoryLatency/8MiB", "ns/op")
+	line("memory latency: a random load after another over 64 MiB (huge pages)", "BenchmarkMemoryLatency/64MiB", "ns/op")
 	for _, size := range []string{"25x16", "100x32", "500x64", "1000x128"} {
 		line("scoring a flow, "+strings.Replace(size, "x", " trees of ", 1)+" leaves", "BenchmarkPredict/"+size+"/compiled-batch", "ns/op")
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -44,6 +45,28 @@ func pkt(cport uint16, back bool, sec, us int64, flags uint8, payload int) Packe
 func (r *cacheRig) add(ps ...Packet) {
 	for i := range ps {
 		r.m.cache.add(&ps[i])
+	}
+}
+
+// packets adds n packets of the flow from port at second sec, a
+// microsecond apart: each moves the timeout sweep on.
+func (r *cacheRig) packets(port uint16, sec int64, n int) {
+	for i := range n {
+		r.add(pkt(port, false, sec, int64(i), pshAck, 10))
+	}
+}
+
+// wantTimedOut fails unless the flows exported since the last look are
+// the one from port alone, ended by the inactive timeout.
+func (r *cacheRig) wantTimedOut(port uint16) {
+	r.t.Helper()
+	got := r.exported()
+	if len(got) != 1 || got[0].key.SrcPort != port || got[0].End() != EndInactive {
+		var ended []string
+		for _, f := range got {
+			ended = append(ended, fmt.Sprintf("flow %d (%v)", f.key.SrcPort, f.End()))
+		}
+		r.t.Fatalf("want flow %d timed out, alone; ended: %v", port, ended)
 	}
 }
 
@@ -192,48 +215,34 @@ func TestFlowEndRules(t *testing.T) {
 		r := newRig(t, CacheConfig{Size: 64, LineSize: 2})
 		r.add(pkt(1, false, 100, 0, pshAck, 10))
 		// 64 slots, 1 swept per packet: 64 packets of another flow, later.
-		for i := range 64 {
-			r.add(pkt(2, false, 200, int64(i), pshAck, 10))
-		}
-		got := r.exported()
-		if len(got) != 1 || got[0].key.SrcPort != 1 || got[0].End() != EndInactive {
-			t.Fatalf("%+v", got)
-		}
+		r.packets(2, 200, 64)
+		r.wantTimedOut(1)
 	})
 	t.Run("a round of the sweep within a second waits for the next", func(t *testing.T) {
 		r := newRig(t, CacheConfig{Size: 64, LineSize: 2})
 		r.add(pkt(1, false, 100, 0, pshAck, 10))
 		// Rounds of the sweep within second 101, then within 129: flow 1
 		// is 29 s quiet, not yet timed out.
-		for _, sec := range []int64{101, 129} {
-			for i := range 200 {
-				r.add(pkt(2, false, sec, int64(i), pshAck, 10))
-			}
-		}
+		r.packets(2, 101, 200)
+		r.packets(2, 129, 200)
 		if got := r.exported(); len(got) != 0 {
 			t.Fatalf("exported early: %+v", got)
 		}
 		// In second 130 it has: the next round, one slot a packet, finds it.
-		for i := range 64 {
-			r.add(pkt(2, false, 130, int64(i), pshAck, 10))
-		}
-		got := r.exported()
-		if len(got) != 1 || got[0].key.SrcPort != 1 || got[0].End() != EndInactive {
-			t.Fatalf("%+v", got)
-		}
+		r.packets(2, 130, 64)
+		r.wantTimedOut(1)
 	})
 	t.Run("a slot's 16-bit second wraps, its flow still times out", func(t *testing.T) {
 		// Flow 1's last second is 65530, 2^16 - 6; 35 s later the sweep
-		// finds it 35 s quiet, not 35 - 2^16; flow 2's 29 s stay.
+		// finds it 35 s quiet, not 35 - 2^16; flow 2's 29 s stay. (The
+		// first round, which reads the flows' own times, is over by
+		// then.)
 		r := newRig(t, CacheConfig{Size: 64, LineSize: 2})
+		r.packets(3, 65510, 64)
 		r.add(pkt(1, false, 65530, 0, pshAck, 10), pkt(2, false, 65536, 0, pshAck, 10))
-		for i := range 64 {
-			r.add(pkt(3, false, 65565, int64(i), pshAck, 10))
-		}
-		got := r.exported()
-		if len(got) != 1 || got[0].key.SrcPort != 1 || got[0].End() != EndInactive {
-			t.Fatalf("%+v", got)
-		}
+		r.packets(3, 65536, 1)
+		r.packets(3, 65565, 64)
+		r.wantTimedOut(1)
 	})
 	t.Run("a leap of the capture's time sweeps out every flow", func(t *testing.T) {
 		// 50,000 s later (more than a slot's 16-bit second tells: it
@@ -241,16 +250,10 @@ func TestFlowEndRules(t *testing.T) {
 		// and packets back in time (by an hour) do not end flow 2.
 		r := newRig(t, CacheConfig{Size: 64, LineSize: 2})
 		r.add(pkt(1, false, 100, 0, pshAck, 10))
-		for i := range 64 {
-			r.add(pkt(2, false, 50100, int64(i), pshAck, 10))
-		}
-		for i := range 64 {
-			r.add(pkt(3, false, 46500, int64(i), pshAck, 10))
-		}
-		got := r.exported()
-		if len(got) != 1 || got[0].key.SrcPort != 1 || got[0].End() != EndInactive {
-			t.Fatalf("%+v", got)
-		}
+		r.packets(2, 50100, 64)
+		r.packets(3, 46500, 64)
+		r.packets(3, 46501, 64) // a round by the slots' own times
+		r.wantTimedOut(1)
 	})
 	t.Run("a round that lasts hours judges flows by their own times", func(t *testing.T) {
 		// A trickle of packets 27 s apart: a round of the sweep (16,384

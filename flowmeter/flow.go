@@ -13,7 +13,7 @@ const MaxPPI = features.MaxPackets
 
 // maxSNI is the longest TLS server name a flow keeps whole; a longer one
 // is cut there and counted (Stats.SNITruncated). It fills a flow's record
-// to 496 bytes, 512 with its place in the cache (BytesPerFlow); server
+// to 496 bytes, 508 with its place in the cache (BytesPerFlow); server
 // names this long are rare (ipfixprobe keeps 254 bytes).
 const maxSNI = 168
 

@@ -3,6 +3,7 @@ package flowmeter
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"runtime"
 	"time"
 	"unsafe"
@@ -215,9 +216,17 @@ func swapPorts(w uint64) uint64 { return w&^0xffffffff | w>>16&0xffff | w&0xffff
 func hashKey(k *Key) uint64 {
 	w := keyWords(k)
 	src0, src1, dst0, dst1, rest := w[0], w[1], w[2], w[3], w[4]
-	if k.SrcPort > k.DstPort || k.SrcPort == k.DstPort && (src0 > dst0 || src0 == dst0 && src1 > dst1) {
-		src0, src1, dst0, dst1, rest = dst0, dst1, src0, src1, swapPorts(rest)
-	}
+	// The endpoints go in the order of (port, address), without a branch:
+	// a packet's direction is a coin toss the processor cannot predict.
+	// The borrow of (dst port, dst) - (src port, src) is 1 when the
+	// source comes second.
+	_, borrow := bits.Sub64(dst1, src1, 0)
+	_, borrow = bits.Sub64(dst0, src0, borrow)
+	_, borrow = bits.Sub64(uint64(k.DstPort), uint64(k.SrcPort), borrow)
+	swap := -borrow
+	src0, dst0 = src0^(src0^dst0)&swap, dst0^(src0^dst0)&swap
+	src1, dst1 = src1^(src1^dst1)&swap, dst1^(src1^dst1)&swap
+	rest ^= (rest ^ swapPorts(rest)) & swap
 	var buf [40]byte
 	n := 40
 	if k.IPVersion == 4 {
@@ -330,12 +339,16 @@ func (k *cache) find(t uint16, start int, key *Key) (slot, dir int) {
 		if s.tag != t {
 			continue
 		}
+		// Both directions are compared in full, without a branch on the
+		// way: whether a packet goes forward or back is a coin toss.
 		fw := keyWords(&k.flows[s.flow].key)
-		if fw[4] == w[4] && fw[0] == w[0] && fw[1] == w[1] && fw[2] == w[2] && fw[3] == w[3] {
-			return start + i, 0
-		}
-		if fw[4] == back && fw[0] == w[2] && fw[1] == w[3] && fw[2] == w[0] && fw[3] == w[1] {
-			return start + i, 1
+		forward := (fw[4] ^ w[4]) | (fw[0] ^ w[0]) | (fw[1] ^ w[1]) | (fw[2] ^ w[2]) | (fw[3] ^ w[3])
+		reverse := (fw[4] ^ back) | (fw[0] ^ w[2]) | (fw[1] ^ w[3]) | (fw[2] ^ w[0]) | (fw[3] ^ w[1])
+		if min(forward, reverse) == 0 {
+			if forward != 0 {
+				dir = 1
+			}
+			return start + i, dir
 		}
 	}
 	return -1, 0

@@ -363,8 +363,8 @@ func TestFullLine(t *testing.T) {
 		t.Fatalf("%+v", got)
 	}
 	var order []uint16
-	for _, s := range r.m.cache.slots {
-		order = append(order, r.m.cache.flows[s.flow].key.SrcPort)
+	for _, rec := range r.m.cache.slots {
+		order = append(order, r.m.cache.flows[rec.flow].key.SrcPort)
 	}
 	if order[0] != 2 || order[1] != 1 || order[2] != 6 || order[3] != 5 {
 		t.Errorf("line %v, want [2 1 6 5]", order)
@@ -554,30 +554,58 @@ func tcpFrame(cport uint16, payload int) []byte {
 }
 
 // TestTagsShared: a slot keeps only 16 bits of its flow's hash, so flows of
-// one line may share a tag; their keys tell them apart. Two flows are put
-// in one line under one tag, and each packet still goes to its own flow.
+// one line may share a tag; their keys tell them apart. Flows that differ
+// from one another in one part of the key each (either address, in either
+// word of an IPv6 one, either port, the protocol, the VLAN, the ports
+// alone swapped) are put in one line under one tag, and each packet,
+// forward or back, still goes to its own flow in its own direction,
+// whichever flows the line holds before it.
 func TestTagsShared(t *testing.T) {
 	r := newRig(t, CacheConfig{Size: 16, LineSize: 16})
 	k := r.m.cache
-	a, b := pkt(1000, false, 1, 0, pshAck, 100), pkt(2000, false, 1, 0, pshAck, 100)
-	const h = 0xfeedface_00000000 // one line (the cache has one) and one tag
-	k.addHashed(&a, h)
-	k.addHashed(&b, h)
-	k.addHashed(&a, h)
-	a2 := pkt(1000, true, 1, 5, pshAck, 7)
-	k.addHashed(&a2, h)
-	flows := r.finish()
-	if len(flows) != 2 {
-		t.Fatalf("%d flows, want 2", len(flows))
+	base := pkt(1000, false, 1, 0, pshAck, 100).Key
+	variants := []func(*Key){
+		func(*Key) {},
+		func(k *Key) { k.SrcPort = 2000 },
+		func(k *Key) { k.DstPort = 444 },
+		func(k *Key) { k.Src[3] = 2 },
+		func(k *Key) { k.Dst[3] = 2 },
+		func(k *Key) { k.Proto = protoUDP },
+		func(k *Key) { k.VLAN = 7 },
+		func(k *Key) { k.SrcPort, k.DstPort = k.DstPort, k.SrcPort },
+		func(k *Key) { k.IPVersion, k.Src[15] = 6, 1 },
+		func(k *Key) { k.IPVersion, k.Src[15], k.Dst[9] = 6, 1, 9 },
 	}
-	for _, f := range flows {
-		want := [2]uint32{1, 0}
-		if f.key.SrcPort == 1000 {
-			want = [2]uint32{2, 1}
+	const h = 0xfeedface_00000000 // one line (the cache has one) and one tag
+	want := map[Key][2]uint32{}
+	for round := range 3 {
+		// Each round in another order, so that each flow meets others
+		// before it in the line.
+		for v := range variants {
+			v = (v + 3*round) % len(variants)
+			key := base
+			variants[v](&key)
+			// Forward and back, a different number each by flow and
+			// round, so that a packet counted to another flow or
+			// direction shows.
+			nf, nb := 1+v%3, round+v%2
+			for i := range nf + nb {
+				p := Packet{Key: key, TimeMicros: 1e6 + int64(round*100+i), TCPFlags: pshAck, PayloadLen: 10, IPLen: 50}
+				if i >= nf {
+					p.Key = key.reversed()
+				}
+				k.addHashed(&p, h)
+			}
+			c := want[key]
+			want[key] = [2]uint32{c[0] + uint32(nf), c[1] + uint32(nb)}
 		}
-		if f.packets != want {
-			t.Errorf("flow from port %d: packets %v, want %v", f.key.SrcPort, f.packets, want)
-		}
+	}
+	got := map[Key][2]uint32{}
+	for _, f := range r.finish() {
+		got[f.key] = f.packets
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("packets by flow:\n got %v\nwant %v", got, want)
 	}
 }
 
@@ -662,5 +690,35 @@ func TestRingOutlivesClose(t *testing.T) {
 	m.Close()
 	if m.cache.unmap != nil {
 		t.Error("a drained meter's cache was not unmapped by Close")
+	}
+}
+
+// TestCacheConfigRefused: sizes and timeouts the cache cannot keep are
+// refused with an error that names them.
+func TestCacheConfigRefused(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  CacheConfig
+		want string
+	}{
+		{CacheConfig{Size: 3}, "flow cache size 3"},
+		{CacheConfig{Size: 64, LineSize: 1}, "line size 1"},
+		{CacheConfig{Size: 64, LineSize: 12}, "line size 12"},
+		{CacheConfig{Size: 64, LineSize: 128}, "line size 128"},
+		{CacheConfig{Active: 31 * time.Minute}, "active timeout 31m0s"},
+		{CacheConfig{Inactive: 500 * time.Millisecond}, "inactive timeout 500ms"},
+		{CacheConfig{Inactive: 9 * time.Hour}, "inactive timeout 9h0m0s"},
+	} {
+		_, err := NewMeter(Config{Cache: tc.cfg}, LinkEthernet)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want one naming %q", tc.cfg, err, tc.want)
+		}
+	}
+	for _, cfg := range []CacheConfig{{Size: 64, LineSize: 64}, {Size: 1 << 10, LineSize: 1 << 10}, {Size: 1 << 10, LineSize: 2}, {Inactive: 8 * time.Hour, Active: 30 * time.Minute}} {
+		m, err := NewMeter(Config{Cache: cfg}, LinkEthernet)
+		if err != nil {
+			t.Errorf("%+v: %v", cfg, err)
+			continue
+		}
+		m.Close()
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync/atomic"
 	"time"
-	"unsafe"
 )
 
 // Config sets up a Meter.
@@ -66,8 +65,8 @@ type Meter struct {
 	c     counters
 	stats Stats
 
-	pending      [2 * fetchAhead]pending // Frames' frames in flight
-	crowdedFlows int64                   // crowdedFlows; tests lower it
+	pending      [framesBatch]pending // Frames' frames in flight
+	crowdedFlows int64                // crowdedFlows; tests lower it
 }
 
 // NewMeter returns a meter for frames of the link type.
@@ -125,21 +124,25 @@ type Frame struct {
 	VLAN    uint16 // the outer VLAN the NIC took off, or 0
 }
 
-// The stages of Frames: a frame is decoded and its line of the cache
-// fetched; lookAhead frames later the line is searched for its flow, whose
-// record is fetched; fetchAhead frames later it is accounted.
+// Frames works ahead on batches of framesBatch frames: it decodes and
+// hashes them all, in a loop of its own (it is cheaper so than in stages);
+// then it accounts them one by one, having fetched each frame's line of
+// the cache lookAhead frames before, and its flow's record fetchAhead
+// frames before.
 const (
-	lookAhead  = 8
-	fetchAhead = 16
+	framesBatch = 64
+	lookAhead   = 16
+	fetchAhead  = 8
 )
 
 // crowdedFlows is how many flows in the cache make Frames fetch ahead:
-// from about this many (16 MiB of records) they no longer stay in the
+// from about this many (8 MiB of records) they no longer stay in the
 // processor's last-level cache, and every packet waits for memory several
 // times. Below, the processor overlaps the waits by itself, and working
-// ahead only costs (10^4 flows: 73 ns/packet one by one, 86 ahead; 10^5:
-// 248 and 95).
-const crowdedFlows = 1 << 15
+// ahead only costs (on the VM of bench/README.md, 10^4 flows: 69
+// ns/packet one by one, 75 ahead; 1.6·10^4: 85 and 86; 2·10^4: 143 and
+// 85; 10^5: 258 and 90).
+const crowdedFlows = 1 << 14
 
 // crowded reports whether Frames works ahead: with enough flows in the
 // cache, where there is a prefetch instruction.
@@ -148,7 +151,7 @@ func (m *Meter) crowded() bool {
 	return canPrefetch && live >= m.crowdedFlows
 }
 
-// pending is a frame on its way through Frames' stages.
+// pending is a decoded frame on its way through Frames.
 type pending struct {
 	pkt  Packet
 	hash uint64
@@ -168,27 +171,34 @@ func (m *Meter) Frames(fs []Frame) {
 		}
 		return
 	}
-	n := len(fs)
-	for i := 0; i < n+fetchAhead; i++ {
-		if i < n {
-			f, q := &fs[i], &m.pending[i%len(m.pending)]
-			if q.ok = m.decode(f.Data, f.Micros, f.WireLen, f.VLAN, &q.pkt); q.ok {
-				q.hash = hashKey(&q.pkt.Key)
-				m.cache.prefetchLine(q.hash)
-			}
-			if j := i + lookAhead; j < n && len(fs[j].Data) > 0 {
-				prefetch(unsafe.Pointer(&fs[j].Data[0]), 2)
-			}
+	for len(fs) > 0 {
+		n := min(len(fs), len(m.pending))
+		m.framesAhead(fs[:n])
+		fs = fs[n:]
+	}
+}
+
+// framesAhead is Frames for at most framesBatch frames in a crowded cache.
+// Each round of its second loop fetches the line of frame i+lookAhead, then
+// the record of frame i+fetchAhead's flow (its line came in meanwhile),
+// then accounts frame i.
+func (m *Meter) framesAhead(fs []Frame) {
+	q := m.pending[:len(fs)]
+	for i := range fs {
+		f, p := &fs[i], &q[i]
+		if p.ok = m.decode(f.Data, f.Micros, f.WireLen, f.VLAN, &p.pkt); p.ok {
+			p.hash = hashKey(&p.pkt.Key)
 		}
-		if j := i - lookAhead; j >= 0 && j < n {
-			if q := &m.pending[j%len(m.pending)]; q.ok {
-				m.cache.prefetchFlow(q.hash)
-			}
+	}
+	for i := -lookAhead; i < len(q); i++ {
+		if j := i + lookAhead; j < len(q) && q[j].ok {
+			m.cache.prefetchLine(q[j].hash)
 		}
-		if j := i - fetchAhead; j >= 0 {
-			if q := &m.pending[j%len(m.pending)]; q.ok {
-				m.cache.addHashed(&q.pkt, q.hash)
-			}
+		if j := i + fetchAhead; j >= 0 && j < len(q) && q[j].ok {
+			m.cache.prefetchFlow(q[j].hash)
+		}
+		if i >= 0 && q[i].ok {
+			m.cache.addHashed(&q[i].pkt, q[i].hash)
 		}
 	}
 }

@@ -476,7 +476,9 @@ func (k *cache) ringFull() bool {
 // A slot's time (see quiet) tells 9 h at most: when the capture's time
 // leaps by the inactive timeout (every flow in the cache is then quiet,
 // for however long), or a round has lasted 4 h (a trickle of packets), the
-// next whole round reads the times of the flows it passes.
+// next whole round reads the time of each flow whose slot says it is not
+// quiet enough. One that says it is, is right whatever the leap: its flow
+// has been quiet for what the slot says, or for more than 9 h.
 func (k *cache) expireSome(now int64) {
 	if now-k.latestSec >= k.inactiveSec || now-k.roundSec >= 1<<14 {
 		k.exactLeft = k.cfg.Size
@@ -495,8 +497,8 @@ func (k *cache) expireSome(now int64) {
 }
 
 // expire exports the flows of n slots from first that have seen no packet
-// for the inactive timeout at second now; exact judges each by its flow's
-// time rather than its slot's.
+// for the inactive timeout at second now; exact reads the time of a flow
+// whose slot says it has not (see expireSome).
 func (k *cache) expire(first, n int, now int64, exact bool) {
 	// Sweeps mostly cross free slots: one branch for all their tags.
 	slots := k.slots[first : first+n]
@@ -508,11 +510,11 @@ func (k *cache) expire(first, n int, now int64, exact bool) {
 		return
 	}
 	for i, s := range slots {
-		if s.tag == 0 || !exact && quiet(now, s) < k.inactiveSec {
+		if s.tag == 0 {
 			continue
 		}
 		f := &k.flows[s.flow]
-		if exact && now-seconds(f.last) < k.inactiveSec {
+		if quiet(now, s) < k.inactiveSec && (!exact || now-seconds(f.last) < k.inactiveSec) {
 			continue
 		}
 		if k.idle(first+i, f, now) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"reflect"
 	"testing"
 )
 
@@ -48,42 +49,59 @@ func FuzzDecode(f *testing.F) {
 }
 
 // FuzzMeter: any frames, through a small cache, keep the meter's counts
-// consistent and never panic.
+// consistent and never panic; and Frames, working ahead, makes the same
+// flows of them as Packet does one by one.
 func FuzzMeter(f *testing.F) {
 	for _, fr := range seedFrames() {
 		f.Add(fr, fr, int64(1))
 	}
 	f.Fuzz(func(t *testing.T, a, b []byte, dt int64) {
-		m, err := NewMeter(Config{Cache: CacheConfig{Size: 4, LineSize: 2}, RingSize: 4}, LinkEthernet)
+		cfg := Config{Cache: CacheConfig{Size: 4, LineSize: 2}, RingSize: 4}
+		one, err := NewMeter(cfg, LinkEthernet)
 		if err != nil {
 			t.Fatal(err)
 		}
+		ahead, err := NewMeter(cfg, LinkEthernet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ahead.crowdedFlows = 0
+		var frames []Frame
 		for i := range 8 {
 			fr := a
 			if i%2 == 1 {
 				fr = b
 			}
-			m.Packet(fr, int64(i)*dt, len(fr))
+			one.Packet(fr, int64(i)*dt, len(fr))
+			frames = append(frames, Frame{Data: fr, Micros: int64(i) * dt, WireLen: len(fr)})
 		}
-		nobody, cancel := context.WithCancel(context.Background())
-		cancel() // nobody reads the ring: do not wait
-		m.Finish(nobody)
-		m.Flush()
-		st := m.Stats()
-		var skipped, exported uint64
-		for i := range st.Skipped {
-			skipped += st.Skipped[i].Load()
-		}
-		for i := range st.Exported {
-			exported += st.Exported[i].Load()
-		}
-		if st.Packets.Load() != 8 || skipped > 8 || exported != st.Created.Load() || st.Flows.Load() != 0 {
-			t.Fatalf("packets %d, skipped %d, created %d, exported %d, left %d", st.Packets.Load(), skipped, st.Created.Load(), exported, st.Flows.Load())
-		}
-		for fl := m.Ring().Next(); fl != nil; fl = m.Ring().Next() {
-			if fl.NPPI() > MaxPPI || len(fl.SNI()) > maxSNI {
-				t.Fatalf("flow with %d PPI, SNI %d bytes", fl.NPPI(), len(fl.SNI()))
+		ahead.Frames(frames)
+		var flows [2][]Flow
+		for k, m := range []*Meter{one, ahead} {
+			nobody, cancel := context.WithCancel(context.Background())
+			cancel() // nobody reads the ring: do not wait
+			m.Finish(nobody)
+			m.Flush()
+			st := m.Stats()
+			var skipped, exported uint64
+			for i := range st.Skipped {
+				skipped += st.Skipped[i].Load()
 			}
+			for i := range st.Exported {
+				exported += st.Exported[i].Load()
+			}
+			if st.Packets.Load() != 8 || skipped > 8 || exported != st.Created.Load() || st.Flows.Load() != 0 {
+				t.Fatalf("packets %d, skipped %d, created %d, exported %d, left %d", st.Packets.Load(), skipped, st.Created.Load(), exported, st.Flows.Load())
+			}
+			for fl := m.Ring().Next(); fl != nil; fl = m.Ring().Next() {
+				if fl.NPPI() > MaxPPI || len(fl.SNI()) > maxSNI {
+					t.Fatalf("flow with %d PPI, SNI %d bytes", fl.NPPI(), len(fl.SNI()))
+				}
+				flows[k] = append(flows[k], *fl)
+			}
+		}
+		if !reflect.DeepEqual(flows[0], flows[1]) {
+			t.Fatalf("one by one:\n%+v\nworking ahead:\n%+v", flows[0], flows[1])
 		}
 	})
 }

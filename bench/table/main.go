@@ -75,7 +75,7 @@ func main() {
 	log := os.Stderr
 	root := os.Geteuid() == 0
 	suites := []struct{ pkg, pattern string }{
-		{"./flowmeter", "Decode|Meter|Handoff|MemoryLatency"},
+		{"./flowmeter", "Decode|Meter|Handoff|MemoryLatency|FetchAhead"},
 		{"./features", "Compute"},
 		{"./infer", "Predict"},
 		{"./trap", "DecodeALF|UnixSocket"},
@@ -173,6 +173,9 @@ func main() {
 	line("flow meter, 10^5 concurrent flows, frame by frame (no fetching ahead)", "BenchmarkMeter/mix-packet", "Mpackets/s")
 	line("memory latency: a random load after another over 8 MiB", "BenchmarkMemoryLatency/8MiB", "ns/op")
 	line("memory latency: a random load after another over 64 MiB (huge pages)", "BenchmarkMemoryLatency/64MiB", "ns/op")
+	line("memory latency: 512 KiB of lines (cached) spread over 4 MiB, a load after another", "BenchmarkMemoryLatency/spread-4MiB", "ns/op")
+	line("memory latency: the same spread over 64 MiB (the pages differ: address translation)", "BenchmarkMemoryLatency/spread-64MiB", "ns/op")
+	line("memory throughput: random 256-byte records over 64 MiB, fetched 8 ahead and written", "BenchmarkFetchAhead/64MiB/work0", "ns/op")
 	for _, size := range []string{"25x16", "100x32", "500x64", "1000x128"} {
 		line("scoring a flow, "+strings.Replace(size, "x", " trees of ", 1)+" leaves", "BenchmarkPredict/"+size+"/compiled-batch", "ns/op")
 	}

@@ -417,7 +417,8 @@ func BenchmarkFetchAhead(b *testing.B) {
 }
 
 // memoryLayouts are the memory BenchmarkMemoryLatency and BenchmarkFetchAhead
-// visit: every cache line of mib MiB, or one line in stride bytes.
+// visit: mib MiB, with what they read there (a line, a record) one in
+// stride bytes, or back to back when it is longer than stride.
 var memoryLayouts = []memoryLayout{
 	{"8MiB", 8, 64},
 	{"64MiB", 64, 64},
@@ -425,6 +426,7 @@ var memoryLayouts = []memoryLayout{
 	{"spread-64MiB", 64, 8192},
 }
 
+// memoryLayout is one of memoryLayouts.
 type memoryLayout struct {
 	name        string
 	mib, stride int

@@ -313,20 +313,28 @@ func (k *cache) prefetchLine(h uint64) {
 // (key, counters, the first packets' information).
 func (k *cache) prefetchFlow(h uint64) {
 	start := int(h & k.lineMask)
-	t := tag(h)
-	line := k.slots[start : start+k.cfg.LineSize]
-	full := true
-	for _, s := range line {
-		if s.tag == t {
-			prefetch(unsafe.Pointer(&k.flows[s.flow]), 4)
-			return
-		}
-		full = full && s.tag != 0
+	s, full := k.seekTag(start, tag(h))
+	if s >= 0 {
+		prefetch(unsafe.Pointer(&k.flows[k.slots[s].flow]), 4)
+		return
 	}
 	if full {
-		prefetch(unsafe.Pointer(&k.flows[line[len(line)-1].flow]), 1)
+		prefetch(unsafe.Pointer(&k.flows[k.slots[start+k.cfg.LineSize-1].flow]), 1)
 	}
 	prefetch(unsafe.Pointer(&k.flows[k.nextRecord()]), 4)
+}
+
+// scanTag returns the first slot of the line at start whose tag is t, or
+// -1 and whether the line is full.
+func (k *cache) scanTag(start int, t uint16) (s int, full bool) {
+	full = true
+	for i, sl := range k.slots[start : start+k.cfg.LineSize] {
+		if sl.tag == t {
+			return start + i, false
+		}
+		full = full && sl.tag != 0
+	}
+	return -1, full
 }
 
 // find looks for the flow of key, whose hash's tag is t, in the line at

@@ -19,8 +19,9 @@ func lineTags(line *[16]slot, t uint16) (match, free uint64)
 
 // seekTag is scanTag, in a few instructions and without a branch for a
 // line of 16 where the processor has AVX-512: working ahead, a packet's
-// flow sits anywhere in its line, and a scan's end is a branch the
-// processor cannot predict.
+// flow sits anywhere in its line, whose fetch may not have come yet; a
+// scan's end is a branch the processor cannot predict nor settle before
+// the line comes, and goes the wrong way meanwhile.
 func (k *cache) seekTag(start int, t uint16) (s int, full bool) {
 	if !lineTagsAVX512 || k.cfg.LineSize != 16 {
 		return k.scanTag(start, t)

@@ -212,11 +212,8 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args, &c.packets.pcaps); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (options start with -)", fs.Arg(0))
 	}
 	log, err := c.logger(e.stderr)
 	if err != nil {

@@ -27,7 +27,7 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 	outPath := fs.String("o", "-", "write the CSV to this file (- is standard output)")
 	setp := setFlag(fs, "feature set: alf (as ALF computes them, quirks included) or fixed")
 	batch := fs.Int("batch", alfBatchRecords, "records per batch on a socket input, as ALF reads them (a file is one batch)")
-	log, err := parseLogged(e, fs, args)
+	log, err := parseLogged(e, fs, args, nil)
 	if err != nil {
 		return err
 	}

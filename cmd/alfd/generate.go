@@ -26,7 +26,7 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 	blacklist := fs.String("blacklist", "", "also write the resolvers' addresses to this file, one per line (ALF's blacklist format)")
 	d0 := fs.String("d0", "", "also write a D_0 to this file: labelled features (ALF's CSV) of other flows like these before the drift")
 	d0Flows := fs.Int("d0-flows", 1000, "flows generated for --d0 (those with features are kept)")
-	log, err := parseLogged(e, fs, args)
+	log, err := parseLogged(e, fs, args, nil)
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	out := fs.String("o", "", "where to write the model: MODEL.json (metadata and member files MODEL.K.txt) or, for single and gbdt, a LightGBM text file (with MODEL.meta.json)")
 	setp := setFlag(fs, "the feature set the CSV holds: alf or fixed (recorded in the model)")
 	seed := fs.Uint64("seed", 1, "random seed")
-	log, err := parseLogged(e, fs, args)
+	log, err := parseLogged(e, fs, args, nil)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	blacklistPath := fs.String("blacklist", "", "the truth: a blacklist of DoH resolvers")
 	setp := setFlag(fs, "feature set: alf or fixed")
 	batch := fs.Int("batch", alfBatchRecords, "records per batch on a socket input, as ALF reads them")
-	log, err := parseLogged(e, fs, args)
+	log, err := parseLogged(e, fs, args, nil)
 	if err != nil {
 		return err
 	}

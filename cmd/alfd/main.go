@@ -128,14 +128,44 @@ func (v *verbosity) logger(w io.Writer) *slog.Logger {
 }
 
 // parseLogged adds NEMEA's -v, -vv and -vvv to a command's flags, parses
-// args, and returns the command's logger at the level they chose.
-func parseLogged(e *env, fs *flag.FlagSet, args []string) (*slog.Logger, error) {
+// args as parseArgs does, and returns the command's logger at the level
+// they chose.
+func parseLogged(e *env, fs *flag.FlagSet, args []string, pcaps *listFlag) (*slog.Logger, error) {
 	var v verbosity
 	v.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args, pcaps); err != nil {
 		return nil, err
 	}
 	return v.logger(e.stderr), nil
+}
+
+// parseArgs parses a command's args. Arguments that are not options are
+// refused, but for a command that reads pcaps (pcaps not nil): there they
+// are more files after --pcap, in their order among the options, as a
+// shell expands --pcap *.pcap. Nothing given is left unread.
+func parseArgs(fs *flag.FlagSet, args []string, pcaps *listFlag) error {
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return nil
+		}
+		if pcaps == nil {
+			return fmt.Errorf("unexpected argument %q (options start with -)", rest[0])
+		}
+		if len(*pcaps) == 0 {
+			return fmt.Errorf("unexpected argument %q (options start with -; files to read go after --pcap)", rest[0])
+		}
+		if len(rest) < len(args) && args[len(args)-len(rest)-1] == "--" {
+			// Everything after -- is a file, even one named like an option.
+			*pcaps = append(*pcaps, rest...)
+			return nil
+		}
+		*pcaps = append(*pcaps, rest[0])
+		args = rest[1:]
+	}
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting.

@@ -45,7 +45,7 @@ type packetFlags struct {
 }
 
 func (p *packetFlags) register(fs *flag.FlagSet) {
-	fs.Var(&p.pcaps, "pcap", "read packets from this pcap or pcapng file (a glob; may be given several times, read in order)")
+	fs.Var(&p.pcaps, "pcap", "read packets from this pcap or pcapng file and those after it that are not options (--pcap FILE..., globs too; may be given several times; read in order)")
 	fs.StringVar(&p.afpacket, "afpacket", "", "capture packets live on this interface with AF_PACKET (needs CAP_NET_RAW)")
 	fs.IntVar(&p.fanout, "fanout", 1, "with --afpacket: sockets in the fanout group, each with a flow meter on its own thread and a classifier")
 	fs.BoolVar(&p.pace, "pace", false, "with --pcap: replay at the capture's own pace rather than at full speed")
@@ -319,7 +319,7 @@ func runFlows(ctx context.Context, e *env, args []string) error {
 	p.register(fs)
 	format := fs.String("format", "csv", "output format: csv (with a header) or json (JSON lines)")
 	outPath := fs.String("o", "-", "write to this file (- is standard output)")
-	log, err := parseLogged(e, fs, args)
+	log, err := parseLogged(e, fs, args, &p.pcaps)
 	if err != nil {
 		return err
 	}
@@ -357,18 +357,26 @@ func runFlows(ctx context.Context, e *env, args []string) error {
 }
 
 func runExport(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "export", "(--pcap FILE... | --afpacket IFACE) -i IFC [options]")
+	fs := newFlagSet(e, "export", "(--pcap FILE... | --afpacket IFACE) -o IFC [options]")
 	var p packetFlags
 	p.register(fs)
-	outIfc := fs.String("i", "", "output interface (IFC_SPEC), NEMEA style, e.g. u:ipfixprobe or f:flows.trapcap")
-	log, err := parseLogged(e, fs, args)
+	outIfc := fs.String("o", "", "output interface (IFC_SPEC), e.g. f:flows.trapcap or u:ipfixprobe")
+	nemeaIfc := fs.String("i", "", "the output interface, as NEMEA modules name their interfaces (the same as -o)")
+	log, err := parseLogged(e, fs, args, &p.pcaps)
 	if err != nil {
 		return err
 	}
 	if !p.given() {
 		return errors.New("export: --pcap or --afpacket is required")
 	}
-	specs, err := parseIfcs("export", "-i", *outIfc, 0, 1)
+	opt, list := "-o", *outIfc
+	if *nemeaIfc != "" {
+		if *outIfc != "" {
+			return errors.New("export: -o and -i both name the output interface: give one")
+		}
+		opt, list = "-i", *nemeaIfc
+	}
+	specs, err := parseIfcs("export", opt, list, 0, 1)
 	if err != nil {
 		return err
 	}

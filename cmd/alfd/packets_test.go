@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
+	"io"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -86,27 +89,86 @@ func TestFlowsAndExport(t *testing.T) {
 		t.Errorf("alfd flows:\n%s", out)
 	}
 	trapcap := filepath.Join(t.TempDir(), "flows.trapcap")
-	if _, stderr, err := runCmd(t, context.Background(), "export", "--pcap", pcap, "-i", "f:"+trapcap); err != nil {
-		t.Fatalf("%v\n%s", err, stderr)
+	// -o names the output, as the issue has it; -i too, as NEMEA modules
+	// name their interfaces.
+	for _, opt := range []string{"-o", "-i"} {
+		if _, stderr, err := runCmd(t, context.Background(), "export", "--pcap", pcap, opt, "f:"+trapcap); err != nil {
+			t.Fatalf("export %s: %v\n%s", opt, err, stderr)
+		}
+		feats, stderr, err := runCmd(t, context.Background(), "features", "-i", "f:"+trapcap)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, stderr)
+		}
+		rows := strings.Split(strings.TrimSpace(feats), "\n")
+		// bytes_rev, bytes, packets, packets_rev of the DoH session.
+		if len(rows) != 2 || !strings.HasPrefix(rows[1], "0,172.20.10.4,104.16.248.249,49877,443,11118,7256,86,56,") {
+			t.Errorf("features of the flows export %s sent:\n%s", opt, feats)
+		}
 	}
-	feats, stderr, err := runCmd(t, context.Background(), "features", "-i", "f:"+trapcap)
+	// --pcap FILE...: both captures' flows, in the order given, as a
+	// shell's glob hands them over; options may follow.
+	curl := shareddata.Path(t, "pcap", "ndpi", "443-curl.pcap")
+	out, stderr, err = runCmd(t, context.Background(), "flows", "--pcap", pcap, curl, "--format", "json")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
-	rows := strings.Split(strings.TrimSpace(feats), "\n")
-	// bytes_rev, bytes, packets, packets_rev of the DoH session.
-	if len(rows) != 2 || !strings.HasPrefix(rows[1], "0,172.20.10.4,104.16.248.249,49877,443,11118,7256,86,56,") {
-		t.Errorf("features of the exported flows:\n%s", feats)
+	lines = strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "mozilla.cloudflare-dns.com") || !strings.Contains(lines[1], "www.ntop.org") {
+		t.Errorf("alfd flows --pcap dns_doh.pcap 443-curl.pcap:\n%s", out)
 	}
 	for _, args := range [][]string{
 		{"flows"},
+		{"flows", pcap},
+		{"dump", "-i", "f:" + trapcap, pcap},
 		{"flows", "--pcap", filepath.Join(t.TempDir(), "none.pcap")},
 		{"flows", "--pcap", pcap, "--afpacket", "lo"},
 		{"flows", "--pcap", pcap, "--cache-size", "1000"},
 		{"export", "--pcap", pcap},
+		{"export", "--pcap", pcap, "-o", "f:" + trapcap, "-i", "f:" + trapcap},
 	} {
 		if _, _, err := runCmd(t, context.Background(), args...); err == nil {
 			t.Errorf("%v: no error", args)
+		}
+	}
+}
+
+// TestParseArgs: arguments that are not options are more of --pcap's
+// files, in their place among the options, for commands that read pcaps;
+// refused otherwise and before --pcap, never dropped.
+func TestParseArgs(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		readsPcap bool
+		pcaps     []string // nil: an error
+		format    string
+	}{
+		{[]string{"--pcap", "a", "b", "c"}, true, []string{"a", "b", "c"}, ""},
+		{[]string{"--pcap", "a", "b", "--format", "json", "c"}, true, []string{"a", "b", "c"}, "json"},
+		{[]string{"--pcap", "a", "b", "--pcap", "c", "d"}, true, []string{"a", "b", "c", "d"}, ""},
+		{[]string{"--format", "json", "--pcap", "a", "--", "-b", "--format"}, true, []string{"a", "-b", "--format"}, "json"},
+		{[]string{"--format", "json"}, true, []string{}, "json"},
+		{[]string{"a", "--pcap", "b"}, true, nil, ""},
+		{[]string{"--pcap", "a", "b"}, false, nil, ""},
+		{[]string{"--format", "json", "x"}, false, nil, ""},
+		{[]string{"--pcap", "a", "--nope"}, true, nil, ""},
+	} {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		format := fs.String("format", "", "")
+		var pcaps listFlag
+		fs.Var(&pcaps, "pcap", "")
+		into := &pcaps
+		if !tc.readsPcap {
+			into = nil
+		}
+		err := parseArgs(fs, tc.args, into)
+		switch {
+		case tc.pcaps == nil && err == nil:
+			t.Errorf("%q: no error, pcaps %q", tc.args, pcaps)
+		case tc.pcaps != nil && err != nil:
+			t.Errorf("%q: %v", tc.args, err)
+		case tc.pcaps != nil && (!slices.Equal(pcaps, tc.pcaps) || *format != tc.format):
+			t.Errorf("%q: pcaps %q, format %q; want %q, %q", tc.args, pcaps, *format, tc.pcaps, tc.format)
 		}
 	}
 }

@@ -42,7 +42,7 @@ func runDump(ctx context.Context, e *env, args []string) error {
 	fields := fs.String("fields", "", "comma-separated fields to print (default: all, in record order)")
 	noHeader := fs.Bool("no-header", false, "omit the CSV header")
 	outPath := fs.String("o", "-", "write to this file (- is standard output)")
-	log, err := parseLogged(e, fs, args)
+	log, err := parseLogged(e, fs, args, nil)
 	if err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 	ifc := fs.String("i", "", "input and output interface (IFC_SPEC), e.g. f:flows.trapcap,u:alf_socket")
 	count := fs.Int("c", 0, "stop after this many records (0: to the end of the input)")
 	progress := fs.Duration("progress", time.Second, "how often to show progress on stderr for file inputs (0: never)")
-	log, err := parseLogged(e, fs, args)
+	log, err := parseLogged(e, fs, args, nil)
 	if err != nil {
 		return err
 	}

@@ -4,8 +4,8 @@ package bpf
 
 import (
 	"context"
-	"fmt"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -13,29 +13,54 @@ import (
 	"github.com/alfd/alfd/internal/netnstest"
 )
 
-// rig is a veth pair with a capture on B's end and UDP servers in B.
+// rig is a capture with the programs loaded and UDP servers, for traffic
+// from src (sent in namespace sendNS) to dst: across a veth pair, or on a
+// namespace's loopback.
 type rig struct {
-	pair    *netnstest.Pair
-	capture *flowmeter.Capture
-	progs   *Programs
-	cancel  context.CancelFunc
-	ran     chan error
-	conns   []net.PacketConn
+	pair              *netnstest.Pair
+	captureNS, sendNS string
+	ifc               string
+	src, dst          netip.Addr
+	capture           *flowmeter.Capture
+	progs             *Programs
+	cancel            context.CancelFunc
+	ran               chan error
+	conns             []net.PacketConn
 }
 
-// newRig loads programs by cfg (Interface is B's end) and captures with
-// fanout sockets, the servers on ports echoing or sinking.
+// newRig loads programs by cfg and captures with fanout sockets on B's end
+// of a veth pair, for traffic from A; the servers on ports echo or sink.
 func newRig(t testing.TB, subnet byte, cfg Config, fanout int, echo bool, ports ...int) *rig {
 	t.Helper()
-	r := &rig{pair: netnstest.NewPair(t, subnet)}
-	cfg.Interface = r.pair.IfB
-	netnstest.In(t, r.pair.B, func() {
+	pair := netnstest.NewPair(t, subnet)
+	r := &rig{pair: pair, captureNS: pair.B, sendNS: pair.A, ifc: pair.IfB, src: pair.AddrA, dst: pair.AddrB}
+	r.start(t, cfg, fanout, echo, ports)
+	return r
+}
+
+// newLoopbackRig is newRig on namespace A's loopback, for traffic from
+// 127.0.0.1 to itself.
+func newLoopbackRig(t testing.TB, subnet byte, cfg Config, fanout int, echo bool, ports ...int) *rig {
+	t.Helper()
+	pair := netnstest.NewPair(t, subnet)
+	lo := netip.MustParseAddr("127.0.0.1")
+	r := &rig{pair: pair, captureNS: pair.A, sendNS: pair.A, ifc: "lo", src: lo, dst: lo}
+	r.start(t, cfg, fanout, echo, ports)
+	return r
+}
+
+// start loads the programs, opens the capture and the servers, and runs
+// the capture.
+func (r *rig) start(t testing.TB, cfg Config, fanout int, echo bool, ports []int) {
+	t.Helper()
+	cfg.Interface = r.ifc
+	netnstest.In(t, r.captureNS, func() {
 		var err error
 		if r.progs, err = Load(cfg); err != nil {
 			t.Error(err)
 			return
 		}
-		capCfg := flowmeter.AFPacketConfig{Interface: r.pair.IfB, Fanout: fanout,
+		capCfg := flowmeter.AFPacketConfig{Interface: r.ifc, Fanout: fanout,
 			FilterProgram: r.progs.FilterFD(), SteeringProgram: r.progs.SteeringFD()}
 		capCfg.Meter.Aggregator = r.progs.Aggregator()
 		if r.capture, err = flowmeter.OpenAFPacket(capCfg); err != nil {
@@ -43,7 +68,7 @@ func newRig(t testing.TB, subnet byte, cfg Config, fanout int, echo bool, ports 
 			return
 		}
 		for _, port := range ports {
-			c, err := net.ListenPacket("udp4", fmt.Sprintf("%s:%d", r.pair.AddrB, port))
+			c, err := net.ListenPacket("udp4", netip.AddrPortFrom(r.dst, uint16(port)).String())
 			if err != nil {
 				t.Error(err)
 				return
@@ -77,15 +102,15 @@ func newRig(t testing.TB, subnet byte, cfg Config, fanout int, echo bool, ports 
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.ran = cancel, make(chan error, 1)
 	go func() { r.ran <- r.capture.Run(ctx) }()
-	return r
 }
 
-// send sends packets datagrams of 100 bytes from A's port from to B's
+// send sends packets datagrams of 100 bytes from src's port from to dst's
 // port to, waiting for each echo when echo is set.
 func (r *rig) send(t testing.TB, from, to, packets int, echo bool) {
 	t.Helper()
-	netnstest.In(t, r.pair.A, func() {
-		c, err := net.DialUDP("udp4", &net.UDPAddr{IP: r.pair.AddrA.AsSlice(), Port: from}, &net.UDPAddr{IP: r.pair.AddrB.AsSlice(), Port: to})
+	netnstest.In(t, r.sendNS, func() {
+		c, err := net.DialUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(r.src, uint16(from))),
+			net.UDPAddrFromAddrPort(netip.AddrPortFrom(r.dst, uint16(to))))
 		if err != nil {
 			t.Error(err)
 			return
@@ -108,7 +133,7 @@ func (r *rig) send(t testing.TB, from, to, packets int, echo bool) {
 	})
 }
 
-// stop ends the capture and returns the UDP flows from A, by source port,
+// stop ends the capture and returns the UDP flows from src, by source port,
 // and the packets the meters read.
 func (r *rig) stop(t testing.TB) (map[uint16][]flowmeter.Flow, []uint64) {
 	t.Helper()
@@ -122,7 +147,7 @@ func (r *rig) stop(t testing.TB) (map[uint16][]flowmeter.Flow, []uint64) {
 	for _, m := range r.capture.Meters() {
 		read = append(read, m.Stats().Packets.Load())
 		for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {
-			if f.Src() == r.pair.AddrA && f.Key().Proto == 17 {
+			if f.Src() == r.src && f.Key().Proto == 17 {
 				flows[f.Key().SrcPort] = append(flows[f.Key().SrcPort], *f)
 			}
 		}
@@ -141,38 +166,52 @@ func sum(v []uint64) uint64 {
 
 const udpIPBytes = 20 + 8 + 100
 
-// TestFilterOnVeth: the socket filter passes exactly the wanted packets.
-func TestFilterOnVeth(t *testing.T) {
-	r := newRig(t, 10, Config{Ports: []Port{{17, 5353}}}, 1, false, 5353, 6000)
-	r.send(t, 41000, 5353, 25, false)
-	r.send(t, 41001, 6000, 40, false)
-	flows, read := r.stop(t)
-	if len(flows) != 1 || len(flows[41000]) != 1 || flows[41000][0].Packets() != 25 {
-		t.Errorf("flows %v", flows)
-	}
-	if sum(read) != 25 {
-		t.Errorf("the meter read %d packets, the filter should pass exactly 25", sum(read))
-	}
-	c, err := r.progs.Counts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Passed != 25 || c.Dropped < 40 {
-		t.Errorf("counters %+v", c)
+// newRigs are the places the tests capture: across a veth pair, and on a
+// loopback, which hands the sockets each packet twice (going out and
+// coming back in).
+var newRigs = []struct {
+	name string
+	new  func(t testing.TB, subnet byte, cfg Config, fanout int, echo bool, ports ...int) *rig
+}{{"veth", newRig}, {"loopback", newLoopbackRig}}
+
+// TestFilter: the socket filter passes exactly the wanted packets.
+func TestFilter(t *testing.T) {
+	for i, where := range newRigs {
+		t.Run(where.name, func(t *testing.T) {
+			r := where.new(t, byte(10+i), Config{Ports: []Port{{17, 5353}}}, 1, false, 5353, 6000)
+			r.send(t, 41000, 5353, 25, false)
+			r.send(t, 41001, 6000, 40, false)
+			flows, read := r.stop(t)
+			if len(flows) != 1 || len(flows[41000]) != 1 || flows[41000][0].Packets() != 25 {
+				t.Errorf("flows %v", flows)
+			}
+			if sum(read) != 25 {
+				t.Errorf("the meter read %d packets, the filter should pass exactly 25", sum(read))
+			}
+			c, err := r.progs.Counts()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Passed != 25 || c.Dropped < 40 {
+				t.Errorf("counters %+v", c)
+			}
+		})
 	}
 }
 
-// TestPreaggregationOnVeth: long flows come out with exactly the packets
-// and bytes sent, while user space read at most 30 of each; in the socket
-// filter (both directions) and at XDP (ingress).
-func TestPreaggregationOnVeth(t *testing.T) {
+// TestPreaggregation: long flows come out with exactly the packets and
+// bytes sent, while user space read at most 30 of each; in the socket
+// filter (both directions; also on a loopback) and at XDP (ingress).
+func TestPreaggregation(t *testing.T) {
 	const flows, packets = 4, 300
 	for i, tc := range []struct {
-		mode string
-		echo bool
-	}{{AggregateSocket, true}, {AggregateXDP, false}} {
-		t.Run(tc.mode, func(t *testing.T) {
-			r := newRig(t, byte(20+i), Config{Ports: []Port{{17, 5353}}, Aggregate: tc.mode}, 1, tc.echo, 5353)
+		mode  string
+		echo  bool
+		where int // in newRigs
+	}{{AggregateSocket, true, 0}, {AggregateXDP, false, 0}, {AggregateSocket, true, 1}} {
+		where := newRigs[tc.where]
+		t.Run(tc.mode+"/"+where.name, func(t *testing.T) {
+			r := where.new(t, byte(20+i), Config{Ports: []Port{{17, 5353}}, Aggregate: tc.mode}, 1, tc.echo, 5353)
 			for f := range flows {
 				r.send(t, 42000+f, 5353, packets, tc.echo)
 			}
@@ -197,14 +236,14 @@ func TestPreaggregationOnVeth(t *testing.T) {
 				t.Errorf("user space read %d packets of %d flows: more than 30 each", sum(read), flows)
 			}
 			c, _ := r.progs.Counts()
-			t.Logf("%s: user space read %d packets of %d sent; kernel counted %d", tc.mode, sum(read), flows*(packets+int(back)), c.Counted)
+			t.Logf("%s on %s: user space read %d packets of %d sent; kernel counted %d", tc.mode, where.name, sum(read), flows*(packets+int(back)), c.Counted)
 		})
 	}
 }
 
-// TestSteeringOnVeth: the steering program puts both directions of every
-// flow on one socket.
-func TestSteeringOnVeth(t *testing.T) {
+// TestSteering: the steering program puts both directions of every flow on
+// one socket.
+func TestSteering(t *testing.T) {
 	const flows = 24
 	r := newRig(t, 30, Config{Ports: []Port{{17, 5353}}, Steer: true}, 2, true, 5353)
 	for f := range flows {

@@ -62,6 +62,10 @@ type packetSocket struct {
 	blockSize int
 	numBlocks int
 	block     int // the block to read next
+	// loopback: the interface hands the socket each packet twice, as it
+	// goes out and as it comes back in; the copy going out is skipped, as
+	// libpcap (tcpdump) skips it.
+	loopback bool
 	// Counters summed over reads (reading them resets the kernel's).
 	received, dropped uint64
 	batch             [64]Frame // a block's frames, handed to the meter together
@@ -104,6 +108,7 @@ func OpenAFPacket(cfg AFPacketConfig) (_ *Capture, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("AF_PACKET on %s: %w", cfg.Interface, err)
 		}
+		s.loopback = ifc.Flags&net.FlagLoopback != 0
 		c.socks = append(c.socks, s)
 		m, err := NewMeter(cfg.Meter, LinkEthernet)
 		if err != nil {
@@ -169,6 +174,11 @@ func openPacketSocket(ifindex int, cfg AFPacketConfig) (_ *packetSocket, err err
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
+// sllOffset is where a frame's link-layer address (struct sockaddr_ll, with
+// the packet's direction) follows its header in the ring:
+// TPACKET_ALIGN(sizeof(struct tpacket3_hdr)).
+const sllOffset = (unix.SizeofTpacket3Hdr + unix.TPACKET_ALIGNMENT - 1) &^ (unix.TPACKET_ALIGNMENT - 1)
+
 // blockStatus is the status word of block b, which the kernel writes.
 func (s *packetSocket) blockStatus(b int) *uint32 {
 	return (*uint32)(unsafe.Pointer(&s.ring[b*s.blockSize+8]))
@@ -194,6 +204,10 @@ func (s *packetSocket) readBlock(m *Meter, timeout time.Duration) (bool, error) 
 	n := 0
 	for range hdr.Num_pkts {
 		p := (*unix.Tpacket3Hdr)(unsafe.Pointer(&s.ring[base+off]))
+		if s.loopback && (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&s.ring[base+off+sllOffset])).Pkttype == unix.PACKET_OUTGOING {
+			off += int(p.Next_offset)
+			continue
+		}
 		start := base + off + int(p.Mac)
 		f := &s.batch[n]
 		*f = Frame{Data: s.ring[start : start+int(p.Snaplen) : start+int(p.Snaplen)], Micros: int64(p.Sec)*1e6 + int64(p.Nsec)/1e3, WireLen: int(p.Len)}
@@ -273,7 +287,9 @@ func (c *Capture) ThreadCPU() time.Duration {
 const clockTicks = 100
 
 // SocketStats are the packets the sockets received and those the kernel
-// dropped because a ring was full, summed, as of the last second.
+// dropped because a ring was full, summed, as of the last second. On a
+// loopback interface the kernel counts each packet twice (going out and
+// coming in); the meters see it once.
 func (c *Capture) SocketStats() (received, dropped uint64) {
 	return c.received.Load(), c.dropped.Load()
 }

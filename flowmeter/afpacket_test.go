@@ -4,7 +4,6 @@ package flowmeter
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -13,25 +12,39 @@ import (
 	"github.com/alfd/alfd/internal/netnstest"
 )
 
-// TestAFPacketFanout is the flow meter's root test: two network namespaces
-// joined by a veth pair; known UDP traffic from one side; on the other, two
-// meters in one fanout group. Every flow comes out exactly once, with its
-// exact packet count, and both meters take part.
+// TestAFPacketFanout is the flow meter's root test: known UDP traffic,
+// captured by two meters in one fanout group, comes out as flows, each
+// exactly once with its exact packet count, and both meters take part. The
+// traffic crosses a veth pair from one network namespace to another, or a
+// namespace's loopback, which hands the sockets each packet twice (going
+// out and coming in).
 func TestAFPacketFanout(t *testing.T) {
-	pair := netnstest.NewPair(t, 0)
+	t.Run("veth", func(t *testing.T) {
+		pair := netnstest.NewPair(t, 0)
+		testFanout(t, pair.B, pair.IfB, pair.A, pair.AddrA, pair.AddrB)
+	})
+	t.Run("loopback", func(t *testing.T) {
+		pair := netnstest.NewPair(t, 0)
+		localhost := netip.MustParseAddr("127.0.0.1")
+		testFanout(t, pair.A, "lo", pair.A, localhost, localhost)
+	})
+}
 
+// testFanout captures on interface ifc in namespace captureNS while 20
+// flows of known UDP traffic go from src, in namespace sendNS, to dst.
+func testFanout(t *testing.T, captureNS, ifc, sendNS string, src, dst netip.Addr) {
 	var capture *Capture
 	var sinks []net.PacketConn
-	netnstest.In(t, pair.B, func() {
+	netnstest.In(t, captureNS, func() {
 		var err error
-		capture, err = OpenAFPacket(AFPacketConfig{Interface: pair.IfB, Fanout: 2})
+		capture, err = OpenAFPacket(AFPacketConfig{Interface: ifc, Fanout: 2})
 		if err != nil {
 			t.Error(err)
 			return
 		}
 		// Listeners, so that no ICMP "port unreachable" goes back.
 		for port := 5000; port < 5004; port++ {
-			c, err := net.ListenPacket("udp4", fmt.Sprintf("10.77.0.2:%d", port))
+			c, err := net.ListenPacket("udp4", netip.AddrPortFrom(dst, uint16(port)).String())
 			if err != nil {
 				t.Error(err)
 				return
@@ -53,10 +66,10 @@ func TestAFPacketFanout(t *testing.T) {
 
 	// 20 flows, flow i of i+1 datagrams.
 	const flows = 20
-	netnstest.In(t, pair.A, func() {
+	netnstest.In(t, sendNS, func() {
 		for i := range flows {
-			c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 77, 0, 1), Port: 40000 + i},
-				&net.UDPAddr{IP: net.IPv4(10, 77, 0, 2), Port: 5000 + i%4})
+			c, err := net.DialUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, uint16(40000+i))),
+				net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, uint16(5000+i%4))))
 			if err != nil {
 				t.Error(err)
 				return
@@ -80,14 +93,14 @@ func TestAFPacketFanout(t *testing.T) {
 	perMeter := make([]int, 2)
 	for i, m := range capture.Meters() {
 		for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {
-			if f.key.Proto != protoUDP || f.Src() != netip.MustParseAddr("10.77.0.1") {
+			if f.key.Proto != protoUDP || f.Src() != src {
 				continue // ARP is no flow; IPv6 neighbour discovery and the like are others
 			}
 			port := f.key.SrcPort
 			seen[port]++
 			perMeter[i]++
 			want := uint32(port-40000) + 1
-			if f.Packets() != want || f.PacketsRev() != 0 || f.Dst() != netip.MustParseAddr("10.77.0.2") || f.End() != EndForced {
+			if f.Packets() != want || f.PacketsRev() != 0 || f.Dst() != dst || f.End() != EndForced {
 				t.Errorf("flow from port %d: %d packets, %d back, to %v, ended %v; want %d", port, f.Packets(), f.PacketsRev(), f.Dst(), f.End(), want)
 			}
 			if f.NPPI() != int(want) || len(f.SNI()) != 0 {

@@ -15,6 +15,7 @@
 // and removes the entry.
 
 #include "parse.h"
+#include <linux/if_packet.h>
 
 // Set by the loader.
 volatile const __u8 filter_ports = 0;    // port_filter and aggregate keep only wanted ports
@@ -109,9 +110,16 @@ static __always_inline int keep(const struct pkt *p)
 	return 0;
 }
 
+// The loopback interface's index in every network namespace.
+#define LOOPBACK_IFINDEX 1
+
 SEC("socket")
 int port_filter(struct __sk_buff *skb)
 {
+	// Loopback hands the sockets each packet twice, going out and coming
+	// back in: the copy going out is neither the meters' nor counted.
+	if (skb->pkt_type == PACKET_OUTGOING && skb->ifindex == LOOPBACK_IFINDEX)
+		return 0;
 	struct pkt p = {};
 	if (parse_pkt(skb, 0, &p) < 0) {
 		COUNT(counts, UNPARSED);

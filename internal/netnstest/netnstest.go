@@ -17,7 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A Pair is two network namespaces, A and B, joined by a veth pair.
+// A Pair is two network namespaces, A and B, joined by a veth pair, their
+// loopback interfaces up.
 type Pair struct {
 	A, B         string     // the namespaces' names
 	IfA, IfB     string     // the veth ends: IfA in A, IfB in B
@@ -50,6 +51,9 @@ func NewPair(t testing.TB, subnet byte) *Pair {
 	run(t, "-n", p.B, "addr", "add", p.AddrB.String()+"/24", "dev", p.IfB)
 	run(t, "-n", p.A, "link", "set", p.IfA, "up")
 	run(t, "-n", p.B, "link", "set", p.IfB, "up")
+	// Their loopback too, which a new namespace has down.
+	run(t, "-n", p.A, "link", "set", "lo", "up")
+	run(t, "-n", p.B, "link", "set", "lo", "up")
 	return p
 }
 

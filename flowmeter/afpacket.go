@@ -53,6 +53,9 @@ type Capture struct {
 	received, dropped atomic.Uint64
 	// The threads the meters run on, while they run.
 	threads []atomic.Int32
+	// The interface's offloads that merge packets, as of its opening.
+	merging    []string
+	mergingErr error
 }
 
 // packetSocket is one AF_PACKET socket and its ring.
@@ -103,6 +106,9 @@ func OpenAFPacket(cfg AFPacketConfig) (_ *Capture, err error) {
 			c.Close()
 		}
 	}()
+	if ifc.Flags&net.FlagLoopback == 0 { // a loopback says it has GRO, and merges nothing
+		c.merging, c.mergingErr = mergingOffloads(ifc.Name)
+	}
 	for range cfg.Fanout {
 		s, err := openPacketSocket(ifc.Index, cfg)
 		if err != nil {
@@ -246,6 +252,13 @@ func (s *packetSocket) close() {
 		s.fd = -1
 	}
 }
+
+// MergingOffloads names the offloads of the interface, as it was opened,
+// that merge received packets (generic and large receive offload): with
+// them on, packet counts and per-packet information describe the merged
+// packets. Turn them off on capture ports (ethtool -K IFACE gro off lro
+// off).
+func (c *Capture) MergingOffloads() ([]string, error) { return c.merging, c.mergingErr }
 
 // Meters are the capture's meters, one per socket.
 func (c *Capture) Meters() []*Meter { return c.meters }

@@ -31,3 +31,4 @@ func (c *Capture) SocketStats() (received, dropped uint64) { return 0, 0 }
 func (c *Capture) Run(context.Context) error               { return errNoAFPacket }
 func (c *Capture) Close()                                  {}
 func (c *Capture) ThreadCPU() time.Duration                { return 0 }
+func (c *Capture) MergingOffloads() ([]string, error)      { return nil, errNoAFPacket }

@@ -6,8 +6,11 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/alfd/alfd/internal/netnstest"
 )
@@ -120,4 +123,39 @@ func testFanout(t *testing.T, captureNS, ifc, sendNS string, src, dst netip.Addr
 	if received, dropped := capture.SocketStats(); received < flows*(flows+1)/2 || dropped != 0 {
 		t.Errorf("sockets received %d packets, dropped %d", received, dropped)
 	}
+}
+
+// TestMergingOffloads: a capture tells whether its interface merges
+// received packets, as a veth end does with generic receive offload on;
+// a loopback, which says it has it, merges nothing.
+func TestMergingOffloads(t *testing.T) {
+	pair := netnstest.NewPair(t, 0)
+	netnstest.In(t, pair.B, func() {
+		for _, tc := range []struct {
+			ifc  string
+			gro  uint32 // set on ifc first, unless it is lo
+			want []string
+		}{
+			{pair.IfB, 1, []string{"generic-receive-offload"}},
+			{pair.IfB, 0, nil},
+			{"lo", 0, nil},
+		} {
+			if tc.ifc != "lo" {
+				if _, err := ethtool(tc.ifc, unix.ETHTOOL_SGRO, tc.gro); err != nil {
+					t.Errorf("turning GRO to %d on %s: %v", tc.gro, tc.ifc, err)
+					continue
+				}
+			}
+			c, err := OpenAFPacket(AFPacketConfig{Interface: tc.ifc})
+			if err != nil {
+				t.Error(err)
+				continue
+			}
+			got, err := c.MergingOffloads()
+			c.Close()
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Errorf("%s with GRO %d: %q, %v; want %q", tc.ifc, tc.gro, got, err, tc.want)
+			}
+		}
+	})
 }

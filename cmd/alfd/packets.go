@@ -145,6 +145,13 @@ func (p *packetFlags) openCapture(cfg flowmeter.Config, log *slog.Logger) (_ *pa
 		}
 		return nil, err
 	}
+	switch merging, err := c.MergingOffloads(); {
+	case err != nil:
+		log.Debug("the interface's offloads could not be read", "interface", p.afpacket, "err", err)
+	case len(merging) > 0:
+		log.Warn("the interface merges the packets it receives: flows' packet counts and per-packet information will describe the merged packets, not the wire's; turn that off: ethtool -K "+p.afpacket+" gro off lro off",
+			"interface", p.afpacket, "offloads", strings.Join(merging, ","))
+	}
 	in.done, in.live = make(chan struct{}), true
 	in.records, in.meters, in.capture = flowmeter.NewRecords(c.Meters(), in.done, true), c.Meters(), c
 	in.run = func(ctx context.Context) error {

@@ -4,6 +4,7 @@ package bpf
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"os"
 	"testing"
 
@@ -20,36 +21,68 @@ func needRoot(t *testing.T) {
 	}
 }
 
-// frame is an Ethernet frame of an IPv4 packet from src:sport to
-// dst:dport with payload bytes of payload.
-func frame(proto uint8, src, dst [4]byte, sport, dport uint16, flags uint8, payload int) []byte {
-	hdr := 20
+// frame is an Ethernet frame of an IP packet, IPv4 or IPv6 as src and dst
+// are, from src:sport to dst:dport with payload bytes of payload.
+func frame(proto uint8, src, dst netip.Addr, sport, dport uint16, flags uint8, payload int) []byte {
+	l4 := 8
 	if proto == 6 {
-		hdr = 20 + 20
-	} else {
-		hdr = 20 + 8
+		l4 = 20
 	}
-	b := make([]byte, 14+hdr+payload)
-	binary.BigEndian.PutUint16(b[12:], 0x0800)
+	b := make([]byte, 14+ipHeader(src)+l4+payload)
 	ip := b[14:]
-	ip[0], ip[8], ip[9] = 0x45, 64, proto
-	binary.BigEndian.PutUint16(ip[2:], uint16(hdr+payload))
-	copy(ip[12:], src[:])
-	copy(ip[16:], dst[:])
-	l4 := ip[20:]
-	binary.BigEndian.PutUint16(l4, sport)
-	binary.BigEndian.PutUint16(l4[2:], dport)
-	if proto == 6 {
-		l4[12], l4[13] = 0x50, flags
+	if src.Is6() {
+		binary.BigEndian.PutUint16(b[12:], 0x86dd)
+		ip[0], ip[6], ip[7] = 0x60, proto, 64
+		binary.BigEndian.PutUint16(ip[4:], uint16(l4+payload))
+		s, d := src.As16(), dst.As16()
+		copy(ip[8:], s[:])
+		copy(ip[24:], d[:])
 	} else {
-		binary.BigEndian.PutUint16(l4[4:], uint16(8+payload))
+		binary.BigEndian.PutUint16(b[12:], 0x0800)
+		ip[0], ip[8], ip[9] = 0x45, 64, proto
+		binary.BigEndian.PutUint16(ip[2:], uint16(20+l4+payload))
+		s, d := src.As4(), dst.As4()
+		copy(ip[12:], s[:])
+		copy(ip[16:], d[:])
+	}
+	l := ip[ipHeader(src):]
+	binary.BigEndian.PutUint16(l, sport)
+	binary.BigEndian.PutUint16(l[2:], dport)
+	if proto == 6 {
+		l[12], l[13] = 0x50, flags
+	} else {
+		binary.BigEndian.PutUint16(l[4:], uint16(8+payload))
 	}
 	return b
 }
 
+// ipHeader is the IP header's length for addresses like a.
+func ipHeader(a netip.Addr) int {
+	if a.Is6() {
+		return 40
+	}
+	return 20
+}
+
+// key is the flow meter's key of a flow from src:sport to dst:dport.
+func key(proto uint8, src, dst netip.Addr, sport, dport uint16) flowmeter.Key {
+	k := flowmeter.Key{SrcPort: sport, DstPort: dport, Proto: proto, IPVersion: 4}
+	if src.Is6() {
+		k.IPVersion = 6
+		k.Src, k.Dst = src.As16(), dst.As16()
+	} else {
+		s, d := src.As4(), dst.As4()
+		copy(k.Src[:], s[:])
+		copy(k.Dst[:], d[:])
+	}
+	return k
+}
+
 var (
-	client = [4]byte{10, 0, 0, 1}
-	server = [4]byte{192, 0, 2, 53}
+	client  = netip.MustParseAddr("10.0.0.1")
+	server  = netip.MustParseAddr("192.0.2.53")
+	client6 = netip.MustParseAddr("2001:db8::1")
+	server6 = netip.MustParseAddr("2001:db8:53::1111")
 )
 
 func run(t *testing.T, p *ebpf.Program, data []byte) uint32 {
@@ -78,6 +111,9 @@ func TestProgramsOnSyntheticPackets(t *testing.T) {
 			pass bool
 		}{
 			{"tcp to 443", frame(6, client, server, 50000, 443, 0x02, 0), true},
+			{"tcp to 443 over IPv6", frame(6, client6, server6, 50000, 443, 0x02, 0), true},
+			{"udp to 853 over IPv6", frame(17, server6, client6, 50001, 853, 0, 40), true},
+			{"udp to 443 over IPv6", frame(17, client6, server6, 50003, 443, 0, 40), false},
 			{"tcp from 443", frame(6, server, client, 443, 50000, 0x12, 0), true},
 			{"udp to 853", frame(17, client, server, 50001, 853, 0, 40), true},
 			{"tcp to 853", frame(6, client, server, 50002, 853, 0x02, 0), false},
@@ -92,70 +128,74 @@ func TestProgramsOnSyntheticPackets(t *testing.T) {
 	})
 
 	t.Run("steer", func(t *testing.T) {
-		seen := map[uint32]bool{}
-		for port := uint16(50000); port < 50100; port++ {
-			out := run(t, p.steer, frame(6, client, server, port, 443, 0x10, 10))
-			back := run(t, p.steer, frame(6, server, client, 443, port, 0x10, 10))
-			if out != back {
-				t.Fatalf("port %d: %d one way, %d back", port, out, back)
+		for _, ends := range [][2]netip.Addr{{client, server}, {client6, server6}} {
+			seen := map[uint32]bool{}
+			for port := uint16(50000); port < 50100; port++ {
+				out := run(t, p.steer, frame(6, ends[0], ends[1], port, 443, 0x10, 10))
+				back := run(t, p.steer, frame(6, ends[1], ends[0], 443, port, 0x10, 10))
+				if out != back {
+					t.Fatalf("%v port %d: %d one way, %d back", ends[0], port, out, back)
+				}
+				seen[out%4] = true
 			}
-			seen[out%4] = true
-		}
-		if len(seen) != 4 {
-			t.Errorf("100 flows reach %d of 4 sockets", len(seen))
+			if len(seen) != 4 {
+				t.Errorf("100 flows from %v reach %d of 4 sockets", ends[0], len(seen))
+			}
 		}
 	})
 
-	t.Run("aggregate in the socket filter", func(t *testing.T) {
-		const packets = 100
-		up, upPayload := 0, 0
-		for i := range packets {
-			var f []byte
-			switch {
-			case i == 0:
-				f = frame(6, client, server, 40000, 443, 0x02, 0) // SYN
-			case i == 1:
-				f = frame(6, server, client, 443, 40000, 0x12, 0)
-			case i == packets-1:
-				f = frame(6, client, server, 40000, 443, 0x11, 0) // FIN: always up
-			case i%2 == 0:
-				f = frame(6, client, server, 40000, 443, 0x18, 100)
-			default:
-				f = frame(6, server, client, 443, 40000, 0x18, 1000)
-			}
-			if run(t, p.filter, f) != 0 {
-				up++
-				if i > 1 && i < packets-1 {
-					upPayload++
+	for i, ends := range [][2]netip.Addr{{client, server}, {client6, server6}} {
+		t.Run("aggregate in the socket filter/"+ends[0].String(), func(t *testing.T) {
+			cl, sv := ends[0], ends[1]
+			const packets = 100
+			up, upPayload := 0, 0
+			for i := range packets {
+				var f []byte
+				switch {
+				case i == 0:
+					f = frame(6, cl, sv, 40000, 443, 0x02, 0) // SYN
+				case i == 1:
+					f = frame(6, sv, cl, 443, 40000, 0x12, 0)
+				case i == packets-1:
+					f = frame(6, cl, sv, 40000, 443, 0x11, 0) // FIN: always up
+				case i%2 == 0:
+					f = frame(6, cl, sv, 40000, 443, 0x18, 100)
+				default:
+					f = frame(6, sv, cl, 443, 40000, 0x18, 1000)
+				}
+				if run(t, p.filter, f) != 0 {
+					up++
+					if i > 1 && i < packets-1 {
+						upPayload++
+					}
 				}
 			}
-		}
-		// Up: the handshake, 30 packets with payload, the FIN.
-		if up != 2+30+1 || upPayload != 30 {
-			t.Errorf("%d packets up, %d with payload", up, upPayload)
-		}
-		k := flowmeter.Key{SrcPort: 40000, DstPort: 443, Proto: 6, IPVersion: 4}
-		copy(k.Src[:], client[:])
-		copy(k.Dst[:], server[:])
-		agg := p.Aggregator().Take(&k)
-		// Of packets 2..98 (97 with payload, 49 forward, 48 back), the
-		// first 30 went up: packets 32..98 were counted, 34 forward
-		// (100 bytes of payload + 40) and 33 back (1040).
-		want := flowmeter.Aggregate{Packets: [2]uint32{34, 33}, Bytes: [2]uint64{34 * 140, 33 * 1040}, TCPFlags: [2]uint8{0x18, 0x18}}
-		if agg.Packets != want.Packets || agg.Bytes != want.Bytes || agg.TCPFlags != want.TCPFlags || agg.LastMicros == 0 {
-			t.Errorf("the kernel counted %+v, want %+v", agg, want)
-		}
-		if again := p.Aggregator().Take(&k); again.Packets != [2]uint32{} {
-			t.Errorf("Take left the flow in the table: %+v", again)
-		}
-		c, err := p.Counts()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.Counted != 67 {
-			t.Errorf("counters %+v", c)
-		}
-	})
+			// Up: the handshake, 30 packets with payload, the FIN.
+			if up != 2+30+1 || upPayload != 30 {
+				t.Errorf("%d packets up, %d with payload", up, upPayload)
+			}
+			k := key(6, cl, sv, 40000, 443)
+			agg := p.Aggregator().Take(&k)
+			// Of packets 2..98 (97 with payload, 49 forward, 48 back), the
+			// first 30 went up: packets 32..98 were counted, 34 forward
+			// (100 bytes of payload and the headers) and 33 back (1000).
+			hdr := uint64(ipHeader(cl) + 20)
+			want := flowmeter.Aggregate{Packets: [2]uint32{34, 33}, Bytes: [2]uint64{34 * (100 + hdr), 33 * (1000 + hdr)}, TCPFlags: [2]uint8{0x18, 0x18}}
+			if agg.Packets != want.Packets || agg.Bytes != want.Bytes || agg.TCPFlags != want.TCPFlags || agg.LastMicros == 0 {
+				t.Errorf("the kernel counted %+v, want %+v", agg, want)
+			}
+			if again := p.Aggregator().Take(&k); again.Packets != [2]uint32{} {
+				t.Errorf("Take left the flow in the table: %+v", again)
+			}
+			c, err := p.Counts()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Counted != 67*uint64(i+1) {
+				t.Errorf("counters %+v", c)
+			}
+		})
+	}
 }
 
 // TestXDPAggregateOnSyntheticPackets: the XDP program counts as the socket
@@ -193,9 +233,7 @@ func TestXDPAggregateOnSyntheticPackets(t *testing.T) {
 		t.Errorf("%d of 50 packets counted in the kernel, want 20", drops)
 	}
 	p := &Programs{coll: coll, flows: coll.Maps[alfdMapFlows], counts: coll.Maps[alfdMapCounts]}
-	k := flowmeter.Key{SrcPort: 40001, DstPort: 853, Proto: 17, IPVersion: 4}
-	copy(k.Src[:], client[:])
-	copy(k.Dst[:], server[:])
+	k := key(17, client, server, 40001, 853)
 	if agg := (aggregator{p}).Take(&k); agg.Packets != [2]uint32{20, 0} || agg.Bytes != [2]uint64{20 * 228, 0} {
 		t.Errorf("the kernel counted %+v", agg)
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"runtime"
@@ -40,6 +41,9 @@ type AFPacketConfig struct {
 	// packet's socket in the group (PACKET_FANOUT_EBPF).
 	SteeringProgram int
 	Meter           Config
+	// Log hears of the interface going down and coming back (default
+	// slog.Default()).
+	Log *slog.Logger
 }
 
 // A Capture reads an interface through AF_PACKET sockets with TPACKET_V3
@@ -51,11 +55,13 @@ type Capture struct {
 	meters []*Meter
 	// The sockets' counters, as the kernel reports them.
 	received, dropped atomic.Uint64
-	// The threads the meters run on, while they run.
+	// The threads the meters run on, while they run (0 otherwise).
 	threads []atomic.Int32
 	// The interface's offloads that merge packets, as of its opening.
 	merging    []string
 	mergingErr error
+	// down: the interface went down, and no packet came since.
+	down atomic.Bool
 }
 
 // packetSocket is one AF_PACKET socket and its ring.
@@ -87,6 +93,9 @@ func OpenAFPacket(cfg AFPacketConfig) (_ *Capture, err error) {
 	}
 	if cfg.NumBlocks == 0 {
 		cfg.NumBlocks = 64
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
 	}
 	switch {
 	case cfg.Fanout < 1 || cfg.Fanout > 64:
@@ -122,6 +131,7 @@ func OpenAFPacket(cfg AFPacketConfig) (_ *Capture, err error) {
 		}
 		c.meters = append(c.meters, m)
 	}
+	c.threads = make([]atomic.Int32, len(c.socks))
 	return c, nil
 }
 
@@ -200,6 +210,17 @@ func (s *packetSocket) readBlock(m *Meter, timeout time.Duration) (bool, error) 
 		if _, err := unix.Poll(fds, int(timeout/time.Millisecond)); err != nil && !errors.Is(err, unix.EINTR) {
 			return false, fmt.Errorf("poll: %w", err)
 		}
+		if fds[0].Revents&unix.POLLERR != 0 {
+			// Reading the socket's error clears it; until then poll
+			// returns at once.
+			code, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+			if err != nil {
+				return false, fmt.Errorf("reading the socket's error: %w", err)
+			}
+			if code != 0 {
+				return false, unix.Errno(code)
+			}
+		}
 		if atomic.LoadUint32(status)&unix.TP_STATUS_USER == 0 {
 			return false, nil
 		}
@@ -231,6 +252,14 @@ func (s *packetSocket) readBlock(m *Meter, timeout time.Duration) (bool, error) 
 	atomic.StoreUint32(status, unix.TP_STATUS_KERNEL)
 	s.block = (s.block + 1) % s.numBlocks
 	return true, nil
+}
+
+// gone reports whether the socket's interface no longer exists: the
+// kernel unbinds a socket whose interface leaves.
+func (s *packetSocket) gone() bool {
+	sa, err := unix.Getsockname(s.fd)
+	ll, ok := sa.(*unix.SockaddrLinklayer)
+	return err == nil && ok && ll.Ifindex <= 0
 }
 
 // stats reads the kernel's counters since the last read and adds them.
@@ -313,7 +342,6 @@ func (c *Capture) SocketStats() (received, dropped uint64) {
 func (c *Capture) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(c.socks))
-	c.threads = make([]atomic.Int32, len(c.socks))
 	for i := range c.socks {
 		wg.Go(func() { errs[i] = c.read(ctx, i) })
 	}
@@ -349,8 +377,19 @@ func (c *Capture) read(ctx context.Context, i int) error {
 	defer m.FinishWithin(ctx, FinishGrace)
 	for ctx.Err() == nil {
 		got, err := s.readBlock(m, 100*time.Millisecond)
-		if err != nil {
+		switch {
+		case errors.Is(err, unix.ENETDOWN):
+			// The kernel hooks the socket in again when the interface
+			// comes back up, and unbinds it if the interface leaves.
+			if c.down.CompareAndSwap(false, true) {
+				c.cfg.Log.Warn("the capture's interface went down: waiting for it to come back up", "interface", c.cfg.Interface)
+			}
+		case err != nil:
 			return fmt.Errorf("AF_PACKET on %s: %w", c.cfg.Interface, err)
+		case got && c.down.Load() && c.down.CompareAndSwap(true, false):
+			c.cfg.Log.Info("packets come again on the capture's interface", "interface", c.cfg.Interface)
+		case !got && c.down.Load() && s.gone():
+			return fmt.Errorf("AF_PACKET on %s: the interface is gone", c.cfg.Interface)
 		}
 		if !got {
 			m.Expire(time.Now().UnixMicro())

@@ -5,6 +5,7 @@ package flowmeter
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 )
 
@@ -16,6 +17,7 @@ type AFPacketConfig struct {
 	BlockSize, NumBlocks           int
 	FilterProgram, SteeringProgram int
 	Meter                          Config
+	Log                            *slog.Logger
 }
 
 // A Capture reads an interface through AF_PACKET sockets (Linux only).

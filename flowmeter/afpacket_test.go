@@ -3,10 +3,13 @@
 package flowmeter
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,4 +161,84 @@ func TestMergingOffloads(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestAFPacketInterfaceDownAndGone: while the capture's interface is down
+// the capture waits without spinning and says so; when it comes back up
+// the flow goes on, every packet counted; when the interface is deleted,
+// Run ends with an error that says so, the flows in the cache exported.
+func TestAFPacketInterfaceDownAndGone(t *testing.T) {
+	pair := netnstest.NewPair(t, 0)
+	var logs bytes.Buffer
+	var capture *Capture
+	var sink net.PacketConn
+	netnstest.In(t, pair.B, func() {
+		var err error
+		if capture, err = OpenAFPacket(AFPacketConfig{Interface: pair.IfB, Log: slog.New(slog.NewTextHandler(&logs, nil))}); err != nil {
+			t.Error(err)
+			return
+		}
+		if sink, err = net.ListenPacket("udp4", netip.AddrPortFrom(pair.AddrB, 5000).String()); err != nil {
+			t.Error(err)
+		}
+	})
+	if t.Failed() {
+		t.FailNow()
+	}
+	defer sink.Close()
+	ran := make(chan error, 1)
+	go func() { ran <- capture.Run(context.Background()) }()
+	send := func(n int) {
+		netnstest.In(t, pair.A, func() {
+			c, err := net.DialUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(pair.AddrA, 40000)),
+				net.UDPAddrFromAddrPort(netip.AddrPortFrom(pair.AddrB, 5000)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			for range n {
+				if _, err := c.Write([]byte("known traffic")); err != nil {
+					t.Error(err)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+	send(3)
+	time.Sleep(200 * time.Millisecond)
+	netnstest.IP(t, "-n", pair.B, "link", "set", pair.IfB, "down")
+	before := capture.ThreadCPU()
+	time.Sleep(time.Second)
+	if spent := capture.ThreadCPU() - before; spent > 200*time.Millisecond {
+		t.Errorf("the capture used %v of CPU in a second with its interface down: it spins", spent)
+	}
+	netnstest.IP(t, "-n", pair.B, "link", "set", pair.IfB, "up")
+	time.Sleep(300 * time.Millisecond)
+	send(4)
+	time.Sleep(300 * time.Millisecond)
+	netnstest.IP(t, "-n", pair.B, "link", "del", pair.IfB)
+	select {
+	case err := <-ran:
+		if err == nil || !strings.Contains(err.Error(), "the interface is gone") {
+			t.Errorf("Run ended with %v; want the interface gone", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run goes on with its interface deleted")
+	}
+	var packets uint32
+	m := capture.Meters()[0]
+	for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {
+		if f.key.SrcPort == 40000 {
+			packets += f.Packets()
+		}
+	}
+	if packets != 7 {
+		t.Errorf("the flow from port 40000 has %d packets, sent 7", packets)
+	}
+	for _, want := range []string{"went down", "packets come again"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log does not say %q:\n%s", want, logs.String())
+		}
+	}
 }

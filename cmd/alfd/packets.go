@@ -128,7 +128,7 @@ func (p *packetFlags) openCapture(cfg flowmeter.Config, log *slog.Logger) (_ *pa
 		return nil, err
 	}
 	in := &packetInput{}
-	capCfg := flowmeter.AFPacketConfig{Interface: p.afpacket, Fanout: p.fanout, Meter: cfg}
+	capCfg := flowmeter.AFPacketConfig{Interface: p.afpacket, Fanout: p.fanout, Meter: cfg, Log: log}
 	if bcfg != nil {
 		if in.bpf, err = bpf.Load(*bcfg); err != nil {
 			log.Warn("capturing without eBPF: the programs did not load", "err", err)

@@ -41,23 +41,25 @@ func NewPair(t testing.TB, subnet byte) *Pair {
 	p := &Pair{A: "alfd-a-" + id, B: "alfd-b-" + id, IfA: "alfda" + id, IfB: "alfdb" + id,
 		AddrA: netip.AddrFrom4([4]byte{10, 77, subnet, 1}), AddrB: netip.AddrFrom4([4]byte{10, 77, subnet, 2})}
 	for _, ns := range []string{p.A, p.B} {
-		run(t, "netns", "add", ns)
+		IP(t, "netns", "add", ns)
 		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 	}
-	run(t, "link", "add", p.IfA, "type", "veth", "peer", "name", p.IfB)
-	run(t, "link", "set", p.IfA, "netns", p.A)
-	run(t, "link", "set", p.IfB, "netns", p.B)
-	run(t, "-n", p.A, "addr", "add", p.AddrA.String()+"/24", "dev", p.IfA)
-	run(t, "-n", p.B, "addr", "add", p.AddrB.String()+"/24", "dev", p.IfB)
-	run(t, "-n", p.A, "link", "set", p.IfA, "up")
-	run(t, "-n", p.B, "link", "set", p.IfB, "up")
+	IP(t, "link", "add", p.IfA, "type", "veth", "peer", "name", p.IfB)
+	IP(t, "link", "set", p.IfA, "netns", p.A)
+	IP(t, "link", "set", p.IfB, "netns", p.B)
+	IP(t, "-n", p.A, "addr", "add", p.AddrA.String()+"/24", "dev", p.IfA)
+	IP(t, "-n", p.B, "addr", "add", p.AddrB.String()+"/24", "dev", p.IfB)
+	IP(t, "-n", p.A, "link", "set", p.IfA, "up")
+	IP(t, "-n", p.B, "link", "set", p.IfB, "up")
 	// Their loopback too, which a new namespace has down.
-	run(t, "-n", p.A, "link", "set", "lo", "up")
-	run(t, "-n", p.B, "link", "set", "lo", "up")
+	IP(t, "-n", p.A, "link", "set", "lo", "up")
+	IP(t, "-n", p.B, "link", "set", "lo", "up")
 	return p
 }
 
-func run(t testing.TB, args ...string) {
+// IP runs iproute2's ip with args, failing the test if it fails: to take
+// a pair's link down, say.
+func IP(t testing.TB, args ...string) {
 	t.Helper()
 	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 		t.Fatalf("ip %v: %v\n%s", args, err, out)

@@ -107,7 +107,7 @@ func OpenAFPacket(cfg AFPacketConfig) (_ *Capture, err error) {
 	}
 	ifc, err := net.InterfaceByName(cfg.Interface)
 	if err != nil {
-		return nil, fmt.Errorf("AF_PACKET: %w", err)
+		return nil, fmt.Errorf("AF_PACKET on %q: %w", cfg.Interface, err)
 	}
 	c := &Capture{cfg: cfg}
 	defer func() {

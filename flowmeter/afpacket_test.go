@@ -242,3 +242,21 @@ func TestAFPacketInterfaceDownAndGone(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAFPacketRefuses: a capture that cannot be says why, naming what
+// was asked (no root needed: it fails before any socket).
+func TestOpenAFPacketRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  AFPacketConfig
+		want string
+	}{
+		{AFPacketConfig{Interface: "alfd-none0"}, `"alfd-none0"`},
+		{AFPacketConfig{Interface: "lo", Fanout: 65}, "fanout of 65"},
+		{AFPacketConfig{Interface: "lo", BlockSize: 5000}, "block size 5000"},
+		{AFPacketConfig{Interface: "lo", NumBlocks: 1}, "ring of 1 blocks"},
+	} {
+		if _, err := OpenAFPacket(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v; want an error naming %s", tc.cfg, err, tc.want)
+		}
+	}
+}

@@ -40,7 +40,13 @@ type AFPacketConfig struct {
 	// SteeringProgram, when set, is an eBPF program that picks each
 	// packet's socket in the group (PACKET_FANOUT_EBPF).
 	SteeringProgram int
-	Meter           Config
+	// NotPromiscuous leaves the interface out of promiscuous mode, in
+	// which it passes up frames addressed to other hosts, as a mirror port
+	// carries them (tcpdump's -p). By default each socket turns it on, as
+	// ipfixprobe and tcpdump do, and the kernel turns it off when the last
+	// closes.
+	NotPromiscuous bool
+	Meter          Config
 	// Log hears of the interface going down and coming back (default
 	// slog.Default()).
 	Log *slog.Logger
@@ -170,6 +176,12 @@ func openPacketSocket(ifindex int, cfg AFPacketConfig) (_ *packetSocket, err err
 	}
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}); err != nil {
 		return nil, fmt.Errorf("bind: %w", err)
+	}
+	if !cfg.NotPromiscuous {
+		mreq := unix.PacketMreq{Ifindex: int32(ifindex), Type: unix.PACKET_MR_PROMISC}
+		if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq); err != nil {
+			return nil, fmt.Errorf("promiscuous mode: %w", err)
+		}
 	}
 	if cfg.Fanout > 1 || cfg.SteeringProgram > 0 {
 		typ := unix.PACKET_FANOUT_HASH

@@ -16,6 +16,7 @@ type AFPacketConfig struct {
 	FanoutID                       uint16
 	BlockSize, NumBlocks           int
 	FilterProgram, SteeringProgram int
+	NotPromiscuous                 bool
 	Meter                          Config
 	Log                            *slog.Logger
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -257,6 +258,49 @@ func TestOpenAFPacketRefuses(t *testing.T) {
 	} {
 		if _, err := OpenAFPacket(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v; want an error naming %s", tc.cfg, err, tc.want)
+		}
+	}
+}
+
+// TestAFPacketPromiscuous: each socket of a capture puts its interface in
+// promiscuous mode, to see frames for other hosts as a mirror port carries
+// them, and the interface leaves it when they close; NotPromiscuous leaves
+// it be.
+func TestAFPacketPromiscuous(t *testing.T) {
+	pair := netnstest.NewPair(t, 0)
+	// The kernel counts promiscuous mode's users; ip -d shows the count.
+	promiscuity := func() string {
+		out, err := exec.Command("ip", "-d", "-n", pair.B, "link", "show", pair.IfB).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(string(out))
+		if i := slices.Index(f, "promiscuity"); i >= 0 && i+1 < len(f) {
+			return f[i+1]
+		}
+		t.Fatalf("ip -d link show: no promiscuity in\n%s", out)
+		return ""
+	}
+	for _, tc := range []struct {
+		not  bool
+		want string
+	}{{false, "2"}, {true, "0"}} {
+		var c *Capture
+		netnstest.In(t, pair.B, func() {
+			var err error
+			if c, err = OpenAFPacket(AFPacketConfig{Interface: pair.IfB, Fanout: 2, NotPromiscuous: tc.not}); err != nil {
+				t.Error(err)
+			}
+		})
+		if c == nil {
+			t.FailNow()
+		}
+		if got := promiscuity(); got != tc.want {
+			t.Errorf("NotPromiscuous %v, two sockets: promiscuity %s, want %s", tc.not, got, tc.want)
+		}
+		c.Close()
+		if got := promiscuity(); got != "0" {
+			t.Errorf("NotPromiscuous %v: promiscuity %s after Close", tc.not, got)
 		}
 	}
 }

@@ -42,6 +42,7 @@ type packetFlags struct {
 	bpfAggregate string
 	bpfFlows     int
 	bpfSteer     bool
+	noPromisc    bool
 }
 
 func (p *packetFlags) register(fs *flag.FlagSet) {
@@ -49,6 +50,7 @@ func (p *packetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.afpacket, "afpacket", "", "capture packets live on this interface with AF_PACKET (needs CAP_NET_RAW)")
 	fs.IntVar(&p.fanout, "fanout", 1, "with --afpacket: sockets in the fanout group, each with a flow meter on its own thread and a classifier")
 	fs.BoolVar(&p.pace, "pace", false, "with --pcap: replay at the capture's own pace rather than at full speed")
+	fs.BoolVar(&p.noPromisc, "no-promisc", false, "with --afpacket: leave the interface out of promiscuous mode (tcpdump's -p); alfd turns it on by default, as ipfixprobe does, to see all of a mirror port's frames")
 	fs.IntVar(&p.cacheSize, "cache-size", 1<<17, "flows each meter's cache holds (a power of two; ipfixprobe's default)")
 	fs.IntVar(&p.lineSize, "cache-line", 16, "flows per cache line (a power of two)")
 	fs.DurationVar(&p.active, "active-timeout", 300*time.Second, "end a flow that has lasted this long (1 s to 30 min)")
@@ -128,7 +130,7 @@ func (p *packetFlags) openCapture(cfg flowmeter.Config, log *slog.Logger) (_ *pa
 		return nil, err
 	}
 	in := &packetInput{}
-	capCfg := flowmeter.AFPacketConfig{Interface: p.afpacket, Fanout: p.fanout, Meter: cfg, Log: log}
+	capCfg := flowmeter.AFPacketConfig{Interface: p.afpacket, Fanout: p.fanout, NotPromiscuous: p.noPromisc, Meter: cfg, Log: log}
 	if bcfg != nil {
 		if in.bpf, err = bpf.Load(*bcfg); err != nil {
 			log.Warn("capturing without eBPF: the programs did not load", "err", err)

@@ -19,9 +19,10 @@ import (
 	"github.com/alfd/alfd/internal/netnstest"
 )
 
-// TestAFPacketFanout is the flow meter's root test: known UDP traffic,
-// captured by two meters in one fanout group, comes out as flows, each
-// exactly once with its exact packet count, and both meters take part. The
+// TestAFPacketFanout is the flow meter's root test: known UDP traffic, each
+// datagram answered, captured by two meters in one fanout group, comes out
+// as flows, each exactly once with its exact packet counts both ways (the
+// kernel's hash is symmetric), and both meters take part. The
 // traffic crosses a veth pair from one network namespace to another, or a
 // namespace's loopback, which hands the sockets each packet twice (going
 // out and coming in).
@@ -38,7 +39,8 @@ func TestAFPacketFanout(t *testing.T) {
 }
 
 // testFanout captures on interface ifc in namespace captureNS while 20
-// flows of known UDP traffic go from src, in namespace sendNS, to dst.
+// flows of known UDP traffic go from src, in namespace sendNS, to dst and
+// back.
 func testFanout(t *testing.T, captureNS, ifc, sendNS string, src, dst netip.Addr) {
 	var capture *Capture
 	var sinks []net.PacketConn
@@ -49,7 +51,7 @@ func testFanout(t *testing.T, captureNS, ifc, sendNS string, src, dst netip.Addr
 			t.Error(err)
 			return
 		}
-		// Listeners, so that no ICMP "port unreachable" goes back.
+		// Servers that echo each datagram.
 		for port := 5000; port < 5004; port++ {
 			c, err := net.ListenPacket("udp4", netip.AddrPortFrom(dst, uint16(port)).String())
 			if err != nil {
@@ -67,11 +69,23 @@ func testFanout(t *testing.T, captureNS, ifc, sendNS string, src, dst netip.Addr
 			c.Close()
 		}
 	}()
+	for _, c := range sinks {
+		go func() {
+			buf := make([]byte, 2048)
+			for {
+				n, from, err := c.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				c.WriteTo(buf[:n], from)
+			}
+		}()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- capture.Run(ctx) }()
 
-	// 20 flows, flow i of i+1 datagrams.
+	// 20 flows, flow i of i+1 datagrams each way.
 	const flows = 20
 	netnstest.In(t, sendNS, func() {
 		for i := range flows {
@@ -81,11 +95,15 @@ func testFanout(t *testing.T, captureNS, ifc, sendNS string, src, dst netip.Addr
 				t.Error(err)
 				return
 			}
+			buf := make([]byte, 64)
 			for range i + 1 {
 				if _, err := c.Write([]byte("known traffic")); err != nil {
 					t.Error(err)
 				}
-				time.Sleep(time.Millisecond)
+				c.SetReadDeadline(time.Now().Add(2 * time.Second))
+				if _, err := c.Read(buf); err != nil {
+					t.Error(err)
+				}
 			}
 			c.Close()
 		}
@@ -107,10 +125,10 @@ func testFanout(t *testing.T, captureNS, ifc, sendNS string, src, dst netip.Addr
 			seen[port]++
 			perMeter[i]++
 			want := uint32(port-40000) + 1
-			if f.Packets() != want || f.PacketsRev() != 0 || f.Dst() != dst || f.End() != EndForced {
-				t.Errorf("flow from port %d: %d packets, %d back, to %v, ended %v; want %d", port, f.Packets(), f.PacketsRev(), f.Dst(), f.End(), want)
+			if f.Packets() != want || f.PacketsRev() != want || f.Dst() != dst || f.End() != EndForced {
+				t.Errorf("flow from port %d: %d packets, %d back, to %v, ended %v; want %d each way", port, f.Packets(), f.PacketsRev(), f.Dst(), f.End(), want)
 			}
-			if f.NPPI() != int(want) || len(f.SNI()) != 0 {
+			if f.NPPI() != min(2*int(want), MaxPPI) || len(f.SNI()) != 0 {
 				t.Errorf("flow from port %d: %d packets' information", port, f.NPPI())
 			}
 		}

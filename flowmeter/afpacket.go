@@ -46,7 +46,10 @@ type AFPacketConfig struct {
 	// ipfixprobe and tcpdump do, and the kernel turns it off when the last
 	// closes.
 	NotPromiscuous bool
-	Meter          Config
+	// CPUs, when set, pins meter i's thread to CPU CPUs[i], one meter a
+	// core, as a capture host at line rate runs them; it names Fanout CPUs.
+	CPUs  []int
+	Meter Config
 	// Log hears of the interface going down and coming back (default
 	// slog.Default()).
 	Log *slog.Logger
@@ -110,6 +113,8 @@ func OpenAFPacket(cfg AFPacketConfig) (_ *Capture, err error) {
 		return nil, fmt.Errorf("ring block size %d: want a power of two of at least a page", cfg.BlockSize)
 	case cfg.NumBlocks < 2:
 		return nil, fmt.Errorf("ring of %d blocks: want at least 2", cfg.NumBlocks)
+	case len(cfg.CPUs) > 0 && len(cfg.CPUs) != cfg.Fanout:
+		return nil, fmt.Errorf("%d CPUs %v for %d meters: want one each", len(cfg.CPUs), cfg.CPUs, cfg.Fanout)
 	}
 	ifc, err := net.InterfaceByName(cfg.Interface)
 	if err != nil {
@@ -383,7 +388,18 @@ func (c *Capture) Run(ctx context.Context) error {
 func (c *Capture) read(ctx context.Context, i int) error {
 	s, m := c.socks[i], c.meters[i]
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	if len(c.cfg.CPUs) > 0 {
+		var set unix.CPUSet
+		set.Set(c.cfg.CPUs[i])
+		if err := unix.SchedSetaffinity(0, &set); err != nil {
+			runtime.UnlockOSThread()
+			return fmt.Errorf("AF_PACKET on %s: pinning meter %d to CPU %d: %w", c.cfg.Interface, i, c.cfg.CPUs[i], err)
+		}
+		// The pinned thread is not given back to the runtime: it ends
+		// with this goroutine.
+	} else {
+		defer runtime.UnlockOSThread()
+	}
 	c.threads[i].Store(int32(unix.Gettid()))
 	defer c.threads[i].Store(0)
 	defer m.FinishWithin(ctx, FinishGrace)

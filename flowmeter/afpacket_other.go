@@ -17,6 +17,7 @@ type AFPacketConfig struct {
 	BlockSize, NumBlocks           int
 	FilterProgram, SteeringProgram int
 	NotPromiscuous                 bool
+	CPUs                           []int
 	Meter                          Config
 	Log                            *slog.Logger
 }

@@ -273,6 +273,7 @@ func TestOpenAFPacketRefuses(t *testing.T) {
 		{AFPacketConfig{Interface: "lo", Fanout: 65}, "fanout of 65"},
 		{AFPacketConfig{Interface: "lo", BlockSize: 5000}, "block size 5000"},
 		{AFPacketConfig{Interface: "lo", NumBlocks: 1}, "ring of 1 blocks"},
+		{AFPacketConfig{Interface: "lo", Fanout: 2, CPUs: []int{0}}, "1 CPUs [0] for 2 meters"},
 	} {
 		if _, err := OpenAFPacket(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v; want an error naming %s", tc.cfg, err, tc.want)
@@ -320,5 +321,53 @@ func TestAFPacketPromiscuous(t *testing.T) {
 		if got := promiscuity(); got != "0" {
 			t.Errorf("NotPromiscuous %v: promiscuity %s after Close", tc.not, got)
 		}
+	}
+}
+
+// TestAFPacketPinsMeters: with CPUs, each meter's thread runs on its own
+// CPU only, while the capture runs.
+func TestAFPacketPinsMeters(t *testing.T) {
+	pair := netnstest.NewPair(t, 0)
+	var allowed unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
+		t.Fatal(err)
+	}
+	var cpus []int // the last two CPUs this test may use, or the one
+	for c := 1023; c >= 0 && len(cpus) < 2; c-- {
+		if allowed.IsSet(c) {
+			cpus = append(cpus, c)
+		}
+	}
+	var c *Capture
+	netnstest.In(t, pair.B, func() {
+		var err error
+		if c, err = OpenAFPacket(AFPacketConfig{Interface: pair.IfB, Fanout: len(cpus), CPUs: cpus}); err != nil {
+			t.Error(err)
+		}
+	})
+	if c == nil {
+		t.FailNow()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- c.Run(ctx) }()
+	for i, want := range cpus {
+		var tid int32
+		for deadline := time.Now().Add(5 * time.Second); tid == 0 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+			tid = c.threads[i].Load()
+		}
+		var set unix.CPUSet
+		if err := unix.SchedGetaffinity(int(tid), &set); err != nil {
+			t.Errorf("meter %d's thread %d: %v", i, tid, err)
+			continue
+		}
+		if set.Count() != 1 || !set.IsSet(want) {
+			t.Errorf("meter %d runs on %d CPUs, CPU %d among them: %v; want CPU %d alone", i, set.Count(), want, set.IsSet(want), want)
+		}
+	}
+	cancel()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -334,11 +334,21 @@ func (c *daemonConfig) learnerConfig(set features.Set, oracle annotate.Oracle, l
 	if c.maxDBSize <= 0 {
 		return learner.Config{}, fmt.Errorf("--max_db_size %d: want a positive number of rows", c.maxDBSize)
 	}
+	meterCPUs, err := c.packets.meterCPUs()
+	if err != nil {
+		return learner.Config{}, err
+	}
+	var learnerCPUs []int
+	if meterCPUs != nil {
+		if learnerCPUs = otherCPUs(meterCPUs); learnerCPUs == nil {
+			log.Warn("--cpus leaves the learner no CPU of its own: it runs beside the meters", "cpus", c.packets.cpus)
+		}
+	}
 	return learner.Config{
 		ID: c.id, WorkDir: c.workdir, Model: c.model, FeatureSet: set,
 		Strategy: c.strategy, Params: p, Postprocessor: c.postprocessor, MaxDBSize: c.maxDBSize,
 		D0: c.dpath, Oracle: oracle, QueueSize: c.queueSize, PoolSize: c.poolSize,
-		SwapMargin: c.swapMargin, Seed: c.seed, Log: log,
+		SwapMargin: c.swapMargin, CPUs: learnerCPUs, Seed: c.seed, Log: log,
 	}, nil
 }
 

@@ -43,6 +43,7 @@ type packetFlags struct {
 	bpfFlows     int
 	bpfSteer     bool
 	noPromisc    bool
+	cpus         string
 }
 
 func (p *packetFlags) register(fs *flag.FlagSet) {
@@ -50,6 +51,7 @@ func (p *packetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.afpacket, "afpacket", "", "capture packets live on this interface with AF_PACKET (needs CAP_NET_RAW)")
 	fs.IntVar(&p.fanout, "fanout", 1, "with --afpacket: sockets in the fanout group, each with a flow meter on its own thread and a classifier")
 	fs.BoolVar(&p.pace, "pace", false, "with --pcap: replay at the capture's own pace rather than at full speed")
+	fs.StringVar(&p.cpus, "cpus", "", "with --afpacket: pin the meters' threads to these CPUs, one each (as 2-5 for --fanout 4); the learner keeps off them")
 	fs.BoolVar(&p.noPromisc, "no-promisc", false, "with --afpacket: leave the interface out of promiscuous mode (tcpdump's -p); alfd turns it on by default, as ipfixprobe does, to see all of a mirror port's frames")
 	fs.IntVar(&p.cacheSize, "cache-size", 1<<17, "flows each meter's cache holds (a power of two; ipfixprobe's default)")
 	fs.IntVar(&p.lineSize, "cache-line", 16, "flows per cache line (a power of two)")
@@ -85,6 +87,21 @@ func (p *packetFlags) bpfConfig() (*bpf.Config, error) {
 	return cfg, nil
 }
 
+// meterCPUs are the CPUs --cpus pins the meters to, or nil.
+func (p *packetFlags) meterCPUs() ([]int, error) {
+	switch {
+	case p.cpus == "":
+		return nil, nil
+	case p.afpacket == "":
+		return nil, errors.New("--cpus pins the meters of a live capture: give --afpacket")
+	}
+	cpus, err := parseCPUList(p.cpus)
+	if err != nil {
+		return nil, fmt.Errorf("--cpus: %w", err)
+	}
+	return cpus, nil
+}
+
 // given reports whether packets are the input.
 func (p *packetFlags) given() bool { return len(p.pcaps) > 0 || p.afpacket != "" }
 
@@ -107,11 +124,14 @@ type packetInput struct {
 func (p *packetFlags) open(log *slog.Logger) (*packetInput, error) {
 	cfg := flowmeter.Config{Cache: flowmeter.CacheConfig{Size: p.cacheSize, LineSize: p.lineSize,
 		Active: p.active, Inactive: p.inactive, IncludeZeroPayload: p.includeZeros}}
+	cpus, err := p.meterCPUs()
 	switch {
+	case err != nil:
+		return nil, err
 	case len(p.pcaps) > 0 && p.afpacket != "":
 		return nil, errors.New("give --pcap or --afpacket, not both")
 	case p.afpacket != "":
-		return p.openCapture(cfg, log)
+		return p.openCapture(cfg, cpus, log)
 	}
 	paths, err := expandPcaps(p.pcaps)
 	if err != nil {
@@ -123,14 +143,14 @@ func (p *packetFlags) open(log *slog.Logger) (*packetInput, error) {
 }
 
 // openCapture opens the live capture with the eBPF programs the flags ask
-// for.
-func (p *packetFlags) openCapture(cfg flowmeter.Config, log *slog.Logger) (_ *packetInput, err error) {
+// for, its meters pinned to cpus if any.
+func (p *packetFlags) openCapture(cfg flowmeter.Config, cpus []int, log *slog.Logger) (_ *packetInput, err error) {
 	bcfg, err := p.bpfConfig()
 	if err != nil {
 		return nil, err
 	}
 	in := &packetInput{}
-	capCfg := flowmeter.AFPacketConfig{Interface: p.afpacket, Fanout: p.fanout, NotPromiscuous: p.noPromisc, Meter: cfg, Log: log}
+	capCfg := flowmeter.AFPacketConfig{Interface: p.afpacket, Fanout: p.fanout, NotPromiscuous: p.noPromisc, CPUs: cpus, Meter: cfg, Log: log}
 	if bcfg != nil {
 		if in.bpf, err = bpf.Load(*bcfg); err != nil {
 			log.Warn("capturing without eBPF: the programs did not load", "err", err)

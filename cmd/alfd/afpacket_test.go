@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,5 +156,42 @@ func TestLiveFallsBackWithoutEBPF(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "flows done") {
 		t.Errorf("the capture did not run:\n%s", logs.String())
+	}
+}
+
+// TestFlowsLiveShowAsTheyEnd: alfd flows on a live interface writes each
+// flow when it ends, while the capture goes on, not when it stops.
+func TestFlowsLiveShowAsTheyEnd(t *testing.T) {
+	pair := netnstest.NewPair(t, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, logs syncBuffer
+	done := make(chan error, 1)
+	go netnstest.In(t, pair.B, func() {
+		done <- run(ctx, []string{"flows", "--afpacket", pair.IfB, "--bpf-ports", "all", "--inactive-timeout", "1s", "-v"}, &out, &logs)
+	})
+	// A short flow a second, each from a port of its own, until one ends
+	// (a second after its last packet) and shows: the first ones may come
+	// before the capture is open.
+	row := fmt.Sprintf("%s,%s,", pair.AddrB, pair.AddrA) // DST_IP,SRC_IP,...
+	for port := 41000; !strings.Contains(out.String(), row); port++ {
+		if port == 41010 {
+			t.Fatalf("no flow shown while the capture runs:\n%s\n%s", out.String(), logs.String())
+		}
+		netnstest.In(t, pair.A, func() {
+			c, err := net.DialUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(pair.AddrA, uint16(port))),
+				net.UDPAddrFromAddrPort(netip.AddrPortFrom(pair.AddrB, 5353)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			c.Write([]byte("known traffic"))
+		})
+		time.Sleep(time.Second)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("alfd flows: %v\n%s", err, logs.String())
 	}
 }

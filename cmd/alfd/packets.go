@@ -316,9 +316,10 @@ func (in *packetInput) logArgs() []any {
 }
 
 // eachFlow runs the input and calls fn with each flow's record until the
-// input ends or ctx ends; broken records cannot happen here, so every error
-// stops it.
-func (in *packetInput) eachFlow(ctx context.Context, fn func(trap.Record) error) error {
+// input ends or ctx ends, and idle, unless nil, whenever no flow has come
+// for a fraction of a second; broken records cannot happen here, so every
+// error stops it.
+func (in *packetInput) eachFlow(ctx context.Context, fn func(trap.Record) error, idle func() error) error {
 	runErr := make(chan error, 1)
 	go func() { runErr <- in.run(ctx) }()
 	var err error
@@ -328,6 +329,8 @@ func (in *packetInput) eachFlow(ctx context.Context, fn func(trap.Record) error)
 		switch {
 		case err == nil:
 			err = fn(rec)
+		case errors.Is(err, trap.ErrTimeout) && idle != nil:
+			err = idle()
 		case errors.Is(err, trap.ErrTimeout):
 			err = nil
 		}
@@ -374,7 +377,8 @@ func runFlows(ctx context.Context, e *env, args []string) error {
 	}
 	w := bufio.NewWriterSize(dst, 64<<10)
 	printer := trap.Printer{JSON: *format == "json", Header: true}
-	err = in.eachFlow(ctx, func(rec trap.Record) error { return printer.Print(w, rec) })
+	// Written as they come, a live capture's flows show while it runs.
+	err = in.eachFlow(ctx, func(rec trap.Record) error { return printer.Print(w, rec) }, w.Flush)
 	if ferr := w.Flush(); err == nil {
 		err = ferr
 	}
@@ -434,7 +438,7 @@ func sendFlows(ctx context.Context, in *packetInput, spec trap.IfcSpec) (uint64,
 			return err
 		}
 		return w.Send(rec.Raw())
-	})
+	}, nil) // the output flushes on its own (libtrap's autoflush)
 	closeCtx, cancel := drainContext(ctx)
 	err = errors.Join(err, w.CloseContext(closeCtx))
 	cancel()

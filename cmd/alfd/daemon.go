@@ -135,22 +135,39 @@ func applyConfigFile(fs *flag.FlagSet, path string) error {
 		if fs.Lookup(name) == nil || name == "config" {
 			return fmt.Errorf("--config %s: unknown setting %q", path, k)
 		}
-		var value string
-		switch v := settings[k].(type) {
-		case nil:
-			continue
-		case float64:
-			value = strconv.FormatFloat(v, 'g', -1, 64)
-		case string, bool, int, int64, uint64:
-			value = fmt.Sprint(v)
-		default:
-			return fmt.Errorf("--config %s: setting %s: want a single value, not %T", path, k, v)
+		if settings[k] == nil {
+			continue // a key without a value: the default
 		}
-		if err := fs.Set(name, value); err != nil {
-			return fmt.Errorf("--config %s: setting %s: %w", path, k, err)
+		values := []any{settings[k]}
+		if list, ok := settings[k].([]any); ok {
+			// A list, for an option that may be given several times.
+			if _, repeatable := fs.Lookup(name).Value.(*listFlag); !repeatable {
+				return fmt.Errorf("--config %s: setting %s: want a single value, not a list", path, k)
+			}
+			values = list
+		}
+		for _, v := range values {
+			value, ok := configValue(v)
+			if !ok {
+				return fmt.Errorf("--config %s: setting %s: want a single value (a string, number or true/false), not %v", path, k, v)
+			}
+			if err := fs.Set(name, value); err != nil {
+				return fmt.Errorf("--config %s: setting %s: %w", path, k, err)
+			}
 		}
 	}
 	return nil
+}
+
+// configValue is a YAML scalar as a flag takes it.
+func configValue(v any) (string, bool) {
+	switch v := v.(type) {
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64), true
+	case string, bool, int, int64, uint64:
+		return fmt.Sprint(v), true
+	}
+	return "", false
 }
 
 // configPath finds --config in the command line, which must be read before

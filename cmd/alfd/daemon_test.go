@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -398,6 +399,38 @@ func TestDaemonOptions(t *testing.T) {
 	for _, want := range []string{"--query_strategy", "-max_db_size", "Commands:", "replay"} {
 		if !strings.Contains(help.String(), strings.TrimLeft(want, "-")) {
 			t.Errorf("-h does not mention %s", want)
+		}
+	}
+}
+
+// TestConfigFileLists: a YAML list sets an option that may be given several
+// times, in order; for any other option a list is refused, and a key
+// without a value leaves the default.
+func TestConfigFileLists(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alfd.yaml")
+	for _, tc := range []struct {
+		yaml  string
+		pcaps []string // nil: an error
+		model string
+	}{
+		{"pcap: [a.pcap, b.pcap]\nmodel: gbdt\n", []string{"a.pcap", "b.pcap"}, "gbdt"},
+		{"pcap: c.pcap\nmodel:\n", []string{"c.pcap"}, "single"},
+		{"model: [gbdt, single]\n", nil, ""},
+		{"pcap: [a.pcap, [b.pcap]]\n", nil, ""},
+	} {
+		if err := os.WriteFile(path, []byte(tc.yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		var pcaps listFlag
+		fs.Var(&pcaps, "pcap", "")
+		model := fs.String("model", "single", "")
+		err := applyConfigFile(fs, path)
+		switch {
+		case tc.pcaps == nil && err == nil:
+			t.Errorf("%q: no error", tc.yaml)
+		case tc.pcaps != nil && (err != nil || !slices.Equal(pcaps, tc.pcaps) || *model != tc.model):
+			t.Errorf("%q: pcaps %q, model %q, %v; want %q, %q", tc.yaml, pcaps, *model, err, tc.pcaps, tc.model)
 		}
 	}
 }

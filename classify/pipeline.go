@@ -193,8 +193,9 @@ func (p *Pipeline) Stats() *Stats { return &p.stats }
 type Source interface {
 	// Next returns the next record, valid until the next call; io.EOF at
 	// the end of a stream, after which a live source may go on;
-	// trap.ErrTimeout when it waited and nothing came; a *trap.StreamError
-	// for broken input it skipped.
+	// trap.ErrClosed once it has ended for good; trap.ErrTimeout when it
+	// waited and nothing came; a *trap.StreamError for broken input it
+	// skipped.
 	Next() (trap.Record, error)
 	// Buffered reports whether Next would return without waiting.
 	Buffered() bool
@@ -274,7 +275,7 @@ func (w *worker) read(ctx context.Context, in Source) error {
 		rec, err := in.Next()
 		switch {
 		case err == nil:
-		case ctx.Err() != nil:
+		case ctx.Err() != nil, errors.Is(err, trap.ErrClosed):
 			return nil
 		case errors.Is(err, trap.ErrTimeout):
 			if err := w.idle(ctx); err != nil {

@@ -20,6 +20,7 @@ type Records struct {
 	done    <-chan struct{}
 	live    bool
 	closed  atomic.Bool
+	ended   bool // Next returned io.EOF: the meters are done
 	timeout time.Duration
 }
 
@@ -32,12 +33,13 @@ func NewRecords(meters []*Meter, done <-chan struct{}, live bool) *Records {
 
 // Next returns the next flow's record, valid until the next call. It waits
 // for one up to a fraction of a second and then returns trap.ErrTimeout;
-// io.EOF once the meters are done and their flows taken; trap.ErrClosed
-// after Close.
+// io.EOF once the meters are done and their flows taken, the end of its
+// one stream; trap.ErrClosed after that (the source has ended for good:
+// a live capture that stopped does not start again), and after Close.
 func (r *Records) Next() (trap.Record, error) {
 	deadline := time.Time{}
 	for {
-		if r.closed.Load() {
+		if r.closed.Load() || r.ended {
 			return trap.Record{}, trap.ErrClosed
 		}
 		for range r.meters {
@@ -58,6 +60,7 @@ func (r *Records) Next() (trap.Record, error) {
 			// The meters' last flows were published before done: one more
 			// look finds any left.
 			if r.drained() {
+				r.ended = true
 				return trap.Record{}, io.EOF
 			}
 			continue

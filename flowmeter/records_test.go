@@ -75,4 +75,8 @@ func TestRecordsFromPcaps(t *testing.T) {
 	if n != len(want) || m.Stats().RingDrops.Load() != 0 {
 		t.Errorf("%d records of %d flows, %d dropped", n, len(want), m.Stats().RingDrops.Load())
 	}
+	// The one stream has ended: the source has too, for good.
+	if _, err := recs.Next(); !errors.Is(err, trap.ErrClosed) {
+		t.Errorf("after the end: %v, want trap.ErrClosed", err)
+	}
 }

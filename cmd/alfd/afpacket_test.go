@@ -195,3 +195,26 @@ func TestFlowsLiveShowAsTheyEnd(t *testing.T) {
 		t.Fatalf("alfd flows: %v\n%s", err, logs.String())
 	}
 }
+
+// TestDaemonExitsWhenItsInterfaceGoes: alfd on a live interface that is
+// deleted stops (it classified what it had) and exits with the error.
+func TestDaemonExitsWhenItsInterfaceGoes(t *testing.T) {
+	pair := netnstest.NewPair(t, 4)
+	_, blacklist, d0 := synthSetup(t, 2000)
+	var logs syncBuffer
+	exited := make(chan error, 1)
+	go netnstest.In(t, pair.B, func() {
+		exited <- run(context.Background(), []string{"--afpacket", pair.IfB, "--workdir", filepath.Join(t.TempDir(), "w"),
+			"--blacklist", blacklist, "--dpath", d0, "--output", filepath.Join(t.TempDir(), "flows.json")}, &logs, &logs)
+	})
+	waitFor(t, "alfd to start", 30*time.Second, func() bool { return strings.Contains(logs.String(), "alfd started") })
+	netnstest.IP(t, "-n", pair.B, "link", "del", pair.IfB)
+	select {
+	case err := <-exited:
+		if err == nil || !strings.Contains(err.Error(), "the interface is gone") {
+			t.Errorf("alfd exited with %v; want the interface gone\n%s", err, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("alfd runs on without its interface\n%s", logs.String())
+	}
+}

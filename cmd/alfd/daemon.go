@@ -504,6 +504,7 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 
 	pipeCtx := ctx
+	var packetErr error // the packet input's, read once wg is done
 	producerCtx, stopProducer := context.WithCancel(ctx)
 	defer stopProducer()
 	if d.packets != nil {
@@ -515,8 +516,10 @@ func (d *daemon) run(ctx context.Context) error {
 		defer cancelPipe()
 		defer context.AfterFunc(ctx, func() { time.AfterFunc(1500*time.Millisecond, cancelPipe) })()
 		wg.Go(func() {
-			if err := d.packets.run(producerCtx); err != nil {
-				d.log.Error("packet input stopped", "err", err)
+			// When the input stops on its own, its records end, the
+			// pipeline stops, and alfd exits with the input's error.
+			if packetErr = d.packets.run(producerCtx); packetErr != nil {
+				d.log.Error("packet input stopped", "err", packetErr)
 			}
 		})
 	}
@@ -532,7 +535,7 @@ func (d *daemon) run(ctx context.Context) error {
 	stopLearner()
 	wg.Wait()
 	d.summary()
-	return errors.Join(runErr, outErr, learnerErr)
+	return errors.Join(runErr, outErr, learnerErr, packetErr)
 }
 
 // closeIO closes the interfaces and the output file; readers of the output

@@ -126,7 +126,8 @@ func OpenAFPacket(cfg AFPacketConfig) (_ *Capture, err error) {
 			c.Close()
 		}
 	}()
-	if ifc.Flags&net.FlagLoopback == 0 { // a loopback says it has GRO, and merges nothing
+	loopback := ifc.Flags&net.FlagLoopback != 0
+	if !loopback { // a loopback says it has GRO, and merges nothing
 		c.merging, c.mergingErr = mergingOffloads(ifc.Name)
 	}
 	for range cfg.Fanout {
@@ -134,7 +135,7 @@ func OpenAFPacket(cfg AFPacketConfig) (_ *Capture, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("AF_PACKET on %s: %w", cfg.Interface, err)
 		}
-		s.loopback = ifc.Flags&net.FlagLoopback != 0
+		s.loopback = loopback
 		c.socks = append(c.socks, s)
 		m, err := NewMeter(cfg.Meter, LinkEthernet)
 		if err != nil {
@@ -414,7 +415,7 @@ func (c *Capture) read(ctx context.Context, i int) error {
 			}
 		case err != nil:
 			return fmt.Errorf("AF_PACKET on %s: %w", c.cfg.Interface, err)
-		case got && c.down.Load() && c.down.CompareAndSwap(true, false):
+		case got && c.down.Load() && c.down.CompareAndSwap(true, false): // a load first: no locked instruction a block
 			c.cfg.Log.Info("packets come again on the capture's interface", "interface", c.cfg.Interface)
 		case !got && c.down.Load() && s.gone():
 			return fmt.Errorf("AF_PACKET on %s: the interface is gone", c.cfg.Interface)

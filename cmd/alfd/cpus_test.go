@@ -26,6 +26,8 @@ func TestParseCPUList(t *testing.T) {
 		{"a", nil},
 		{"1-", nil},
 		{"1,,2", nil},
+		{"1023", []int{1023}},
+		{"0-100000000", nil},
 	} {
 		got, err := parseCPUList(tc.in)
 		if tc.want == nil && err == nil || tc.want != nil && (err != nil || !slices.Equal(got, tc.want)) {

@@ -86,18 +86,7 @@ func (r *rig) start(t testing.TB, cfg Config, fanout int, echo bool, ports []int
 		r.progs.Close()
 	})
 	for _, c := range r.conns {
-		go func() {
-			buf := make([]byte, 2048)
-			for {
-				n, from, err := c.ReadFrom(buf)
-				if err != nil {
-					return
-				}
-				if echo {
-					c.WriteTo(buf[:n], from)
-				}
-			}
-		}()
+		go netnstest.Serve(c, echo)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.ran = cancel, make(chan error, 1)

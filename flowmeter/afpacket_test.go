@@ -70,16 +70,7 @@ func testFanout(t *testing.T, captureNS, ifc, sendNS string, src, dst netip.Addr
 		}
 	}()
 	for _, c := range sinks {
-		go func() {
-			buf := make([]byte, 2048)
-			for {
-				n, from, err := c.ReadFrom(buf)
-				if err != nil {
-					return
-				}
-				c.WriteTo(buf[:n], from)
-			}
-		}()
+		go netnstest.Serve(c, true)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)

@@ -7,6 +7,7 @@ package netnstest
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -98,4 +99,19 @@ func In(t testing.TB, ns string, fn func()) {
 		}
 	}()
 	<-done
+}
+
+// Serve reads the datagrams that come to c until it is closed, answering
+// each with itself when echo is set (a server to send known traffic to).
+func Serve(c net.PacketConn, echo bool) {
+	buf := make([]byte, 2048)
+	for {
+		n, from, err := c.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		if echo {
+			c.WriteTo(buf[:n], from)
+		}
+	}
 }

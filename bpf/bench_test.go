@@ -61,7 +61,7 @@ func BenchmarkPreaggregation(b *testing.B) {
 			name = "off"
 		}
 		b.Run(name, func(b *testing.B) {
-			r := newRig(b, byte(40+i), Config{Ports: []Port{{17, 5353}}, Aggregate: mode}, 1, false)
+			r := newRig(b, veth, byte(40+i), Config{Ports: []Port{{17, 5353}}, Aggregate: mode}, 1, false)
 			frames := longFlows(r.pair, 64, 5353)
 			cpu0 := cpuTime(b)
 			b.ResetTimer()

@@ -28,23 +28,30 @@ type rig struct {
 	conns             []net.PacketConn
 }
 
-// newRig loads programs by cfg and captures with fanout sockets on B's end
-// of a veth pair, for traffic from A; the servers on ports echo or sink.
-func newRig(t testing.TB, subnet byte, cfg Config, fanout int, echo bool, ports ...int) *rig {
+// A place is where a rig captures.
+type place int
+
+const (
+	veth     place = iota // B's end of a veth pair, for traffic from A
+	veth6                 // the same over IPv6
+	loopback              // A's loopback, for traffic from 127.0.0.1 to itself
+)
+
+func (p place) String() string { return [...]string{"veth", "veth IPv6", "loopback"}[p] }
+
+// newRig loads programs by cfg and captures with fanout sockets where;
+// the servers on ports echo or sink.
+func newRig(t testing.TB, where place, subnet byte, cfg Config, fanout int, echo bool, ports ...int) *rig {
 	t.Helper()
 	pair := netnstest.NewPair(t, subnet)
 	r := &rig{pair: pair, captureNS: pair.B, sendNS: pair.A, ifc: pair.IfB, src: pair.AddrA, dst: pair.AddrB}
-	r.start(t, cfg, fanout, echo, ports)
-	return r
-}
-
-// newLoopbackRig is newRig on namespace A's loopback, for traffic from
-// 127.0.0.1 to itself.
-func newLoopbackRig(t testing.TB, subnet byte, cfg Config, fanout int, echo bool, ports ...int) *rig {
-	t.Helper()
-	pair := netnstest.NewPair(t, subnet)
-	lo := netip.MustParseAddr("127.0.0.1")
-	r := &rig{pair: pair, captureNS: pair.A, sendNS: pair.A, ifc: "lo", src: lo, dst: lo}
+	switch where {
+	case veth6:
+		r.src, r.dst = pair.AddrA6, pair.AddrB6
+	case loopback:
+		lo := netip.MustParseAddr("127.0.0.1")
+		r.captureNS, r.ifc, r.src, r.dst = pair.A, "lo", lo, lo
+	}
 	r.start(t, cfg, fanout, echo, ports)
 	return r
 }
@@ -68,7 +75,7 @@ func (r *rig) start(t testing.TB, cfg Config, fanout int, echo bool, ports []int
 			return
 		}
 		for _, port := range ports {
-			c, err := net.ListenPacket("udp4", netip.AddrPortFrom(r.dst, uint16(port)).String())
+			c, err := net.ListenPacket("udp", netip.AddrPortFrom(r.dst, uint16(port)).String())
 			if err != nil {
 				t.Error(err)
 				return
@@ -98,7 +105,7 @@ func (r *rig) start(t testing.TB, cfg Config, fanout int, echo bool, ports []int
 func (r *rig) send(t testing.TB, from, to, packets int, echo bool) {
 	t.Helper()
 	netnstest.In(t, r.sendNS, func() {
-		c, err := net.DialUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(r.src, uint16(from))),
+		c, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(r.src, uint16(from))),
 			net.UDPAddrFromAddrPort(netip.AddrPortFrom(r.dst, uint16(to))))
 		if err != nil {
 			t.Error(err)
@@ -153,21 +160,14 @@ func sum(v []uint64) uint64 {
 	return s
 }
 
-const udpIPBytes = 20 + 8 + 100
-
-// newRigs are the places the tests capture: across a veth pair, and on a
-// loopback, which hands the sockets each packet twice (going out and
-// coming back in).
-var newRigs = []struct {
-	name string
-	new  func(t testing.TB, subnet byte, cfg Config, fanout int, echo bool, ports ...int) *rig
-}{{"veth", newRig}, {"loopback", newLoopbackRig}}
+// udpIPBytes is the IP bytes of one of send's datagrams.
+func (r *rig) udpIPBytes() uint64 { return uint64(ipHeader(r.src) + 8 + 100) }
 
 // TestFilter: the socket filter passes exactly the wanted packets.
 func TestFilter(t *testing.T) {
-	for i, where := range newRigs {
-		t.Run(where.name, func(t *testing.T) {
-			r := where.new(t, byte(10+i), Config{Ports: []Port{{17, 5353}}}, 1, false, 5353, 6000)
+	for i, where := range []place{veth, veth6, loopback} {
+		t.Run(where.String(), func(t *testing.T) {
+			r := newRig(t, where, byte(10+i), Config{Ports: []Port{{17, 5353}}}, 1, false, 5353, 6000)
 			r.send(t, 41000, 5353, 25, false)
 			r.send(t, 41001, 6000, 40, false)
 			flows, read := r.stop(t)
@@ -196,11 +196,10 @@ func TestPreaggregation(t *testing.T) {
 	for i, tc := range []struct {
 		mode  string
 		echo  bool
-		where int // in newRigs
-	}{{AggregateSocket, true, 0}, {AggregateXDP, false, 0}, {AggregateSocket, true, 1}} {
-		where := newRigs[tc.where]
-		t.Run(tc.mode+"/"+where.name, func(t *testing.T) {
-			r := where.new(t, byte(20+i), Config{Ports: []Port{{17, 5353}}, Aggregate: tc.mode}, 1, tc.echo, 5353)
+		where place
+	}{{AggregateSocket, true, veth}, {AggregateXDP, false, veth}, {AggregateSocket, true, veth6}, {AggregateXDP, false, veth6}, {AggregateSocket, true, loopback}} {
+		t.Run(tc.mode+"/"+tc.where.String(), func(t *testing.T) {
+			r := newRig(t, tc.where, byte(20+i), Config{Ports: []Port{{17, 5353}}, Aggregate: tc.mode}, 1, tc.echo, 5353)
 			for f := range flows {
 				r.send(t, 42000+f, 5353, packets, tc.echo)
 			}
@@ -216,7 +215,7 @@ func TestPreaggregation(t *testing.T) {
 					continue
 				}
 				if p := &fl[0]; p.Packets() != packets || p.PacketsRev() != back ||
-					p.Bytes() != packets*udpIPBytes || p.BytesRev() != uint64(back)*udpIPBytes || p.NPPI() != 30 {
+					p.Bytes() != packets*r.udpIPBytes() || p.BytesRev() != uint64(back)*r.udpIPBytes() || p.NPPI() != 30 {
 					t.Errorf("flow %d: %d/%d packets, %d/%d bytes, %d packets' information; sent %d/%d", f,
 						p.Packets(), p.PacketsRev(), p.Bytes(), p.BytesRev(), p.NPPI(), packets, back)
 				}
@@ -225,16 +224,23 @@ func TestPreaggregation(t *testing.T) {
 				t.Errorf("user space read %d packets of %d flows: more than 30 each", sum(read), flows)
 			}
 			c, _ := r.progs.Counts()
-			t.Logf("%s on %s: user space read %d packets of %d sent; kernel counted %d", tc.mode, where.name, sum(read), flows*(packets+int(back)), c.Counted)
+			t.Logf("%s on %s: user space read %d packets of %d sent; kernel counted %d", tc.mode, tc.where, sum(read), flows*(packets+int(back)), c.Counted)
 		})
 	}
 }
 
 // TestSteering: the steering program puts both directions of every flow on
-// one socket.
+// one socket, over IPv4 and IPv6.
 func TestSteering(t *testing.T) {
+	for i, where := range []place{veth, veth6} {
+		t.Run(where.String(), func(t *testing.T) {
+			testSteering(t, newRig(t, where, byte(30+i), Config{Ports: []Port{{17, 5353}}, Steer: true}, 2, true, 5353))
+		})
+	}
+}
+
+func testSteering(t *testing.T, r *rig) {
 	const flows = 24
-	r := newRig(t, 30, Config{Ports: []Port{{17, 5353}}, Steer: true}, 2, true, 5353)
 	for f := range flows {
 		r.send(t, 43000+f, 5353, 5, true)
 	}

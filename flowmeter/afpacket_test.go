@@ -31,6 +31,10 @@ func TestAFPacketFanout(t *testing.T) {
 		pair := netnstest.NewPair(t, 0)
 		testFanout(t, pair.B, pair.IfB, pair.A, pair.AddrA, pair.AddrB)
 	})
+	t.Run("veth IPv6", func(t *testing.T) {
+		pair := netnstest.NewPair(t, 0)
+		testFanout(t, pair.B, pair.IfB, pair.A, pair.AddrA6, pair.AddrB6)
+	})
 	t.Run("loopback", func(t *testing.T) {
 		pair := netnstest.NewPair(t, 0)
 		localhost := netip.MustParseAddr("127.0.0.1")
@@ -53,7 +57,7 @@ func testFanout(t *testing.T, captureNS, ifc, sendNS string, src, dst netip.Addr
 		}
 		// Servers that echo each datagram.
 		for port := 5000; port < 5004; port++ {
-			c, err := net.ListenPacket("udp4", netip.AddrPortFrom(dst, uint16(port)).String())
+			c, err := net.ListenPacket("udp", netip.AddrPortFrom(dst, uint16(port)).String())
 			if err != nil {
 				t.Error(err)
 				return
@@ -80,7 +84,7 @@ func testFanout(t *testing.T, captureNS, ifc, sendNS string, src, dst netip.Addr
 	const flows = 20
 	netnstest.In(t, sendNS, func() {
 		for i := range flows {
-			c, err := net.DialUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, uint16(40000+i))),
+			c, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, uint16(40000+i))),
 				net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, uint16(5000+i%4))))
 			if err != nil {
 				t.Error(err)

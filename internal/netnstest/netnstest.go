@@ -24,12 +24,16 @@ type Pair struct {
 	A, B         string     // the namespaces' names
 	IfA, IfB     string     // the veth ends: IfA in A, IfB in B
 	AddrA, AddrB netip.Addr // their addresses, in one /24
+	// Their IPv6 addresses, in one /64 of the unique local fd77::/16,
+	// usable at once (no duplicate address detection).
+	AddrA6, AddrB6 netip.Addr
 }
 
 var seq atomic.Int32
 
 // NewPair makes a pair, or skips the test when it cannot run as root with
-// iproute2's ip. subnet is the third byte of the pair's 10.77.subnet.0/24.
+// iproute2's ip. subnet is the third byte of the pair's 10.77.subnet.0/24
+// (and of its fd77:0:subnet::/64).
 func NewPair(t testing.TB, subnet byte) *Pair {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -40,7 +44,8 @@ func NewPair(t testing.TB, subnet byte) *Pair {
 	}
 	id := fmt.Sprintf("%d%d", os.Getpid()%100000, seq.Add(1))
 	p := &Pair{A: "alfd-a-" + id, B: "alfd-b-" + id, IfA: "alfda" + id, IfB: "alfdb" + id,
-		AddrA: netip.AddrFrom4([4]byte{10, 77, subnet, 1}), AddrB: netip.AddrFrom4([4]byte{10, 77, subnet, 2})}
+		AddrA: netip.AddrFrom4([4]byte{10, 77, subnet, 1}), AddrB: netip.AddrFrom4([4]byte{10, 77, subnet, 2}),
+		AddrA6: netip.AddrFrom16([16]byte{0xfd, 0x77, 0, 0, 0, subnet, 15: 1}), AddrB6: netip.AddrFrom16([16]byte{0xfd, 0x77, 0, 0, 0, subnet, 15: 2})}
 	for _, ns := range []string{p.A, p.B} {
 		IP(t, "netns", "add", ns)
 		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
@@ -50,6 +55,8 @@ func NewPair(t testing.TB, subnet byte) *Pair {
 	IP(t, "link", "set", p.IfB, "netns", p.B)
 	IP(t, "-n", p.A, "addr", "add", p.AddrA.String()+"/24", "dev", p.IfA)
 	IP(t, "-n", p.B, "addr", "add", p.AddrB.String()+"/24", "dev", p.IfB)
+	IP(t, "-n", p.A, "addr", "add", p.AddrA6.String()+"/64", "dev", p.IfA, "nodad")
+	IP(t, "-n", p.B, "addr", "add", p.AddrB6.String()+"/64", "dev", p.IfB, "nodad")
 	IP(t, "-n", p.A, "link", "set", p.IfA, "up")
 	IP(t, "-n", p.B, "link", "set", p.IfB, "up")
 	// Their loopback too, which a new namespace has down.

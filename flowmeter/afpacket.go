@@ -417,7 +417,9 @@ func (c *Capture) read(ctx context.Context, i int) error {
 			return fmt.Errorf("AF_PACKET on %s: %w", c.cfg.Interface, err)
 		case got && c.down.Load() && c.down.CompareAndSwap(true, false): // a load first: no locked instruction a block
 			c.cfg.Log.Info("packets come again on the capture's interface", "interface", c.cfg.Interface)
-		case !got && c.down.Load() && s.gone():
+		case !got && s.gone():
+			// Looked at whenever nothing comes: a block the kernel retires
+			// after the interface went down may come before it leaves.
 			return fmt.Errorf("AF_PACKET on %s: the interface is gone", c.cfg.Interface)
 		}
 		if !got {

@@ -116,6 +116,17 @@ func OpenAFPacket(cfg AFPacketConfig) (_ *Capture, err error) {
 	case len(cfg.CPUs) > 0 && len(cfg.CPUs) != cfg.Fanout:
 		return nil, fmt.Errorf("%d CPUs %v for %d meters: want one each", len(cfg.CPUs), cfg.CPUs, cfg.Fanout)
 	}
+	if len(cfg.CPUs) > 0 {
+		var allowed unix.CPUSet
+		if err := unix.SchedGetaffinity(0, &allowed); err != nil {
+			return nil, fmt.Errorf("the CPUs this process may run on: %w", err)
+		}
+		for _, cpu := range cfg.CPUs {
+			if cpu < 0 || cpu >= len(allowed)*64 || !allowed.IsSet(cpu) {
+				return nil, fmt.Errorf("CPU %d: not one this process may run on (it has %d)", cpu, allowed.Count())
+			}
+		}
+	}
 	ifc, err := net.InterfaceByName(cfg.Interface)
 	if err != nil {
 		return nil, fmt.Errorf("AF_PACKET on %q: %w", cfg.Interface, err)

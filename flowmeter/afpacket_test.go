@@ -269,6 +269,7 @@ func TestOpenAFPacketRefuses(t *testing.T) {
 		{AFPacketConfig{Interface: "lo", BlockSize: 5000}, "block size 5000"},
 		{AFPacketConfig{Interface: "lo", NumBlocks: 1}, "ring of 1 blocks"},
 		{AFPacketConfig{Interface: "lo", Fanout: 2, CPUs: []int{0}}, "1 CPUs [0] for 2 meters"},
+		{AFPacketConfig{Interface: "lo", CPUs: []int{1023}}, "CPU 1023: not one this process may run on"},
 	} {
 		if _, err := OpenAFPacket(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v; want an error naming %s", tc.cfg, err, tc.want)

@@ -125,13 +125,13 @@ func TestDecodeAgreesWithGopacket(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dec := Decoder{Link: r.Link()}
 		var p Packet
 		for i := 0; ; i++ {
 			frame, ci, err := r.Next()
 			if err != nil {
 				break
 			}
+			dec := Decoder{Link: ci.Link}
 			got := p.got(dec.Decode(frame, ci.Micros, &p))
 			if w := gopacketSays(frame, layers.LinkTypeEthernet); got != w {
 				t.Fatalf("%s packet %d: decoded %+v, gopacket says %+v", filepath.Base(path), i+1, got, w)

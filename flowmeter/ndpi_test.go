@@ -92,13 +92,13 @@ func linkOverhead(t *testing.T, path string) map[[2]netip.AddrPort]uint64 {
 	}
 	defer r.Close()
 	over := make(map[[2]netip.AddrPort]uint64)
-	dec := Decoder{Link: r.Link()}
 	var p Packet
 	for {
 		frame, info, err := r.Next()
 		if err != nil {
 			return over
 		}
+		dec := Decoder{Link: info.Link}
 		if dec.Decode(frame, info.Micros, &p) == Decoded {
 			k := [2]netip.AddrPort{netip.AddrPortFrom(p.SrcAddr(), p.SrcPort), netip.AddrPortFrom(p.DstAddr(), p.DstPort)}
 			over[k] += uint64(info.WireLen) - uint64(p.IPLen)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 )
 
@@ -29,17 +30,19 @@ func (k *Key) addr(a *[16]byte) netip.Addr {
 
 // FrameInfo is what a capture says of a frame besides its bytes.
 type FrameInfo struct {
-	Micros  int64 // capture time, microseconds since the epoch
-	WireLen int   // length on the wire, of which the frame may hold less
+	Micros  int64    // capture time, microseconds since the epoch
+	WireLen int      // length on the wire, of which the frame may hold less
+	Link    LinkType // its link type: the file's, or in pcapng its interface's
 }
 
 // A PcapReader reads the frames of a pcap or pcapng file.
 type PcapReader struct {
-	name string
-	f    *os.File
-	link LinkType
-	read func() ([]byte, gopacket.CaptureInfo, error)
-	n    int
+	name  string
+	f     *os.File
+	link  LinkType
+	read  func() ([]byte, gopacket.CaptureInfo, error)
+	mixed bool // pcapng: each frame's link type is its interface's
+	n     int
 }
 
 // OpenPcap opens a pcap or pcapng file, which it tells by its magic
@@ -67,18 +70,14 @@ func newPcapReader(name string, src io.Reader) (*PcapReader, error) {
 	r := &PcapReader{name: name}
 	switch binary.LittleEndian.Uint32(head) {
 	case 0x0a0d0d0a: // pcapng section header block
-		ng, err := pcapgo.NewNgReader(bufio.NewReaderSize(&ngGuard{r: br}, 1<<16), pcapgo.DefaultNgReaderOptions)
+		// Interfaces of other link types than the first's are read too
+		// (gopacket's default skips their packets without a word).
+		ng, err := pcapgo.NewNgReader(bufio.NewReaderSize(&ngGuard{r: br}, 1<<16), pcapgo.NgReaderOptions{WantMixedLinkType: true})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		r.link = LinkType(ng.LinkType())
-		if r.link == LinkLinuxSLL2&0xff {
-			// gopacket keeps a byte of pcapng's 16-bit link type; 20 is
-			// assigned to nothing, and 276 is the only supported type
-			// that does not fit.
-			r.link = LinkLinuxSLL2
-		}
-		r.read = ng.ZeroCopyReadPacketData
+		r.link = ngFirstLink(br)
+		r.read, r.mixed = ng.ZeroCopyReadPacketData, true
 	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1: // pcap, µs or ns, either byte order
 		// gopacket keeps a byte of the link type: read it whole.
 		order := binary.ByteOrder(binary.LittleEndian)
@@ -120,7 +119,45 @@ func (r *PcapReader) Next() ([]byte, FrameInfo, error) {
 		return nil, FrameInfo{}, fmt.Errorf("%s: frame %d: %w", r.name, r.n+1, err)
 	}
 	r.n++
-	return data, FrameInfo{Micros: ci.Timestamp.UnixMicro(), WireLen: ci.Length}, nil
+	link := r.link
+	if r.mixed {
+		link = ngLinkType(ci.AncillaryData[0].(layers.LinkType))
+	}
+	return data, FrameInfo{Micros: ci.Timestamp.UnixMicro(), WireLen: ci.Length, Link: link}, nil
+}
+
+// ngFirstLink is the link type of a pcapng stream's first interface, read
+// ahead (gopacket, told to read every interface, reads none before the
+// first frame): the interface block after the section header. It is
+// LinkEthernet when the header is not followed by one.
+func ngFirstLink(br *bufio.Reader) LinkType {
+	head, err := br.Peek(12)
+	if err != nil {
+		return LinkEthernet
+	}
+	var order binary.ByteOrder = binary.LittleEndian
+	if binary.BigEndian.Uint32(head[8:]) == 0x1a2b3c4d {
+		order = binary.BigEndian
+	}
+	header := int(order.Uint32(head[4:]))
+	if header < 28 || header+12 > br.Size() {
+		return LinkEthernet
+	}
+	blocks, err := br.Peek(header + 12)
+	if err != nil || order.Uint32(blocks[header:]) != 1 { // an interface description block
+		return LinkEthernet
+	}
+	return LinkType(order.Uint16(blocks[header+8:]))
+}
+
+// ngLinkType is the link type gopacket reads from a pcapng interface. It
+// keeps a byte of pcapng's 16-bit link type: 20 is assigned to nothing, and
+// 276 (Linux cooked v2) is the only supported type that does not fit.
+func ngLinkType(l layers.LinkType) LinkType {
+	if LinkType(l) == LinkLinuxSLL2&0xff {
+		return LinkLinuxSLL2
+	}
+	return LinkType(l)
 }
 
 // Close closes the file.
@@ -185,6 +222,12 @@ func (m *Meter) ReadPcap(ctx context.Context, r *PcapReader, pace bool) error {
 					return nil
 				}
 			}
+		}
+		if info.Link != m.dec.Link {
+			// A pcapng interface of another link type: the frames before
+			// are decoded as theirs.
+			batch.send(m)
+			m.dec.Link = info.Link
 		}
 		if crowded {
 			batch.add(frame, info.Micros, info.WireLen)

@@ -2,6 +2,7 @@ package flowmeter
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -147,5 +148,60 @@ func TestCaptureClaims(t *testing.T) {
 	}
 	if frames, _, err := readAll(t, join(section, iface(0), packet(16))); err != nil || len(frames) != 1 || len(frames[0]) != 16 {
 		t.Errorf("a well-formed pcapng of one frame: %d frames, %v", len(frames), err)
+	}
+}
+
+// TestPcapngInterfacesOfTwoLinkTypes: a pcapng whose interfaces differ in
+// link type (Ethernet, and raw IP: as dumpcap -i eth0 -i tun0 writes) is
+// read whole, each frame decoded as its interface's; a flow seen on both
+// counts every packet.
+func TestPcapngInterfacesOfTwoLinkTypes(t *testing.T) {
+	var file bytes.Buffer
+	w, err := pcapgo.NewNgWriterInterface(&file, pcapgo.NgInterface{LinkType: layers.LinkTypeEthernet, SnapLength: 65535}, pcapgo.DefaultNgWriterOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := w.AddInterface(pcapgo.NgInterface{LinkType: layers.LinkTypeRaw, SnapLength: 65535})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := []byte{0x45, 0, 0, 33, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 192, 0, 2, 1, // IPv4, UDP
+		0xc3, 0x50, 0, 53, 0, 13, 0, 0, 'q', 'u', 'e', 'r', 'y'}
+	ether := append(append(make([]byte, 12), 0x08, 0x00), ip...)
+	for i, onRaw := range []bool{false, true, false, true, false} {
+		frame, iface := ether, 0
+		if onRaw {
+			frame, iface = ip, raw
+		}
+		ci := gopacket.CaptureInfo{Timestamp: time.Unix(1_700_000_000, int64(i)*1000), CaptureLength: len(frame), Length: len(frame), InterfaceIndex: iface}
+		if err := w.WritePacket(ci, frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Flush()
+	_, infos, err := readAll(t, file.Bytes())
+	if err != nil || len(infos) != 5 || infos[0].Link != LinkEthernet || infos[1].Link != LinkRaw {
+		t.Fatalf("frames read: %+v, %v", infos, err)
+	}
+	r, err := newPcapReader("mixed.pcapng", bytes.NewReader(file.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewMeter(Config{}, r.Link())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.ReadPcap(context.Background(), r, false); err != nil {
+		t.Fatal(err)
+	}
+	m.Finish(context.Background())
+	m.Flush()
+	var packets []uint32
+	for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {
+		packets = append(packets, f.Packets())
+	}
+	if len(packets) != 1 || packets[0] != 5 || m.Stats().Skipped[NotIP].Load() != 0 {
+		t.Errorf("flows of %v packets, %d frames not IP; want one flow of 5", packets, m.Stats().Skipped[NotIP].Load())
 	}
 }

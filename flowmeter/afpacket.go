@@ -71,6 +71,7 @@ type Capture struct {
 	mergingErr error
 	// down: the interface went down, and no packet came since.
 	down atomic.Bool
+	link LinkType // of the frames read
 }
 
 // packetSocket is one AF_PACKET socket and its ring.
@@ -131,7 +132,14 @@ func OpenAFPacket(cfg AFPacketConfig) (_ *Capture, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("AF_PACKET on %q: %w", cfg.Interface, err)
 	}
-	c := &Capture{cfg: cfg}
+	link, err := InterfaceLink(ifc.Name)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("AF_PACKET: %w", err)
+	case link != LinkEthernet && (cfg.FilterProgram > 0 || cfg.SteeringProgram > 0):
+		return nil, fmt.Errorf("AF_PACKET on %s: its frames are bare IP, and the eBPF programs read Ethernet frames", cfg.Interface)
+	}
+	c := &Capture{cfg: cfg, link: link}
 	defer func() {
 		if err != nil {
 			c.Close()
@@ -142,13 +150,13 @@ func OpenAFPacket(cfg AFPacketConfig) (_ *Capture, err error) {
 		c.merging, c.mergingErr = mergingOffloads(ifc.Name)
 	}
 	for range cfg.Fanout {
-		s, err := openPacketSocket(ifc.Index, cfg)
+		s, err := openPacketSocket(ifc.Index, link, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("AF_PACKET on %s: %w", cfg.Interface, err)
 		}
 		s.loopback = loopback
 		c.socks = append(c.socks, s)
-		m, err := NewMeter(cfg.Meter, LinkEthernet)
+		m, err := NewMeter(cfg.Meter, link)
 		if err != nil {
 			return nil, err
 		}
@@ -158,10 +166,16 @@ func OpenAFPacket(cfg AFPacketConfig) (_ *Capture, err error) {
 	return c, nil
 }
 
-// openPacketSocket opens one socket of the group, with its ring mapped.
-func openPacketSocket(ifindex int, cfg AFPacketConfig) (_ *packetSocket, err error) {
+// openPacketSocket opens one socket of the group, with its ring mapped, for
+// frames of link type link: with their Ethernet headers, or bare IP (the
+// kernel takes off any other link header).
+func openPacketSocket(ifindex int, link LinkType, cfg AFPacketConfig) (_ *packetSocket, err error) {
+	typ := unix.SOCK_RAW
+	if link != LinkEthernet {
+		typ = unix.SOCK_DGRAM
+	}
 	// Protocol 0 until the ring is set: nothing arrives before.
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	fd, err := unix.Socket(unix.AF_PACKET, typ|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socket: %w", err)
 	}
@@ -317,6 +331,10 @@ func (s *packetSocket) close() {
 // packets. Turn them off on capture ports (ethtool -K IFACE gro off lro
 // off).
 func (c *Capture) MergingOffloads() ([]string, error) { return c.merging, c.mergingErr }
+
+// Link is the link type of the frames the capture reads (see
+// InterfaceLink).
+func (c *Capture) Link() LinkType { return c.link }
 
 // Meters are the capture's meters, one per socket.
 func (c *Capture) Meters() []*Meter { return c.meters }

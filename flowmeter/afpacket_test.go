@@ -5,9 +5,11 @@ package flowmeter
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -365,5 +367,81 @@ func TestAFPacketPinsMeters(t *testing.T) {
 	cancel()
 	if err := <-ran; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAFPacketBareIPInterface: on an interface without Ethernet headers (a
+// tun device, as VPNs use) the capture reads bare IP packets and meters
+// them: every packet the tunnel receives counts, none is skipped.
+func TestAFPacketBareIPInterface(t *testing.T) {
+	pair := netnstest.NewPair(t, 0)
+	const name = "alfdtun0"
+	var tun *os.File
+	var c *Capture
+	netnstest.In(t, pair.B, func() {
+		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		tun = os.NewFile(uintptr(fd), "tun")
+		ifr, err := unix.NewIfreq(name)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+			t.Error(err)
+		}
+	})
+	if tun != nil {
+		defer tun.Close()
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	netnstest.IP(t, "-n", pair.B, "link", "set", name, "up")
+	netnstest.In(t, pair.B, func() {
+		if link, err := InterfaceLink(name); link != LinkRaw || err != nil {
+			t.Errorf("%s's frames: %v, %v; want bare IP", name, link, err)
+		}
+		var err error
+		if c, err = OpenAFPacket(AFPacketConfig{Interface: name}); err != nil {
+			t.Error(err)
+		}
+	})
+	if c == nil {
+		t.FailNow()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- c.Run(ctx) }()
+	time.Sleep(100 * time.Millisecond)
+	// What the tunnel receives: written to its device.
+	packet := []byte{0x45, 0, 0, 33, 0, 1, 0, 0, 64, 17, 0, 0, 10, 9, 0, 1, 10, 9, 0, 2, // IPv4, UDP
+		0xc3, 0x50, 0x01, 0xbb, 0, 13, 0, 0, 'q', 'u', 'e', 'r', 'y'}
+	for range 4 {
+		if _, err := tun.Write(packet); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	m := c.Meters()[0]
+	var flows []string
+	for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {
+		flows = append(flows, fmt.Sprintf("%v:%d->%v:%d %d packets", f.Src(), f.key.SrcPort, f.Dst(), f.key.DstPort, f.Packets()))
+	}
+	want := "10.9.0.1:50000->10.9.0.2:443 4 packets"
+	var skipped uint64
+	for _, s := range SkipReasons() {
+		skipped += m.Stats().Skipped[s].Load()
+	}
+	if !slices.Contains(flows, want) || skipped != 0 {
+		t.Errorf("flows %q, %d frames skipped; want %q among them, none skipped", flows, skipped, want)
 	}
 }

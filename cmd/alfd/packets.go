@@ -149,6 +149,14 @@ func (p *packetFlags) openCapture(cfg flowmeter.Config, cpus []int, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
+	link, err := flowmeter.InterfaceLink(p.afpacket)
+	if err != nil {
+		return nil, fmt.Errorf("--afpacket: %w", err)
+	}
+	if link != flowmeter.LinkEthernet && bcfg != nil {
+		log.Warn("capturing without eBPF: its programs read Ethernet frames, and this interface's are bare IP (every port is metered)", "interface", p.afpacket)
+		bcfg = nil
+	}
 	in := &packetInput{}
 	capCfg := flowmeter.AFPacketConfig{Interface: p.afpacket, Fanout: p.fanout, NotPromiscuous: p.noPromisc, CPUs: cpus, Meter: cfg, Log: log}
 	if bcfg != nil {

@@ -10,6 +10,30 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// InterfaceLink is the link type of the frames an AF_PACKET capture of
+// interface name reads: Ethernet for Ethernet and loopback interfaces, and
+// bare IP for the others (tunnels, VPNs, PPP), which the capture reads
+// without their link headers.
+func InterfaceLink(name string) (LinkType, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return 0, fmt.Errorf("interface %q: %w", name, err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFHWADDR, ifr); err != nil {
+		return 0, fmt.Errorf("interface %q: its hardware type: %w", name, err)
+	}
+	switch ifr.Uint16() { // the hardware address's family: ARPHRD_*
+	case unix.ARPHRD_ETHER, unix.ARPHRD_LOOPBACK:
+		return LinkEthernet, nil
+	}
+	return LinkRaw, nil
+}
+
 // ethFlagLRO is ETH_FLAG_LRO, large receive offload's bit in
 // ETHTOOL_GFLAGS's value.
 const ethFlagLRO = 1 << 15

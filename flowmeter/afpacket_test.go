@@ -44,19 +44,40 @@ func TestAFPacketFanout(t *testing.T) {
 	})
 }
 
+// openIn opens a capture by cfg in network namespace ns, or ends the test.
+func openIn(t *testing.T, ns string, cfg AFPacketConfig) *Capture {
+	t.Helper()
+	var c *Capture
+	netnstest.In(t, ns, func() {
+		var err error
+		if c, err = OpenAFPacket(cfg); err != nil {
+			t.Error(err)
+		}
+	})
+	if c == nil {
+		t.FailNow()
+	}
+	return c
+}
+
+// start runs c until stop, which returns what Run returned.
+func start(c *Capture) (stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- c.Run(ctx) }()
+	return func() error {
+		cancel()
+		return <-ran
+	}
+}
+
 // testFanout captures on interface ifc in namespace captureNS while 20
 // flows of known UDP traffic go from src, in namespace sendNS, to dst and
 // back.
 func testFanout(t *testing.T, captureNS, ifc, sendNS string, src, dst netip.Addr) {
-	var capture *Capture
+	capture := openIn(t, captureNS, AFPacketConfig{Interface: ifc, Fanout: 2})
 	var sinks []net.PacketConn
 	netnstest.In(t, captureNS, func() {
-		var err error
-		capture, err = OpenAFPacket(AFPacketConfig{Interface: ifc, Fanout: 2})
-		if err != nil {
-			t.Error(err)
-			return
-		}
 		// Servers that echo each datagram.
 		for port := 5000; port < 5004; port++ {
 			c, err := net.ListenPacket("udp", netip.AddrPortFrom(dst, uint16(port)).String())
@@ -78,9 +99,7 @@ func testFanout(t *testing.T, captureNS, ifc, sendNS string, src, dst netip.Addr
 	for _, c := range sinks {
 		go netnstest.Serve(c, true)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- capture.Run(ctx) }()
+	stop := start(capture)
 
 	// 20 flows, flow i of i+1 datagrams each way.
 	const flows = 20
@@ -106,8 +125,7 @@ func testFanout(t *testing.T, captureNS, ifc, sendNS string, src, dst netip.Addr
 		}
 	})
 	time.Sleep(300 * time.Millisecond)
-	cancel()
-	if err := <-ran; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 
@@ -186,14 +204,10 @@ func TestMergingOffloads(t *testing.T) {
 func TestAFPacketInterfaceDownAndGone(t *testing.T) {
 	pair := netnstest.NewPair(t, 0)
 	var logs bytes.Buffer
-	var capture *Capture
+	capture := openIn(t, pair.B, AFPacketConfig{Interface: pair.IfB, Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	var sink net.PacketConn
 	netnstest.In(t, pair.B, func() {
 		var err error
-		if capture, err = OpenAFPacket(AFPacketConfig{Interface: pair.IfB, Log: slog.New(slog.NewTextHandler(&logs, nil))}); err != nil {
-			t.Error(err)
-			return
-		}
 		if sink, err = net.ListenPacket("udp4", netip.AddrPortFrom(pair.AddrB, 5000).String()); err != nil {
 			t.Error(err)
 		}
@@ -302,16 +316,7 @@ func TestAFPacketPromiscuous(t *testing.T) {
 		not  bool
 		want string
 	}{{false, "2"}, {true, "0"}} {
-		var c *Capture
-		netnstest.In(t, pair.B, func() {
-			var err error
-			if c, err = OpenAFPacket(AFPacketConfig{Interface: pair.IfB, Fanout: 2, NotPromiscuous: tc.not}); err != nil {
-				t.Error(err)
-			}
-		})
-		if c == nil {
-			t.FailNow()
-		}
+		c := openIn(t, pair.B, AFPacketConfig{Interface: pair.IfB, Fanout: 2, NotPromiscuous: tc.not})
 		if got := promiscuity(); got != tc.want {
 			t.Errorf("NotPromiscuous %v, two sockets: promiscuity %s, want %s", tc.not, got, tc.want)
 		}
@@ -336,19 +341,8 @@ func TestAFPacketPinsMeters(t *testing.T) {
 			cpus = append(cpus, c)
 		}
 	}
-	var c *Capture
-	netnstest.In(t, pair.B, func() {
-		var err error
-		if c, err = OpenAFPacket(AFPacketConfig{Interface: pair.IfB, Fanout: len(cpus), CPUs: cpus}); err != nil {
-			t.Error(err)
-		}
-	})
-	if c == nil {
-		t.FailNow()
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- c.Run(ctx) }()
+	c := openIn(t, pair.B, AFPacketConfig{Interface: pair.IfB, Fanout: len(cpus), CPUs: cpus})
+	stop := start(c)
 	for i, want := range cpus {
 		var tid int32
 		for deadline := time.Now().Add(5 * time.Second); tid == 0 && time.Now().Before(deadline); {
@@ -364,8 +358,7 @@ func TestAFPacketPinsMeters(t *testing.T) {
 			t.Errorf("meter %d runs on %d CPUs, CPU %d among them: %v; want CPU %d alone", i, set.Count(), want, set.IsSet(want), want)
 		}
 	}
-	cancel()
-	if err := <-ran; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -377,7 +370,6 @@ func TestAFPacketBareIPInterface(t *testing.T) {
 	pair := netnstest.NewPair(t, 0)
 	const name = "alfdtun0"
 	var tun *os.File
-	var c *Capture
 	netnstest.In(t, pair.B, func() {
 		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -406,17 +398,9 @@ func TestAFPacketBareIPInterface(t *testing.T) {
 		if link, err := InterfaceLink(name); link != LinkRaw || err != nil {
 			t.Errorf("%s's frames: %v, %v; want bare IP", name, link, err)
 		}
-		var err error
-		if c, err = OpenAFPacket(AFPacketConfig{Interface: name}); err != nil {
-			t.Error(err)
-		}
 	})
-	if c == nil {
-		t.FailNow()
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- c.Run(ctx) }()
+	c := openIn(t, pair.B, AFPacketConfig{Interface: name})
+	stop := start(c)
 	time.Sleep(100 * time.Millisecond)
 	// What the tunnel receives: written to its device.
 	packet := []byte{0x45, 0, 0, 33, 0, 1, 0, 0, 64, 17, 0, 0, 10, 9, 0, 1, 10, 9, 0, 2, // IPv4, UDP
@@ -427,8 +411,7 @@ func TestAFPacketBareIPInterface(t *testing.T) {
 		}
 	}
 	time.Sleep(300 * time.Millisecond)
-	cancel()
-	if err := <-ran; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	m := c.Meters()[0]

@@ -71,7 +71,6 @@ type Capture struct {
 	mergingErr error
 	// down: the interface went down, and no packet came since.
 	down atomic.Bool
-	link LinkType // of the frames read
 }
 
 // packetSocket is one AF_PACKET socket and its ring.
@@ -139,7 +138,7 @@ func OpenAFPacket(cfg AFPacketConfig) (_ *Capture, err error) {
 	case link != LinkEthernet && (cfg.FilterProgram > 0 || cfg.SteeringProgram > 0):
 		return nil, fmt.Errorf("AF_PACKET on %s: its frames are bare IP, and the eBPF programs read Ethernet frames", cfg.Interface)
 	}
-	c := &Capture{cfg: cfg, link: link}
+	c := &Capture{cfg: cfg}
 	defer func() {
 		if err != nil {
 			c.Close()
@@ -331,10 +330,6 @@ func (s *packetSocket) close() {
 // packets. Turn them off on capture ports (ethtool -K IFACE gro off lro
 // off).
 func (c *Capture) MergingOffloads() ([]string, error) { return c.merging, c.mergingErr }
-
-// Link is the link type of the frames the capture reads (see
-// InterfaceLink).
-func (c *Capture) Link() LinkType { return c.link }
 
 // Meters are the capture's meters, one per socket.
 func (c *Capture) Meters() []*Meter { return c.meters }

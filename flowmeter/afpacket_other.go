@@ -36,7 +36,6 @@ func (c *Capture) Run(context.Context) error               { return errNoAFPacke
 func (c *Capture) Close()                                  {}
 func (c *Capture) ThreadCPU() time.Duration                { return 0 }
 func (c *Capture) MergingOffloads() ([]string, error)      { return nil, errNoAFPacket }
-func (c *Capture) Link() LinkType                          { return LinkEthernet }
 
 // InterfaceLink fails: AF_PACKET is Linux's.
 func InterfaceLink(string) (LinkType, error) { return 0, errNoAFPacket }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"runtime"
@@ -32,7 +33,8 @@ type AFPacketConfig struct {
 	// FanoutID names the fanout group (default: from the process ID).
 	FanoutID uint16
 	// BlockSize and NumBlocks size each socket's ring shared with the
-	// kernel (defaults 1 MiB and 64).
+	// kernel (defaults 1 MiB and 64: 64 MiB a socket). A larger ring rides
+	// out longer stalls of its meter before the kernel drops packets.
 	BlockSize, NumBlocks int
 	// FilterProgram, when set, is an eBPF socket filter (a program's file
 	// descriptor) attached to every socket: only what it passes is read.
@@ -89,6 +91,13 @@ type packetSocket struct {
 	batch             [64]Frame // a block's frames, handed to the meter together
 }
 
+// maxBlockSize and maxRingBytes bound a socket's ring where the kernel's
+// request (32-bit sizes and frame counts) or the mapping would overflow.
+const (
+	maxBlockSize = 1 << 30
+	maxRingBytes = min(1<<40, math.MaxInt)
+)
+
 // OpenAFPacket opens the capture's sockets. It needs CAP_NET_RAW.
 func OpenAFPacket(cfg AFPacketConfig) (_ *Capture, err error) {
 	if cfg.Fanout == 0 {
@@ -109,10 +118,10 @@ func OpenAFPacket(cfg AFPacketConfig) (_ *Capture, err error) {
 	switch {
 	case cfg.Fanout < 1 || cfg.Fanout > 64:
 		return nil, fmt.Errorf("fanout of %d sockets: want 1 to 64", cfg.Fanout)
-	case cfg.BlockSize < os.Getpagesize() || cfg.BlockSize&(cfg.BlockSize-1) != 0:
-		return nil, fmt.Errorf("ring block size %d: want a power of two of at least a page", cfg.BlockSize)
-	case cfg.NumBlocks < 2:
-		return nil, fmt.Errorf("ring of %d blocks: want at least 2", cfg.NumBlocks)
+	case cfg.BlockSize < os.Getpagesize() || cfg.BlockSize > maxBlockSize || cfg.BlockSize&(cfg.BlockSize-1) != 0:
+		return nil, fmt.Errorf("ring block size %d: want a power of two from a page (%d) to %d", cfg.BlockSize, os.Getpagesize(), maxBlockSize)
+	case cfg.NumBlocks < 2 || cfg.NumBlocks > maxRingBytes/cfg.BlockSize:
+		return nil, fmt.Errorf("ring of %d blocks of %d bytes: want at least 2 blocks, at most %d bytes in all", cfg.NumBlocks, cfg.BlockSize, maxRingBytes)
 	case len(cfg.CPUs) > 0 && len(cfg.CPUs) != cfg.Fanout:
 		return nil, fmt.Errorf("%d CPUs %v for %d meters: want one each", len(cfg.CPUs), cfg.CPUs, cfg.Fanout)
 	}

@@ -284,6 +284,7 @@ func TestOpenAFPacketRefuses(t *testing.T) {
 		{AFPacketConfig{Interface: "lo", Fanout: 65}, "fanout of 65"},
 		{AFPacketConfig{Interface: "lo", BlockSize: 5000}, "block size 5000"},
 		{AFPacketConfig{Interface: "lo", NumBlocks: 1}, "ring of 1 blocks"},
+		{AFPacketConfig{Interface: "lo", NumBlocks: 1 << 21}, "ring of 2097152 blocks of 1048576 bytes"},
 		{AFPacketConfig{Interface: "lo", Fanout: 2, CPUs: []int{0}}, "1 CPUs [0] for 2 meters"},
 		{AFPacketConfig{Interface: "lo", CPUs: []int{1023}}, "CPU 1023: not one this process may run on"},
 	} {

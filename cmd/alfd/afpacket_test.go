@@ -32,10 +32,13 @@ func TestDaemonLiveStopsWithFlowsInCache(t *testing.T) {
 	var logs syncBuffer
 	exited := make(chan error, 1)
 	go netnstest.In(t, pair.B, func() {
-		exited <- run(ctx, []string{"--afpacket", pair.IfB, "--fanout", "2", "--bpf-ports", "tcp:8443", "--bpf-aggregate", "socket", "--bpf-steer", "--workdir", filepath.Join(t.TempDir(), "w"),
+		exited <- run(ctx, []string{"--afpacket", pair.IfB, "--fanout", "2", "--ring-blocks", "8", "--ring-block-size", "256KiB", "--bpf-ports", "tcp:8443", "--bpf-aggregate", "socket", "--bpf-steer", "--workdir", filepath.Join(t.TempDir(), "w"),
 			"--blacklist", blacklist, "--dpath", d0, "--output", out}, &logs, &logs)
 	})
 	waitFor(t, "alfd to start", 30*time.Second, func() bool { return strings.Contains(logs.String(), "alfd started") })
+	if !strings.Contains(logs.String(), "ring_per_socket=2MiB") {
+		t.Errorf("the ring is not the size asked (8 blocks of 256 KiB):\n%s", logs.String())
+	}
 	if !strings.Contains(logs.String(), "eBPF in the capture path") {
 		t.Errorf("the eBPF programs were not used:\n%s", logs.String())
 	}

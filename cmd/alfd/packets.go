@@ -44,6 +44,8 @@ type packetFlags struct {
 	bpfSteer     bool
 	noPromisc    bool
 	cpus         string
+	ringBlocks   int
+	blockSize    byteSize
 }
 
 func (p *packetFlags) register(fs *flag.FlagSet) {
@@ -53,6 +55,9 @@ func (p *packetFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&p.pace, "pace", false, "with --pcap: replay at the capture's own pace rather than at full speed")
 	fs.StringVar(&p.cpus, "cpus", "", "with --afpacket: pin the meters' threads to these CPUs, one each (as 2-5 for --fanout 4); the learner keeps off them")
 	fs.BoolVar(&p.noPromisc, "no-promisc", false, "with --afpacket: leave the interface out of promiscuous mode (tcpdump's -p); alfd turns it on by default, as ipfixprobe does, to see all of a mirror port's frames")
+	fs.IntVar(&p.ringBlocks, "ring-blocks", 64, "with --afpacket: blocks in each socket's ring shared with the kernel (ipfixprobe's blocks_count); the ring holds what a meter has not read yet, and the kernel drops packets when it is full")
+	p.blockSize = 1 << 20
+	fs.Var(&p.blockSize, "ring-block-size", "with --afpacket: bytes in each block of the ring, a power of two of at least a page, as 4MiB (the kernel hands blocks over when full or after 50 ms)")
 	fs.IntVar(&p.cacheSize, "cache-size", 1<<17, "flows each meter's cache holds (a power of two; ipfixprobe's default)")
 	fs.IntVar(&p.lineSize, "cache-line", 16, "flows per cache line (a power of two)")
 	fs.DurationVar(&p.active, "active-timeout", 300*time.Second, "end a flow that has lasted this long (1 s to 30 min)")
@@ -158,7 +163,8 @@ func (p *packetFlags) openCapture(cfg flowmeter.Config, cpus []int, log *slog.Lo
 		bcfg = nil
 	}
 	in := &packetInput{}
-	capCfg := flowmeter.AFPacketConfig{Interface: p.afpacket, Fanout: p.fanout, NotPromiscuous: p.noPromisc, CPUs: cpus, Meter: cfg, Log: log}
+	capCfg := flowmeter.AFPacketConfig{Interface: p.afpacket, Fanout: p.fanout, NotPromiscuous: p.noPromisc, CPUs: cpus,
+		BlockSize: int(p.blockSize), NumBlocks: p.ringBlocks, Meter: cfg, Log: log}
 	if bcfg != nil {
 		if in.bpf, err = bpf.Load(*bcfg); err != nil {
 			log.Warn("capturing without eBPF: the programs did not load", "err", err)
@@ -182,6 +188,8 @@ func (p *packetFlags) openCapture(cfg flowmeter.Config, cpus []int, log *slog.Lo
 		log.Warn("the interface merges the packets it receives: flows' packet counts and per-packet information will describe the merged packets, not the wire's; turn that off: ethtool -K "+p.afpacket+" gro off lro off",
 			"interface", p.afpacket, "offloads", strings.Join(merging, ","))
 	}
+	log.Info("capturing", "interface", p.afpacket, "sockets", p.fanout, "ring_per_socket", (p.blockSize * byteSize(p.ringBlocks)).String(),
+		"promiscuous", !p.noPromisc)
 	in.done, in.live = make(chan struct{}), true
 	in.records, in.meters, in.capture = flowmeter.NewRecords(c.Meters(), in.done, true), c.Meters(), c
 	in.run = func(ctx context.Context) error {

@@ -8,8 +8,9 @@ BENCHTIME ?= 1s
 
 .PHONY: build test vet bench bench-all fuzz run clean generate check-generate
 
+# One static binary, to copy to a capture host as it is.
 build:
-	$(GO) build -o $(BIN) ./cmd/alfd
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/alfd
 
 vet:
 	$(GO) vet ./...

@@ -60,6 +60,13 @@ type AFPacketConfig struct {
 // A Capture reads an interface through AF_PACKET sockets with TPACKET_V3
 // rings in a fanout group, one meter per socket. Packets are read in
 // place, block by block, with no copy, lock or allocation.
+//
+// It is its own reader rather than gopacket's afpacket package, which
+// needs cgo (alfd builds without it, as one static binary), takes a lock
+// and makes a call for every packet where a block's frames go to the
+// meter together (Meter.Frames fetches ahead across them), and has no
+// place for an eBPF fanout program, the kernel's packet type (loopback's
+// copies going out) or bare-IP interfaces (SOCK_DGRAM).
 type Capture struct {
 	cfg    AFPacketConfig
 	socks  []*packetSocket

@@ -164,8 +164,22 @@ func OpenAFPacket(cfg AFPacketConfig) (_ *Capture, err error) {
 	if !loopback { // a loopback says it has GRO, and merges nothing
 		c.merging, c.mergingErr = mergingOffloads(ifc.Name)
 	}
-	for range cfg.Fanout {
-		s, err := openPacketSocket(ifc.Index, link, cfg)
+	for i := range cfg.Fanout {
+		var s *packetSocket
+		open := func() (err error) {
+			s, err = openPacketSocket(ifc.Index, link, cfg)
+			return err
+		}
+		if len(cfg.CPUs) > 0 {
+			// The kernel takes a ring's memory from the node of the CPU
+			// that asks for it: the meter's, on a host of several NUMA
+			// nodes, so that the meter does not read it across nodes.
+			// (Its flow cache is on that node too: the meter's thread
+			// touches it first.)
+			err = onCPU(cfg.CPUs[i], open)
+		} else {
+			err = open()
+		}
 		if err != nil {
 			return nil, fmt.Errorf("AF_PACKET on %s: %w", cfg.Interface, err)
 		}
@@ -428,17 +442,12 @@ func (c *Capture) Run(ctx context.Context) error {
 // read runs socket i's meter.
 func (c *Capture) read(ctx context.Context, i int) error {
 	s, m := c.socks[i], c.meters[i]
-	runtime.LockOSThread()
 	if len(c.cfg.CPUs) > 0 {
-		var set unix.CPUSet
-		set.Set(c.cfg.CPUs[i])
-		if err := unix.SchedSetaffinity(0, &set); err != nil {
-			runtime.UnlockOSThread()
-			return fmt.Errorf("AF_PACKET on %s: pinning meter %d to CPU %d: %w", c.cfg.Interface, i, c.cfg.CPUs[i], err)
+		if err := pinThread(c.cfg.CPUs[i]); err != nil {
+			return fmt.Errorf("AF_PACKET on %s: meter %d: %w", c.cfg.Interface, i, err)
 		}
-		// The pinned thread is not given back to the runtime: it ends
-		// with this goroutine.
 	} else {
+		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 	}
 	c.threads[i].Store(int32(unix.Gettid()))
@@ -468,6 +477,43 @@ func (c *Capture) read(ctx context.Context, i int) error {
 		m.Flush()
 	}
 	return nil
+}
+
+// pinThread locks the calling goroutine to its thread and the thread to
+// cpu. The thread is not given back to the runtime: it ends with the
+// goroutine, and its affinity with it.
+func pinThread(cpu int) error {
+	runtime.LockOSThread()
+	var set unix.CPUSet
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("pinning a thread to CPU %d: %w", cpu, err)
+	}
+	return nil
+}
+
+// onCPU runs f on the calling goroutine's thread, pinned to cpu for the
+// while (the thread keeps what else it has, as a network namespace).
+func onCPU(cpu int, f func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var was unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &was); err != nil {
+		return fmt.Errorf("the CPUs of a thread: %w", err)
+	}
+	var set unix.CPUSet
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		return fmt.Errorf("pinning a thread to CPU %d: %w", cpu, err)
+	}
+	err := f()
+	if e := unix.SchedSetaffinity(0, &was); e != nil {
+		// The thread stays pinned: it must not serve other goroutines.
+		runtime.LockOSThread()
+		return errors.Join(err, fmt.Errorf("unpinning a thread from CPU %d: %w", cpu, e))
+	}
+	return err
 }
 
 // pollStats sums the sockets' counters. Run calls it from one goroutine at

@@ -11,10 +11,13 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -361,6 +364,47 @@ func TestAFPacketPinsMeters(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAFPacketRingOnMeterNode: on a host of several NUMA nodes, each
+// socket's ring is in the memory of the node its meter is pinned to, where
+// the meter reads it. It skips on a host of one node.
+func TestAFPacketRingOnMeterNode(t *testing.T) {
+	var allowed unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
+		t.Fatal(err)
+	}
+	// A CPU this test may use on each node, by the node's number.
+	nodeCPU := map[int]int{}
+	for cpu := range 1024 {
+		dirs, _ := filepath.Glob(fmt.Sprintf("/sys/devices/system/cpu/cpu%d/node*", cpu))
+		if len(dirs) != 1 || !allowed.IsSet(cpu) {
+			continue
+		}
+		if node, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(dirs[0]), "node")); err == nil {
+			nodeCPU[node] = cpu
+		}
+	}
+	if len(nodeCPU) < 2 {
+		t.Skipf("the CPUs this test may use are on %d NUMA node: a ring's node cannot differ from its meter's", len(nodeCPU))
+	}
+	var nodes, cpus []int
+	for node, cpu := range nodeCPU {
+		nodes, cpus = append(nodes, node), append(cpus, cpu)
+	}
+	pair := netnstest.NewPair(t, 0)
+	c := openIn(t, pair.B, AFPacketConfig{Interface: pair.IfB, Fanout: len(cpus), CPUs: cpus})
+	defer c.Close()
+	for i, s := range c.socks {
+		// move_pages without target nodes tells the node of each page.
+		page, status := uintptr(unsafe.Pointer(&s.ring[0])), int32(-1)
+		if _, _, errno := unix.Syscall6(unix.SYS_MOVE_PAGES, 0, 1, uintptr(unsafe.Pointer(&page)), 0, uintptr(unsafe.Pointer(&status)), 0); errno != 0 {
+			t.Fatalf("move_pages: %v", errno)
+		}
+		if int(status) != nodes[i] {
+			t.Errorf("socket %d's ring is on node %d (status %d); its meter is on CPU %d of node %d", i, status, status, cpus[i], nodes[i])
+		}
 	}
 }
 

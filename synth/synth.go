@@ -121,6 +121,10 @@ func Resolvers() []netip.Addr {
 }
 
 var (
+	// webNets are the /24s of the other servers: documentation networks
+	// (RFC 5737), as every address made here is one or a private one, so
+	// that generated data names no real host.
+	webNets  = [][3]byte{{198, 51, 100}, {203, 0, 113}}
 	dohNames = []string{"dns.example", "doh.example.net", "resolver.example.org", "mozilla.doh.example", ""}
 	webNames = []string{"www.example.com", "cdn.example.net", "static.example.org", "api.example.com",
 		"mail.example.net", "video.example.com", "news.example.org", "shop.example.com", "img.example.net", ""}
@@ -161,7 +165,8 @@ func (g *Generator) Next(f *Flow) bool {
 		if v6 {
 			f.Dst = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0x04, 0x43, 14: byte(r.IntN(256)), 15: byte(r.IntN(256))})
 		} else {
-			f.Dst = netip.AddrFrom4([4]byte{byte(198 + 5*r.IntN(2)), byte(51 + 62*r.IntN(2)), byte(100 + 13*r.IntN(2)), byte(1 + r.IntN(254))})
+			net := webNets[r.IntN(len(webNets))]
+			f.Dst = netip.AddrFrom4([4]byte{net[0], net[1], net[2], byte(1 + r.IntN(254))})
 		}
 		f.SNI = webNames[r.IntN(len(webNames))]
 		s.web(drifted)

@@ -20,6 +20,24 @@ func generate(cfg Config) []Flow {
 	return flows
 }
 
+// TestAddressesNameNoRealHost: every address the generator makes is a
+// private or documentation one (RFC 1918, 4193, 5737, 3849).
+func TestAddressesNameNoRealHost(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Flows = 4000
+	var nets []netip.Prefix
+	for _, p := range []string{"10.0.0.0/8", "fd00::/8", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"} {
+		nets = append(nets, netip.MustParsePrefix(p))
+	}
+	for i, f := range generate(cfg) {
+		for _, a := range []netip.Addr{f.Src, f.Dst} {
+			if !slices.ContainsFunc(nets, func(p netip.Prefix) bool { return p.Contains(a) }) {
+				t.Fatalf("flow %d: %v is neither a private nor a documentation address", i, a)
+			}
+		}
+	}
+}
+
 func TestFlowsAreConsistent(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Flows = 4000

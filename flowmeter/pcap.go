@@ -43,16 +43,40 @@ type PcapReader struct {
 	read  func() ([]byte, gopacket.CaptureInfo, error)
 	mixed bool // pcapng: each frame's link type is its interface's
 	n     int
+	// beforeRead, when set, is called before each read of the file: all
+	// it held has been handed out, and the read may wait for a writer.
+	beforeRead func()
 }
 
+// hooked reads src, calling its reader's beforeRead first.
+type hooked struct {
+	r   *PcapReader
+	src io.Reader
+}
+
+func (h hooked) Read(p []byte) (int, error) {
+	if h.r.beforeRead != nil {
+		h.r.beforeRead()
+	}
+	return h.src.Read(p)
+}
+
+// StandardInput is the path by which OpenPcap reads standard input, as a
+// capture piped in (tcpdump -w - | alfd flows --pcap -).
+const StandardInput = "-"
+
 // OpenPcap opens a pcap or pcapng file, which it tells by its magic
-// number.
+// number; StandardInput reads standard input.
 func OpenPcap(path string) (*PcapReader, error) {
-	f, err := os.Open(path)
+	name, open := path, func() (*os.File, error) { return os.Open(path) }
+	if path == StandardInput {
+		name, open = "standard input", openStdin
+	}
+	f, err := open()
 	if err != nil {
 		return nil, err
 	}
-	r, err := newPcapReader(path, f)
+	r, err := newPcapReader(name, f)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -62,12 +86,12 @@ func OpenPcap(path string) (*PcapReader, error) {
 }
 
 func newPcapReader(name string, src io.Reader) (*PcapReader, error) {
-	br := bufio.NewReaderSize(src, 1<<16)
+	r := &PcapReader{name: name}
+	br := bufio.NewReaderSize(hooked{r, src}, 1<<16)
 	head, err := br.Peek(24)
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a pcap or pcapng file: %w", name, err)
 	}
-	r := &PcapReader{name: name}
 	switch binary.LittleEndian.Uint32(head) {
 	case 0x0a0d0d0a: // pcapng section header block
 		// Interfaces of other link types than the first's are read too
@@ -170,7 +194,8 @@ func (r *PcapReader) Close() error {
 
 // ReadPcaps meters the files in order, as one capture, and then ends the
 // flows left in the cache, waiting for the consumer to take them (for
-// FinishGrace only, when ctx ended).
+// FinishGrace only, when ctx ended). When ctx ends, the file being read is
+// closed: a pipe whose writer is quiet stops being waited for.
 func (m *Meter) ReadPcaps(ctx context.Context, paths []string, pace bool) error {
 	defer m.FinishWithin(ctx, FinishGrace)
 	for _, path := range paths {
@@ -178,7 +203,9 @@ func (m *Meter) ReadPcaps(ctx context.Context, paths []string, pace bool) error 
 		if err != nil {
 			return err
 		}
+		stop := context.AfterFunc(ctx, func() { r.Close() })
 		err = m.ReadPcap(ctx, r, pace)
+		stop()
 		r.Close()
 		if err != nil || ctx.Err() != nil {
 			return err
@@ -188,23 +215,30 @@ func (m *Meter) ReadPcaps(ctx context.Context, paths []string, pace bool) error 
 }
 
 // ReadPcap feeds the frames of r to m until the file ends or ctx ends
-// (checked every few hundred frames), publishing the ring as it goes. With
-// pace, frames come at the capture's own pace, as a live capture would
-// deliver them. It does not end the flows: call m.Finish after the last
-// file. When the cache is crowded, frames are copied (the reader reuses its
-// buffer) and metered in batches, so that Frames can fetch ahead.
+// (checked every few hundred frames), publishing the ring as it goes, and
+// whenever it has metered all it read (a pipe's reader then waits for its
+// writer). With pace, frames come at the capture's own pace, as a live
+// capture would deliver them. It does not end the flows: call m.Finish
+// after the last file. When the cache is crowded, frames are copied (the
+// reader reuses its buffer) and metered in batches, so that Frames can
+// fetch ahead.
 func (m *Meter) ReadPcap(ctx context.Context, r *PcapReader, pace bool) error {
 	m.dec.Link = r.Link()
 	var startCapture int64
 	var startWall time.Time
 	var batch frameBatch
+	r.beforeRead = func() {
+		batch.send(m)
+		m.Flush()
+	}
+	defer func() { r.beforeRead = nil }()
 	crowded := m.crowded()
 	for n := 0; ; n++ {
 		frame, info, err := r.Next()
 		if err != nil {
 			batch.send(m)
 			m.Flush()
-			if err == io.EOF {
+			if err == io.EOF || ctx.Err() != nil {
 				return nil
 			}
 			return err

@@ -261,10 +261,7 @@ func synthSetup(t *testing.T, flows int) (trapcap, blacklist, d0 string) {
 // trains, exits within 2 s, and a restart finds D_i, models and metrics
 // intact.
 func TestDaemonSIGTERM(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "alfd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildAlfd(t)
 	// The binary makes the stream: faster than this test's build, which
 	// may have the race detector.
 	dir := t.TempDir()
@@ -433,4 +430,14 @@ func TestConfigFileLists(t *testing.T) {
 			t.Errorf("%q: pcaps %q, model %q, %v; want %q, %q", tc.yaml, pcaps, *model, err, tc.pcaps, tc.model)
 		}
 	}
+}
+
+// buildAlfd builds alfd, for tests that run it as a process of its own.
+func buildAlfd(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "alfd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }

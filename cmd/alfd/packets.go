@@ -49,7 +49,7 @@ type packetFlags struct {
 }
 
 func (p *packetFlags) register(fs *flag.FlagSet) {
-	fs.Var(&p.pcaps, "pcap", "read packets from this pcap or pcapng file and those after it that are not options (--pcap FILE..., globs too; may be given several times; read in order)")
+	fs.Var(&p.pcaps, "pcap", "read packets from this pcap or pcapng file and those after it that are not options (--pcap FILE..., globs too; may be given several times; read in order; - is standard input, as tcpdump -w - writes)")
 	fs.StringVar(&p.afpacket, "afpacket", "", "capture packets live on this interface with AF_PACKET (needs CAP_NET_RAW)")
 	fs.IntVar(&p.fanout, "fanout", 1, "with --afpacket: sockets in the fanout group, each with a flow meter on its own thread and a classifier")
 	fs.BoolVar(&p.pace, "pace", false, "with --pcap: replay at the capture's own pace rather than at full speed")
@@ -260,7 +260,16 @@ func (in *packetInput) sources() []classify.Source {
 // expandPcaps expands the globs; each must name a readable pcap.
 func expandPcaps(patterns []string) ([]string, error) {
 	var paths []string
+	stdin := false
 	for _, pat := range patterns {
+		if pat == flowmeter.StandardInput {
+			// Checked as it is read: its first bytes cannot be read twice.
+			if stdin {
+				return nil, errors.New("--pcap -: standard input given twice")
+			}
+			stdin, paths = true, append(paths, pat)
+			continue
+		}
 		matches, err := filepath.Glob(pat)
 		if err != nil {
 			return nil, fmt.Errorf("--pcap %q: %w", pat, err)

@@ -123,6 +123,7 @@ func TestFlowsAndExport(t *testing.T) {
 		{"flows", "--pcap", filepath.Join(t.TempDir(), "none.pcap")},
 		{"flows", "--pcap", pcap, "--afpacket", "lo"},
 		{"flows", "--pcap", pcap, "--cache-size", "1000"},
+		{"flows", "--pcap", "-", pcap, "-"},
 		{"export", "--pcap", pcap},
 		{"export", "--pcap", pcap, "-o", "f:" + trapcap, "-i", "f:" + trapcap},
 	} {

@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -107,7 +109,7 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.queueSize, "queue", 1<<16, "flows the fast path may hand the learner before it drops them (counted)")
 	fs.IntVar(&c.poolSize, "pool", 0, "candidates a generation keeps, the best by the strategy's score (default 10 times --query_nmax, at least 1000)")
 	fs.IntVar(&c.batch, "batch", 256, "flows scored together")
-	fs.DurationVar(&c.blacklistReload, "blacklist-reload", 30*time.Second, "check the blacklist file this often and reload it when it changed (0: never)")
+	fs.DurationVar(&c.blacklistReload, "blacklist-reload", 30*time.Second, "check the blacklist file this often and reload it when it changed (0: never); SIGHUP reloads it at once")
 	fs.DurationVar(&c.progress, "progress", time.Second, "how often to show progress on standard error for file inputs (0: never)")
 	c.packets.register(fs)
 	c.verbosity.register(fs)
@@ -478,17 +480,20 @@ func (d *daemon) run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var learnerErr error
 	wg.Go(func() { learnerErr = d.learner.Run(learnerCtx) })
-	if d.cfg.blacklistReload > 0 {
-		wg.Go(func() {
-			d.oracle.Watch(learnerCtx, d.cfg.blacklistReload, func(bad []*annotate.LineError, err error) {
-				if err != nil {
-					d.log.Error("the blacklist did not reload; the old one stays", "err", err)
-					return
-				}
-				d.log.Info("blacklist reloaded", "file", d.cfg.blacklist, "addresses", d.oracle.Load().Len(), "bad_lines", len(bad))
-			})
+	// SIGHUP reloads the blacklist at once (systemctl reload), as daemons
+	// reload their files; --blacklist-reload also looks for changes.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	wg.Go(func() {
+		d.oracle.Watch(learnerCtx, d.cfg.blacklistReload, hup, func(bad []*annotate.LineError, err error) {
+			if err != nil {
+				d.log.Error("the blacklist did not reload; the old one stays", "err", err)
+				return
+			}
+			d.log.Info("blacklist reloaded", "file", d.cfg.blacklist, "addresses", d.oracle.Load().Len(), "bad_lines", len(bad))
 		})
-	}
+	})
 	if d.cfg.metrics != "" {
 		srv, err := serveMetrics(learnerCtx, &wg, d.cfg.metrics, d)
 		if err != nil {

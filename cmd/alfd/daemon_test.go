@@ -259,7 +259,7 @@ func synthSetup(t *testing.T, flows int) (trapcap, blacklist, d0 string) {
 // TestDaemonSIGTERM is the acceptance test for stopping: alfd, a
 // process of its own, is sent SIGTERM while it classifies a stream and
 // trains, exits within 2 s, and a restart finds D_i, models and metrics
-// intact.
+// intact. Before, SIGHUP reloads its blacklist and leaves it running.
 func TestDaemonSIGTERM(t *testing.T) {
 	bin := buildAlfd(t)
 	// The binary makes the stream: faster than this test's build, which
@@ -295,6 +295,13 @@ func TestDaemonSIGTERM(t *testing.T) {
 	}()
 	metricsFile := filepath.Join(workdir, "metrics.stop.jsonl")
 	waitFor(t, "a generation", 60*time.Second, func() bool { return len(reports(t, metricsFile)) >= 1 })
+
+	// SIGHUP reloads the blacklist (the file has not changed: only the
+	// signal reloads it), and alfd goes on.
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the blacklist to reload on SIGHUP", 10*time.Second, func() bool { return strings.Contains(logs.String(), "blacklist reloaded") })
 
 	start := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {

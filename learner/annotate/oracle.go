@@ -227,17 +227,25 @@ func (r *Reloading) Load() *Blacklist { return r.cur.Load() }
 // Label makes Reloading an Oracle.
 func (r *Reloading) Label(f *Flow) (bool, bool) { return r.Load().Label(f) }
 
-// Watch checks the file every interval until ctx ends and reloads it when
-// its time or size changed. A file that fails to load keeps the old
+// Watch checks the file every interval (never when 0) until ctx ends and
+// reloads it when its time or size changed, and at once, whatever changed,
+// when now delivers (SIGHUP). A file that fails to load keeps the old
 // blacklist in use; report says what happened either way.
-func (r *Reloading) Watch(ctx context.Context, interval time.Duration, report func(bad []*LineError, err error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
+func (r *Reloading) Watch(ctx context.Context, interval time.Duration, now <-chan os.Signal, report func(bad []*LineError, err error)) {
+	var tick <-chan time.Time
+	if interval > 0 {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-now:
+			report(r.reload())
+			continue
+		case <-tick:
 		}
 		fi, err := os.Stat(r.path)
 		if err != nil {

@@ -72,7 +72,7 @@ func TestBlacklistReload(t *testing.T) {
 	reloaded := make(chan error, 10)
 	go func() {
 		defer close(done)
-		r.Watch(ctx, 5*time.Millisecond, func(_ []*LineError, err error) { reloaded <- err })
+		r.Watch(ctx, 5*time.Millisecond, nil, func(_ []*LineError, err error) { reloaded <- err })
 	}()
 	os.WriteFile(path, []byte("1.1.1.1\n8.8.8.8\nbad line\n"), 0o644)
 	select {
@@ -88,4 +88,50 @@ func TestBlacklistReload(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// TestReloadingNow: asked (SIGHUP), Watch reloads the file at once, though
+// it does not poll and the file's time and size are what they were.
+func TestReloadingNow(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bl.txt")
+	if err := os.WriteFile(path, []byte("1.1.1.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := LoadReloading(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same size and time: only a reload asked for sees the change.
+	if err := os.WriteFile(path, []byte("8.8.8.8\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	now := make(chan os.Signal, 1)
+	reloaded := make(chan error, 1)
+	go r.Watch(ctx, 0, now, func(_ []*LineError, err error) { reloaded <- err })
+	select {
+	case err := <-reloaded:
+		t.Fatalf("reloaded unasked: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	now <- os.Interrupt // what the daemon sends on is SIGHUP
+	select {
+	case err := <-reloaded:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reload when asked")
+	}
+	if !r.Load().Contains(netip.MustParseAddr("8.8.8.8")) || r.Load().Contains(netip.MustParseAddr("1.1.1.1")) {
+		t.Error("the blacklist is not the file's after the reload asked for")
+	}
 }

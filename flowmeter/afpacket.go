@@ -484,10 +484,18 @@ func (c *Capture) read(ctx context.Context, i int) error {
 // goroutine, and its affinity with it.
 func pinThread(cpu int) error {
 	runtime.LockOSThread()
+	if err := pinTo(cpu); err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	return nil
+}
+
+// pinTo puts the calling thread on cpu alone.
+func pinTo(cpu int) error {
 	var set unix.CPUSet
 	set.Set(cpu)
 	if err := unix.SchedSetaffinity(0, &set); err != nil {
-		runtime.UnlockOSThread()
 		return fmt.Errorf("pinning a thread to CPU %d: %w", cpu, err)
 	}
 	return nil
@@ -502,10 +510,8 @@ func onCPU(cpu int, f func() error) error {
 	if err := unix.SchedGetaffinity(0, &was); err != nil {
 		return fmt.Errorf("the CPUs of a thread: %w", err)
 	}
-	var set unix.CPUSet
-	set.Set(cpu)
-	if err := unix.SchedSetaffinity(0, &set); err != nil {
-		return fmt.Errorf("pinning a thread to CPU %d: %w", cpu, err)
+	if err := pinTo(cpu); err != nil {
+		return err
 	}
 	err := f()
 	if e := unix.SchedSetaffinity(0, &was); e != nil {

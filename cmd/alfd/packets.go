@@ -49,7 +49,7 @@ type packetFlags struct {
 }
 
 func (p *packetFlags) register(fs *flag.FlagSet) {
-	fs.Var(&p.pcaps, "pcap", "read packets from this pcap or pcapng file and those after it that are not options (--pcap FILE..., globs too; may be given several times; read in order; - is standard input, as tcpdump -w - writes)")
+	fs.Var(&p.pcaps, "pcap", "read packets from this pcap or pcapng `FILE` and those after it that are not options (--pcap FILE..., globs too; may be given several times; read in order; - is standard input, as tcpdump -w - writes)")
 	fs.StringVar(&p.afpacket, "afpacket", "", "capture packets live on this interface with AF_PACKET (needs CAP_NET_RAW)")
 	fs.IntVar(&p.fanout, "fanout", 1, "with --afpacket: sockets in the fanout group, each with a flow meter on its own thread and a classifier")
 	fs.BoolVar(&p.pace, "pace", false, "with --pcap: replay at the capture's own pace rather than at full speed")
@@ -57,7 +57,7 @@ func (p *packetFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&p.noPromisc, "no-promisc", false, "with --afpacket: leave the interface out of promiscuous mode (tcpdump's -p); alfd turns it on by default, as ipfixprobe does, to see all of a mirror port's frames")
 	fs.IntVar(&p.ringBlocks, "ring-blocks", 64, "with --afpacket: blocks in each socket's ring shared with the kernel (ipfixprobe's blocks_count); the ring holds what a meter has not read yet, and the kernel drops packets when it is full")
 	p.blockSize = 1 << 20
-	fs.Var(&p.blockSize, "ring-block-size", "with --afpacket: bytes in each block of the ring, a power of two of at least a page, as 4MiB (the kernel hands blocks over when full or after 50 ms)")
+	fs.Var(&p.blockSize, "ring-block-size", "with --afpacket: the `SIZE` of each block of the ring in bytes, a power of two of at least a page, as 4MiB (the kernel hands blocks over when full or after 50 ms)")
 	fs.IntVar(&p.cacheSize, "cache-size", 1<<17, "flows each meter's cache holds (a power of two; ipfixprobe's default)")
 	fs.IntVar(&p.lineSize, "cache-line", 16, "flows per cache line (a power of two)")
 	fs.DurationVar(&p.active, "active-timeout", 300*time.Second, "end a flow that has lasted this long (1 s to 30 min)")

@@ -237,6 +237,81 @@ func TestDecodeLinkTypesAndHeaders(t *testing.T) {
 	}
 }
 
+// TestDecodeIPv6ExtensionHeaders: the decoder skips each kind of IPv6
+// extension header by its own length rule (8-byte units, 4-byte units for
+// the authentication header, 8 bytes for a fragment's) to the TCP header
+// behind, alone and chained; a first fragment is decoded and marked, a
+// later one skipped; a chain cut short, or longer than the payload length
+// says, is refused.
+func TestDecodeIPv6ExtensionHeaders(t *testing.T) {
+	seg := frame(t, &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP,
+		SrcIP: net.ParseIP("2001:db8::1"), DstIP: net.ParseIP("2001:db8:53::1")},
+		&layers.TCP{SrcPort: 51000, DstPort: 443, Seq: 1, PSH: true, ACK: true, Window: 1000}, gopacket.Payload("hello, resolver"))
+	// ext is an extension header of type typ; body[0], its next header,
+	// is set when chained.
+	type ext struct {
+		typ  byte
+		body []byte
+	}
+	withExts := func(exts ...ext) []byte {
+		b := append([]byte(nil), seg[:40]...)
+		next := &b[6]
+		for _, e := range exts {
+			*next = e.typ
+			b = append(b, e.body...)
+			next = &b[len(b)-len(e.body)]
+		}
+		*next = protoTCP
+		b = append(b, seg[40:]...)
+		be.PutUint16(b[4:], uint16(len(b)-40))
+		return b
+	}
+	options := func(typ byte, units int) ext { // hop-by-hop, destination: 8+8*units bytes
+		body := make([]byte, 8+8*units)
+		body[1] = byte(units)
+		return ext{typ, body}
+	}
+	routing := ext{43, []byte{0, 2, 0, 0, 0, 0, 0, 0, 15: 0, 23: 0}}
+	auth := ext{51, append([]byte{0, 4}, make([]byte, 22)...)} // 24 bytes: (4+2)*4
+	fragment := func(offset uint16, more bool) ext {
+		body := make([]byte, 8)
+		be.PutUint16(body[2:], offset<<3)
+		if more {
+			body[3] |= 1
+		}
+		return ext{44, body}
+	}
+	decoded := func(extBytes uint32) want {
+		return want{src: mustAddr("2001:db8::1"), dst: mustAddr("2001:db8:53::1"), srcPort: 51000, dstPort: 443, proto: 6,
+			ipLen: 40 + extBytes + 20 + 15, payloadLen: 15, tcpFlags: 0x18}
+	}
+	chain := withExts(options(0, 1), options(60, 0), routing, auth, fragment(0, true))
+	for _, tc := range []struct {
+		name      string
+		frame     []byte
+		want      want
+		firstFrag bool
+	}{
+		{"hop-by-hop of 16 bytes", withExts(options(0, 1)), decoded(16), false},
+		{"destination options", withExts(options(60, 0)), decoded(8), false},
+		{"routing", withExts(routing), decoded(24), false},
+		{"authentication header", withExts(auth), decoded(24), false},
+		{"first fragment", withExts(fragment(0, true)), decoded(8), true},
+		{"unfragmented fragment header", withExts(fragment(0, false)), decoded(8), false},
+		{"later fragment", withExts(fragment(185, true)), want{skip: Fragment}, false},
+		{"last fragment", withExts(fragment(185, false)), want{skip: Fragment}, false},
+		{"a chain of five", chain, decoded(16 + 8 + 24 + 24 + 8), true},
+		{"cut in an extension header", chain[:40+16+8+1], want{skip: Truncated}, false},
+		{"longer than the payload length", patch(patch(chain, 4, 0), 5, 20), want{skip: Malformed}, false},
+	} {
+		var p Packet
+		got := p.got(Decoder{Link: LinkRaw}.Decode(tc.frame, 0, &p))
+		if got != tc.want || got.skip == Decoded && p.FirstFragment != tc.firstFrag {
+			t.Errorf("%s: %+v, first fragment %v; want %+v, %v", tc.name, got, p.FirstFragment, tc.want, tc.firstFrag)
+		}
+	}
+}
+
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 // patch returns a copy of b with b[i] = v.

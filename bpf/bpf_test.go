@@ -56,6 +56,30 @@ func frame(proto uint8, src, dst netip.Addr, sport, dport uint16, flags uint8, p
 	return b
 }
 
+// ext6 is an IPv6 extension header: its type, and its bytes, whose first
+// (the next header) withExt6 fills in.
+type ext6 struct {
+	typ  byte
+	body []byte
+}
+
+// withExt6 returns frame, an Ethernet frame of an IPv6 packet, with the
+// extension headers between the IPv6 header and the transport header.
+func withExt6(frame []byte, exts ...ext6) []byte {
+	const ip = 14
+	b := append([]byte(nil), frame[:ip+40]...)
+	proto, next := b[ip+6], &b[ip+6]
+	for _, e := range exts {
+		*next = e.typ
+		b = append(b, e.body...)
+		next = &b[len(b)-len(e.body)]
+	}
+	*next = proto
+	b = append(b, frame[ip+40:]...)
+	binary.BigEndian.PutUint16(b[ip+4:], uint16(len(b)-ip-40))
+	return b
+}
+
 // ipHeader is the IP header's length for addresses like a.
 func ipHeader(a netip.Addr) int {
 	if a.Is6() {
@@ -124,6 +148,47 @@ func TestProgramsOnSyntheticPackets(t *testing.T) {
 			if got := run(t, p.filter, tc.data); (got != 0) != tc.pass {
 				t.Errorf("%s: the filter returned %d", tc.name, got)
 			}
+		}
+	})
+
+	t.Run("filter/IPv6 extension headers", func(t *testing.T) {
+		// Each kind alone, the six of RFC 8200's order, fragments: the
+		// filter keys what the flow meter keys, and leaves out later
+		// fragments, which have no ports.
+		opts := func(typ byte, units int) ext6 {
+			return ext6{typ, append([]byte{0, byte(units)}, make([]byte, 6+8*units)...)}
+		}
+		frag := func(offset uint16) ext6 {
+			return ext6{44, []byte{0, 0, byte(offset >> 5), byte(offset<<3) | 1, 0, 0, 0, 1}}
+		}
+		auth := ext6{51, append([]byte{0, 4}, make([]byte, 22)...)}
+		syn := frame(6, client6, server6, 50000, 443, 0x02, 0)
+		for _, tc := range []struct {
+			name string
+			exts []ext6
+			pass bool
+		}{
+			{"hop-by-hop", []ext6{opts(0, 1)}, true},
+			{"routing", []ext6{opts(43, 2)}, true},
+			{"destination", []ext6{opts(60, 0)}, true},
+			{"mobility", []ext6{opts(135, 0)}, true},
+			{"authentication", []ext6{auth}, true},
+			{"first fragment", []ext6{frag(0)}, true},
+			{"later fragment", []ext6{frag(185)}, false},
+			{"six in RFC 8200's order", []ext6{opts(0, 0), opts(60, 1), opts(43, 2), frag(0), auth, opts(60, 0)}, true},
+		} {
+			f := withExt6(syn, tc.exts...)
+			var pkt flowmeter.Packet
+			keyed := flowmeter.Decoder{Link: flowmeter.LinkEthernet}.Decode(f, 0, &pkt) == flowmeter.Decoded
+			if got := run(t, p.filter, f) != 0; got != tc.pass || keyed != tc.pass {
+				t.Errorf("%s: the filter passes it: %v, the flow meter keys it: %v; want %v", tc.name, got, keyed, tc.pass)
+			}
+		}
+		// Past MAX_IPV6_EXT headers the filter stops looking: a seventh
+		// hides the TCP header from it, not from the flow meter.
+		seven := withExt6(syn, opts(0, 0), opts(60, 0), opts(43, 0), opts(60, 0), opts(60, 0), opts(60, 0), opts(60, 0))
+		if run(t, p.filter, seven) != 0 {
+			t.Error("the filter found the ports behind seven extension headers")
 		}
 	})
 

@@ -1,7 +1,8 @@
 // Packet parsing shared by alfd's eBPF programs: the headers are read with
 // the program type's load_bytes helper, so one parser serves socket
 // filters and XDP. It reads what alfd's flow meter reads: Ethernet with up
-// to two VLAN tags, IPv4, IPv6 with up to two extension headers, TCP, UDP.
+// to two VLAN tags, IPv4, IPv6 with its extension headers (up to
+// MAX_IPV6_EXT of them), TCP, UDP.
 
 #include <linux/bpf.h>
 #include <linux/in.h>
@@ -20,6 +21,11 @@ struct pkt {
 	__u32 ip_len;  // the IP packet's length by its header
 	__u32 payload; // the transport payload's length by the headers
 };
+
+// MAX_IPV6_EXT bounds the IPv6 extension headers skipped: RFC 8200's
+// order (hop-by-hop, destination, routing, fragment, authentication,
+// destination) has six. The flow meter skips any number.
+#define MAX_IPV6_EXT 6
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
@@ -85,13 +91,20 @@ static __always_inline int parse_pkt(void *ctx, const int xdp, struct pkt *p)
 		off += 40;
 		left = plen;
 #pragma unroll
-		for (int i = 0; i < 2; i++) {
-			if (next != 0 && next != 43 && next != 60)
+		for (int i = 0; i < MAX_IPV6_EXT; i++) {
+			if (next != 0 && next != 43 && next != 60 && next != 135 && next != 51 && next != 44)
 				break;
-			__u8 ext[2];
+			__u8 ext[4];
 			if (LOAD(ctx, xdp, off, ext, sizeof(ext)) < 0)
 				return -1;
-			__u32 len = 8 + (__u32)ext[1] * 8;
+			__u32 len = 8 + (__u32)ext[1] * 8; // hop-by-hop, routing, destination, mobility
+			if (next == 51) // authentication: 4-byte units, minus 2
+				len = ((__u32)ext[1] + 2) * 4;
+			else if (next == 44) { // fragment
+				if ((((__u16)ext[2] << 8 | ext[3]) & 0xfff8) != 0)
+					return -1; // a later fragment: no ports
+				len = 8;
+			}
 			if (len > left)
 				return -1;
 			next = ext[0];

@@ -14,7 +14,7 @@ import (
 )
 
 // needRoot skips tests that load programs without the privilege to.
-func needRoot(t *testing.T) {
+func needRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: it loads eBPF programs")

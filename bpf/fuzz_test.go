@@ -1,0 +1,60 @@
+//go:build linux
+
+package bpf
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/alfd/alfd/flowmeter"
+)
+
+// FuzzFilterAgreesWithMeter runs the socket filter, through the kernel's
+// test run, on frames the flow meter's decoder also reads. Every frame the
+// meter keys (decodes its addresses and ports) with a wanted port, TCP 443
+// or UDP 853 here, passes; every frame the meter keys with no wanted port
+// is dropped. The filter may pass what the meter then skips, and counts
+// (a TCP header cut short, say): it reads fewer bytes. It needs root.
+func FuzzFilterAgreesWithMeter(f *testing.F) {
+	needRoot(f)
+	p, err := Load(Config{Ports: []Port{{6, 443}, {17, 853}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { p.Close() })
+	syn6 := frame(6, client6, server6, 50000, 443, 0x02, 0)
+	for _, seed := range [][]byte{
+		frame(6, client, server, 50000, 443, 0x02, 0),
+		frame(6, server, client, 443, 50000, 0x18, 100),
+		frame(17, client, server, 50001, 853, 0, 40),
+		frame(17, client, server, 50001, 443, 0, 40),
+		syn6,
+		withExt6(syn6, ext6{0, make([]byte, 8)}, ext6{44, []byte{0, 0, 0, 1, 0, 0, 0, 1}}),
+		withExt6(syn6, ext6{51, make([]byte, 24)}),
+		frame(17, server6, client6, 853, 50001, 0, 40),
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 14 || len(data) > 1514 {
+			return // the kernel's test run wants an Ethernet header; a real link's frames are at most this long
+		}
+		ret, err := p.filter.Run(&ebpf.RunOptions{Data: data})
+		if errors.Is(err, unix.EINVAL) {
+			return // a frame the kernel's test run refuses (an IPv4 type without room for an IPv4 header)
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		passed := ret != 0
+		var pkt flowmeter.Packet
+		keyed := flowmeter.Decoder{Link: flowmeter.LinkEthernet}.Decode(data, 0, &pkt) == flowmeter.Decoded
+		wanted := keyed && (pkt.Proto == 6 && (pkt.SrcPort == 443 || pkt.DstPort == 443) ||
+			pkt.Proto == 17 && (pkt.SrcPort == 853 || pkt.DstPort == 853))
+		if passed != wanted && (keyed || !passed) {
+			t.Fatalf("the filter passes it: %v; the meter keys it: %v (%+v), wanted: %v\n% x", passed, keyed, pkt.Key, wanted, data)
+		}
+	})
+}

@@ -4,13 +4,18 @@ package bpf
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"net/netip"
 	"os"
+	"runtime"
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/alfd/alfd/flowmeter"
+	"github.com/alfd/alfd/internal/netnstest"
 )
 
 // needRoot skips tests that load programs without the privilege to.
@@ -327,4 +332,62 @@ func TestLoadErrors(t *testing.T) {
 			t.Errorf("%q: no error", s)
 		}
 	}
+}
+
+// TestLoadWithFewestCapabilities loads every program with only the
+// capabilities the README names (root's others left out of the loading
+// thread's effective set): CAP_BPF for the socket programs, pre-aggregation
+// included, and CAP_NET_ADMIN as well to attach XDP. Without CAP_PERFMON
+// the verifier refuses some pointer arithmetic (its Spectre v1
+// mitigation), which the programs avoid.
+func TestLoadWithFewestCapabilities(t *testing.T) {
+	needRoot(t)
+	pair := netnstest.NewPair(t, 0)
+	for _, tc := range []struct {
+		cfg  Config
+		caps []uintptr
+	}{
+		{Config{Ports: []Port{{6, 443}}, Aggregate: AggregateSocket, Steer: true}, []uintptr{unix.CAP_BPF}},
+		{Config{Ports: []Port{{6, 443}}, Aggregate: AggregateXDP, Interface: pair.IfB}, []uintptr{unix.CAP_BPF, unix.CAP_NET_ADMIN}},
+	} {
+		netnstest.In(t, pair.B, func() {
+			err := withEffectiveCaps(tc.caps, func() error {
+				p, err := Load(tc.cfg)
+				if err == nil {
+					p.Close()
+				}
+				return err
+			})
+			if err != nil {
+				t.Errorf("aggregate %s with capabilities %v: %v", tc.cfg.Aggregate, tc.caps, err)
+			}
+		})
+	}
+}
+
+// withEffectiveCaps runs f on the calling goroutine's thread, locked, with
+// only caps effective, and then gives the thread its capabilities back
+// (they stay permitted meanwhile).
+func withEffectiveCaps(caps []uintptr, f func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var was [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &was[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	only := was
+	only[0].Effective, only[1].Effective = 0, 0
+	for _, c := range caps {
+		only[c/32].Effective |= 1 << (c % 32)
+	}
+	if err := unix.Capset(&hdr, &only[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	err := f()
+	if e := unix.Capset(&hdr, &was[0]); e != nil {
+		runtime.LockOSThread() // the thread keeps too few: it must not serve others
+		return errors.Join(err, fmt.Errorf("capset back: %w", e))
+	}
+	return err
 }

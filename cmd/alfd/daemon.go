@@ -495,7 +495,7 @@ func (d *daemon) run(ctx context.Context) error {
 		})
 	})
 	if d.cfg.metrics != "" {
-		srv, err := serveMetrics(learnerCtx, &wg, d.cfg.metrics, d)
+		srv, err := serveMetrics(learnerCtx, &wg, d.cfg.metrics, d.log, d.writeMetrics)
 		if err != nil {
 			stopLearner()
 			wg.Wait()

@@ -97,7 +97,7 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("generate: %w", err)
 	}
-	sent, err := sendFlows(ctx, in, specs[0])
+	sent, err := sendFlows(ctx, in, specs[0], "", log)
 	if err != nil {
 		return fmt.Errorf("generate: %w", err)
 	}

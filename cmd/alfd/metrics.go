@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -13,11 +14,13 @@ import (
 
 	"github.com/alfd/alfd/features"
 	"github.com/alfd/alfd/flowmeter"
+	"github.com/alfd/alfd/trap"
 )
 
-// serveMetrics serves Prometheus's text format at http://addr/metrics until
-// ctx ends; wg holds its goroutines. It returns the address it listens on.
-func serveMetrics(ctx context.Context, wg *sync.WaitGroup, addr string, d *daemon) (string, error) {
+// serveMetrics serves Prometheus's text format, as write writes it, at
+// http://addr/metrics until ctx ends; wg holds its goroutines. It returns
+// the address it listens on.
+func serveMetrics(ctx context.Context, wg *sync.WaitGroup, addr string, log *slog.Logger, write func(io.Writer)) (string, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", fmt.Errorf("--metrics: %w", err)
@@ -25,12 +28,12 @@ func serveMetrics(ctx context.Context, wg *sync.WaitGroup, addr string, d *daemo
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		d.writeMetrics(w)
+		write(w)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			d.log.Error("metrics server stopped", "err", err)
+			log.Error("metrics server stopped", "err", err)
 		}
 	})
 	wg.Go(func() {
@@ -89,10 +92,7 @@ func (d *daemon) writeMetrics(w io.Writer) {
 	m.one("alfd_queries_total", "counter", "Flows the oracle was asked about.", float64(d.learner.Asked()))
 	m.one("alfd_generations_ended_total", "counter", "Generations the fast path ended.", float64(st.Generations.Load()))
 	if d.trapOut != nil {
-		out := d.trapOut.Stats()
-		m.one("alfd_output_records_total", "counter", "Records sent on the TRAP output.", float64(out.Messages))
-		m.one("alfd_output_dropped_total", "counter", "Records the TRAP output dropped (no reader, or readers too slow for its timeout).", float64(out.Dropped))
-		m.one("alfd_output_clients", "gauge", "Readers connected to the TRAP output.", float64(out.Clients))
+		writeOutputMetrics(m, d.trapOut.Stats())
 	}
 	if model := d.slot.Load(); model != nil {
 		m.one("alfd_model_version", "gauge", "Version of the model in use.", float64(model.Version))
@@ -111,33 +111,46 @@ func (d *daemon) writeMetrics(w io.Writer) {
 		m.one("alfd_db_rows", "gauge", "Rows of D_i after the last generation.", float64(r.DBSize))
 	}
 	if d.packets != nil {
-		packets, skipped, exported, ringDrops := d.packets.meterStats()
-		m.one("alfd_packets_total", "counter", "Packets the flow meters saw.", float64(packets))
-		m.family("alfd_packets_skipped_total", "counter", "Packets that made no flow, by reason.")
-		for _, r := range flowmeter.SkipReasons() {
-			m.value("alfd_packets_skipped_total", `reason="`+r.String()+`"`, float64(skipped[r.String()]))
-		}
-		m.family("alfd_meter_flows_total", "counter", "Flows the meters ended, by reason.")
-		for _, r := range flowmeter.EndReasons() {
-			m.value("alfd_meter_flows_total", `reason="`+r.String()+`"`, float64(exported[r.String()]))
-		}
-		m.one("alfd_meter_ring_drops_total", "counter", "Flows dropped because a meter's ring to the classifier was full.", float64(ringDrops))
-		if p := d.packets.bpf; p != nil {
-			if c, err := p.Counts(); err == nil {
-				m.family("alfd_bpf_packets_total", "counter", "Packets alfd's eBPF programs saw, by what they did: passed up, filtered out (unwanted port), counted in the kernel's flow table, passed up because the table was full, unparsed.")
-				for _, v := range []struct {
-					name string
-					n    uint64
-				}{{"passed", c.Passed}, {"filtered", c.Dropped}, {"counted", c.Counted}, {"table_full", c.Full}, {"unparsed", c.Unparsed}} {
-					m.value("alfd_bpf_packets_total", `verdict="`+v.name+`"`, float64(v.n))
-				}
-			}
-		}
-		if c := d.packets.capture; c != nil {
-			received, dropped := c.SocketStats()
-			m.one("alfd_capture_received_total", "counter", "Packets the AF_PACKET sockets received, by the kernel's count.", float64(received))
-			m.one("alfd_capture_kernel_drops_total", "counter", "Packets the kernel dropped because a socket's ring was full.", float64(dropped))
-		}
+		d.packets.writeMetrics(m)
 	}
 	m.one("alfd_uptime_seconds", "gauge", "Time since alfd started.", time.Since(d.started).Seconds())
+}
+
+// writeOutputMetrics writes what a TRAP output counts.
+func writeOutputMetrics(m metricWriter, out trap.OutputStats) {
+	m.one("alfd_output_records_total", "counter", "Records sent on the TRAP output.", float64(out.Messages))
+	m.one("alfd_output_dropped_total", "counter", "Records the TRAP output dropped (no reader, or readers too slow for its timeout).", float64(out.Dropped))
+	m.one("alfd_output_clients", "gauge", "Readers connected to the TRAP output.", float64(out.Clients))
+}
+
+// writeMetrics writes what the flow meters, the eBPF programs and the
+// capture sockets count.
+func (in *packetInput) writeMetrics(m metricWriter) {
+	packets, skipped, exported, ringDrops := in.meterStats()
+	m.one("alfd_packets_total", "counter", "Packets the flow meters saw.", float64(packets))
+	m.family("alfd_packets_skipped_total", "counter", "Packets that made no flow, by reason.")
+	for _, r := range flowmeter.SkipReasons() {
+		m.value("alfd_packets_skipped_total", `reason="`+r.String()+`"`, float64(skipped[r.String()]))
+	}
+	m.family("alfd_meter_flows_total", "counter", "Flows the meters ended, by reason.")
+	for _, r := range flowmeter.EndReasons() {
+		m.value("alfd_meter_flows_total", `reason="`+r.String()+`"`, float64(exported[r.String()]))
+	}
+	m.one("alfd_meter_ring_drops_total", "counter", "Flows dropped because a meter's ring to its consumer was full.", float64(ringDrops))
+	if p := in.bpf; p != nil {
+		if c, err := p.Counts(); err == nil {
+			m.family("alfd_bpf_packets_total", "counter", "Packets alfd's eBPF programs saw, by what they did: passed up, filtered out (unwanted port), counted in the kernel's flow table, passed up because the table was full, unparsed.")
+			for _, v := range []struct {
+				name string
+				n    uint64
+			}{{"passed", c.Passed}, {"filtered", c.Dropped}, {"counted", c.Counted}, {"table_full", c.Full}, {"unparsed", c.Unparsed}} {
+				m.value("alfd_bpf_packets_total", `verdict="`+v.name+`"`, float64(v.n))
+			}
+		}
+	}
+	if c := in.capture; c != nil {
+		received, dropped := c.SocketStats()
+		m.one("alfd_capture_received_total", "counter", "Packets the AF_PACKET sockets received, by the kernel's count.", float64(received))
+		m.one("alfd_capture_kernel_drops_total", "counter", "Packets the kernel dropped because a socket's ring was full.", float64(dropped))
+	}
 }

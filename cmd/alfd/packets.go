@@ -420,6 +420,7 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	p.register(fs)
 	outIfc := fs.String("o", "", "output interface (IFC_SPEC), e.g. f:flows.trapcap or u:ipfixprobe")
 	nemeaIfc := fs.String("i", "", "the output interface, as NEMEA modules name their interfaces (the same as -o)")
+	metrics := fs.String("metrics", "", "serve Prometheus metrics of the capture, the meters and the output at http://ADDR/metrics, e.g. :9464")
 	log, err := parseLogged(e, fs, args, &p.pcaps)
 	if err != nil {
 		return err
@@ -442,7 +443,7 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	sent, err := sendFlows(ctx, in, specs[0])
+	sent, err := sendFlows(ctx, in, specs[0], *metrics, log)
 	log.Info("export done", append(in.logArgs(), "output", specs[0].Text, "records", sent)...)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
@@ -451,12 +452,33 @@ func runExport(ctx context.Context, e *env, args []string) error {
 }
 
 // sendFlows runs the input and sends its flows on the output interface; it
-// returns how many were sent.
-func sendFlows(ctx context.Context, in *packetInput, spec trap.IfcSpec) (uint64, error) {
+// returns how many records went out. With metrics, an address, it serves
+// the meters' and the output's counters there in Prometheus's text format
+// while it runs.
+func sendFlows(ctx context.Context, in *packetInput, spec trap.IfcSpec, metrics string, log *slog.Logger) (uint64, error) {
 	w, err := trap.OpenOutput(spec)
 	if err != nil {
 		in.close()
 		return 0, err
+	}
+	if metrics != "" {
+		started := time.Now()
+		serveCtx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer stop()
+		addr, err := serveMetrics(serveCtx, &wg, metrics, log, func(out io.Writer) {
+			m := metricWriter{out}
+			in.writeMetrics(m)
+			writeOutputMetrics(m, w.Stats())
+			m.one("alfd_uptime_seconds", "gauge", "Time since alfd started.", time.Since(started).Seconds())
+		})
+		if err != nil {
+			in.close()
+			w.Close()
+			return 0, err
+		}
+		log.Info("serving metrics", "url", "http://"+addr+"/metrics")
 	}
 	err = in.eachFlow(ctx, func(rec trap.Record) error {
 		if err := w.SetFormat(trap.UniRecFormat(rec.Template())); err != nil {

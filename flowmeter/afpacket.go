@@ -71,8 +71,6 @@ type Capture struct {
 	cfg    AFPacketConfig
 	socks  []*packetSocket
 	meters []*Meter
-	// The sockets' counters, as the kernel reports them.
-	received, dropped atomic.Uint64
 	// The threads the meters run on, while they run (0 otherwise).
 	threads []atomic.Int32
 	// The interface's offloads that merge packets, as of its opening.
@@ -93,8 +91,10 @@ type packetSocket struct {
 	// goes out and as it comes back in; the copy going out is skipped, as
 	// libpcap (tcpdump) skips it.
 	loopback bool
-	// Counters summed over reads (reading them resets the kernel's).
+	// Counters summed over reads (reading them resets the kernel's), by
+	// pollStats, and published for other goroutines.
 	received, dropped uint64
+	counts            struct{ received, dropped atomic.Uint64 }
 	batch             [64]Frame // a block's frames, handed to the meter together
 }
 
@@ -405,7 +405,21 @@ const clockTicks = 100
 // loopback interface the kernel counts each packet twice (going out and
 // coming in); the meters see it once.
 func (c *Capture) SocketStats() (received, dropped uint64) {
-	return c.received.Load(), c.dropped.Load()
+	for _, sc := range c.EachSocket() {
+		received, dropped = received+sc.Received, dropped+sc.Dropped
+	}
+	return received, dropped
+}
+
+// EachSocket returns each socket's counters, as SocketStats sums them, in
+// the order of Meters: a socket that drops while the others do not has a
+// meter too slow for its share of the flows.
+func (c *Capture) EachSocket() []SocketCounts {
+	counts := make([]SocketCounts, len(c.socks))
+	for i, s := range c.socks {
+		counts[i] = SocketCounts{Received: s.counts.received.Load(), Dropped: s.counts.dropped.Load()}
+	}
+	return counts
 }
 
 // Run captures until ctx ends, each meter on a locked thread; it then ends
@@ -525,14 +539,11 @@ func onCPU(cpu int, f func() error) error {
 // pollStats sums the sockets' counters. Run calls it from one goroutine at
 // a time: its ticker's, then, once that has stopped, its own.
 func (c *Capture) pollStats() {
-	var received, dropped uint64
 	for _, s := range c.socks {
 		r, d := s.stats()
-		received += r
-		dropped += d
+		s.counts.received.Store(r)
+		s.counts.dropped.Store(d)
 	}
-	c.received.Store(received)
-	c.dropped.Store(dropped)
 }
 
 // Close closes the sockets of a capture that is not running, and gives

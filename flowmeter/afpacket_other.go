@@ -32,6 +32,7 @@ func OpenAFPacket(AFPacketConfig) (*Capture, error) { return nil, errNoAFPacket 
 
 func (c *Capture) Meters() []*Meter                        { return nil }
 func (c *Capture) SocketStats() (received, dropped uint64) { return 0, 0 }
+func (c *Capture) EachSocket() []SocketCounts              { return nil }
 func (c *Capture) Run(context.Context) error               { return errNoAFPacket }
 func (c *Capture) Close()                                  {}
 func (c *Capture) ThreadCPU() time.Duration                { return 0 }

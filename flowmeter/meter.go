@@ -45,6 +45,13 @@ type Stats struct {
 	Flows        atomic.Int64  // flows in the cache at the last Flush
 }
 
+// SocketCounts are a capture socket's counters, as the kernel reports
+// them: the packets it received, and those it dropped because the
+// socket's ring was full.
+type SocketCounts struct {
+	Received, Dropped uint64
+}
+
 // SkipReasons lists the reasons a frame is skipped, for reports.
 func SkipReasons() []Skip {
 	return []Skip{Truncated, Malformed, NotIP, Fragment, Oversized, UnknownLink}

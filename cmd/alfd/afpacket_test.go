@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -31,8 +32,9 @@ func TestDaemonLiveStopsWithFlowsInCache(t *testing.T) {
 	defer cancel()
 	var logs syncBuffer
 	exited := make(chan error, 1)
+	metrics := freeAddr(t)
 	go netnstest.In(t, pair.B, func() {
-		exited <- run(ctx, []string{"--afpacket", pair.IfB, "--fanout", "2", "--ring-blocks", "8", "--ring-block-size", "256KiB", "--bpf-ports", "tcp:8443", "--bpf-aggregate", "socket", "--bpf-steer", "--workdir", filepath.Join(t.TempDir(), "w"),
+		exited <- run(ctx, []string{"--afpacket", pair.IfB, "--fanout", "2", "--metrics", metrics, "--ring-blocks", "8", "--ring-block-size", "256KiB", "--bpf-ports", "tcp:8443", "--bpf-aggregate", "socket", "--bpf-steer", "--workdir", filepath.Join(t.TempDir(), "w"),
 			"--blacklist", blacklist, "--dpath", d0, "--output", out}, &logs, &logs)
 	})
 	waitFor(t, "alfd to start", 30*time.Second, func() bool { return strings.Contains(logs.String(), "alfd started") })
@@ -98,6 +100,24 @@ func TestDaemonLiveStopsWithFlowsInCache(t *testing.T) {
 		}
 	}()
 	time.Sleep(200 * time.Millisecond)
+
+	// Each socket's and meter's counters, in the daemon's namespace.
+	var body []byte
+	netnstest.In(t, pair.B, func() {
+		c, err := net.Dial("tcp", metrics)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET /metrics HTTP/1.0\r\n\r\n")
+		body, _ = io.ReadAll(c)
+	})
+	for _, want := range []string{`alfd_capture_received_total{socket="1"} `, `alfd_capture_kernel_drops_total{socket="0"} 0`, `alfd_packets_total{meter="1"} `, `alfd_meter_ring_drops_total{meter="0"} 0`} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("the metrics lack %q:\n%s", want, body)
+		}
+	}
 
 	start := time.Now()
 	cancel()

@@ -126,8 +126,13 @@ func writeOutputMetrics(m metricWriter, out trap.OutputStats) {
 // writeMetrics writes what the flow meters, the eBPF programs and the
 // capture sockets count.
 func (in *packetInput) writeMetrics(m metricWriter) {
-	packets, skipped, exported, ringDrops := in.meterStats()
-	m.one("alfd_packets_total", "counter", "Packets the flow meters saw.", float64(packets))
+	_, skipped, exported, _ := in.meterStats()
+	// Each meter's and socket's own counts: one that falls behind the
+	// others has more than its share of the flows.
+	m.family("alfd_packets_total", "counter", "Packets each flow meter saw.")
+	for i, mt := range in.meters {
+		m.value("alfd_packets_total", `meter="`+strconv.Itoa(i)+`"`, float64(mt.Stats().Packets.Load()))
+	}
 	m.family("alfd_packets_skipped_total", "counter", "Packets that made no flow, by reason.")
 	for _, r := range flowmeter.SkipReasons() {
 		m.value("alfd_packets_skipped_total", `reason="`+r.String()+`"`, float64(skipped[r.String()]))
@@ -136,7 +141,10 @@ func (in *packetInput) writeMetrics(m metricWriter) {
 	for _, r := range flowmeter.EndReasons() {
 		m.value("alfd_meter_flows_total", `reason="`+r.String()+`"`, float64(exported[r.String()]))
 	}
-	m.one("alfd_meter_ring_drops_total", "counter", "Flows dropped because a meter's ring to its consumer was full.", float64(ringDrops))
+	m.family("alfd_meter_ring_drops_total", "counter", "Flows each meter dropped because its ring to its consumer was full.")
+	for i, mt := range in.meters {
+		m.value("alfd_meter_ring_drops_total", `meter="`+strconv.Itoa(i)+`"`, float64(mt.Stats().RingDrops.Load()))
+	}
 	if p := in.bpf; p != nil {
 		if c, err := p.Counts(); err == nil {
 			m.family("alfd_bpf_packets_total", "counter", "Packets alfd's eBPF programs saw, by what they did: passed up, filtered out (unwanted port), counted in the kernel's flow table, passed up because the table was full, unparsed.")
@@ -149,8 +157,14 @@ func (in *packetInput) writeMetrics(m metricWriter) {
 		}
 	}
 	if c := in.capture; c != nil {
-		received, dropped := c.SocketStats()
-		m.one("alfd_capture_received_total", "counter", "Packets the AF_PACKET sockets received, by the kernel's count.", float64(received))
-		m.one("alfd_capture_kernel_drops_total", "counter", "Packets the kernel dropped because a socket's ring was full.", float64(dropped))
+		counts := c.EachSocket()
+		m.family("alfd_capture_received_total", "counter", "Packets each AF_PACKET socket received, by the kernel's count (socket i feeds meter i).")
+		for i, sc := range counts {
+			m.value("alfd_capture_received_total", `socket="`+strconv.Itoa(i)+`"`, float64(sc.Received))
+		}
+		m.family("alfd_capture_kernel_drops_total", "counter", "Packets the kernel dropped because a socket's ring was full.")
+		for i, sc := range counts {
+			m.value("alfd_capture_kernel_drops_total", `socket="`+strconv.Itoa(i)+`"`, float64(sc.Dropped))
+		}
 	}
 }

@@ -124,7 +124,7 @@ func TestExportMetrics(t *testing.T) {
 	if _, err := pw.Write(data); err != nil {
 		t.Fatal(err)
 	}
-	packets := "alfd_packets_total " + strconv.Itoa(pcapPackets(t, pcap)) + "\n"
+	packets := `alfd_packets_total{meter="0"} ` + strconv.Itoa(pcapPackets(t, pcap)) + "\n"
 	var body string
 	waitFor(t, "the metrics to count every packet", 10*time.Second, func() bool {
 		resp, err := http.Get("http://" + addr + "/metrics")

@@ -69,10 +69,12 @@ func checkJSONCounts(v any, size int) error {
 		}
 	case map[string]any:
 		for key, x := range v {
+			// Keys in any case: Go's JSON decoder, which leaves uses,
+			// matches them so.
 			switch n, isNum := x.(float64); {
-			case (key == "num_leaves" || key == "num_cat") && isNum && (n < 0 || n > float64(size)/2):
+			case (strings.EqualFold(key, "num_leaves") || strings.EqualFold(key, "num_cat")) && isNum && (n < 0 || n > float64(size)/2):
 				return fmt.Errorf("LightGBM JSON: %w", errCount(key, uint64(max(n, 0)), size))
-			case key == "threshold":
+			case strings.EqualFold(key, "threshold"):
 				if t, ok := x.(string); ok {
 					for _, c := range strings.Split(t, "||") {
 						if c, err := strconv.ParseInt(c, 10, 64); err == nil && (c < 0 || c > maxCategory) {

@@ -126,6 +126,7 @@ func TestBadModelFiles(t *testing.T) {
 		// Counts no file of their size could hold: leaves would allocate them.
 		{"LightGBM text, a billion leaves", strings.Replace(text, "\nnum_leaves=", "\nnum_leaves=+1000000000\nx=", 1), "num_leaves of 1000000000, more than"},
 		{"LightGBM JSON, a billion leaves", strings.Replace(lightgbmJSON, `"num_leaves":2`, `"num_leaves":1e9`, 1), "num_leaves of 1000000000, more than"},
+		{"LightGBM JSON, a billion leaves in a key of other case", strings.Replace(lightgbmJSON, `"num_leaves":2`, `"Num_Leaves":1e9`, 1), "Num_Leaves of 1000000000, more than"},
 		{"LightGBM JSON, category 2^40", strings.Replace(lightgbmJSON, `"threshold":10,"decision_type":"<="`, `"threshold":"1||1099511627776","decision_type":"=="`, 1), "category 1099511627776"},
 		// Found by FuzzLoadEnsemble: children that lead back up the tree.
 		{"LightGBM cycle", "tree\nversion=v2\nnum_class=1\nnum_tree_per_iteration=1\n0\nmax_feature_idx=0\nobjective=binary sigmoid:1\n0\ntree_sizes= 0\n\nnum_leaves=7\nnum_cat=0\nsplit_feature=0 0 0 0\n0\nthreshold=0 0 0 0\ndecision_type=0 0 0 0\nleft_child=1 1 1 -1\nright_child=1 2 3 -1\nleaf_value=0\n0\n0\n\n\n0\nnum_leaves=1\nnum_cat=0\n6\n0\n0\ndecision_type=0\nleft_child=2 \nright_child=4 \nleaf_value=0", "reached twice from the root"},

@@ -5,7 +5,7 @@
 // ipfixprobe's timeouts and end-of-flow rules, the per-packet information
 // of the first 30 packets (ipfixprobe's pstats plugin) and the TLS server
 // name (its tls plugin), and the inputs that feed it: pcap and pcapng
-// files, and AF_PACKET (TPACKET_V3 rings read in place, with eBPF filters
+// files or standard input, and AF_PACKET (TPACKET_V3 rings read in place, with eBPF filters
 // and steering when given) with a fanout group, one meter per core.
 // Finished flows leave each meter through a lock-free single-producer ring
 // that passes their records, not copies: a record comes back to the meter

@@ -95,8 +95,14 @@ type packetSocket struct {
 	// pollStats, and published for other goroutines.
 	received, dropped uint64
 	counts            struct{ received, dropped atomic.Uint64 }
-	batch             [64]Frame // a block's frames, handed to the meter together
+	// The drops pollStats last warned of, and when.
+	warnedDrops uint64
+	warnedAt    time.Time
+	batch       [64]Frame // a block's frames, handed to the meter together
 }
+
+// dropWarnEvery is how often at most a socket's drops are warned of.
+const dropWarnEvery = time.Minute
 
 // maxBlockSize and maxRingBytes bound a socket's ring where the kernel's
 // request (32-bit sizes and frame counts) or the mapping would overflow.
@@ -539,10 +545,15 @@ func onCPU(cpu int, f func() error) error {
 // pollStats sums the sockets' counters. Run calls it from one goroutine at
 // a time: its ticker's, then, once that has stopped, its own.
 func (c *Capture) pollStats() {
-	for _, s := range c.socks {
+	for i, s := range c.socks {
 		r, d := s.stats()
 		s.counts.received.Store(r)
 		s.counts.dropped.Store(d)
+		if d > s.warnedDrops && time.Since(s.warnedAt) >= dropWarnEvery {
+			c.cfg.Log.Warn("the kernel dropped packets: a meter fell behind and its socket's ring filled; more --fanout, a larger ring (--ring-blocks) or eBPF pre-aggregation would help",
+				"interface", c.cfg.Interface, "socket", i, "dropped", d-s.warnedDrops, "dropped_total", d)
+			s.warnedDrops, s.warnedAt = d, time.Now()
+		}
 	}
 }
 

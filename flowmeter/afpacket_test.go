@@ -367,6 +367,38 @@ func TestAFPacketPinsMeters(t *testing.T) {
 	}
 }
 
+// TestAFPacketWarnsOfDrops: when the kernel drops packets because a
+// socket's ring is full (here: a ring of two small blocks, filled before
+// the capture reads it), the capture warns once, naming the socket and
+// the count, and not again within the minute.
+func TestAFPacketWarnsOfDrops(t *testing.T) {
+	pair := netnstest.NewPair(t, 0)
+	var logs bytes.Buffer
+	capture := openIn(t, pair.B, AFPacketConfig{Interface: pair.IfB, BlockSize: 4096, NumBlocks: 2,
+		Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	netnstest.In(t, pair.A, func() {
+		c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(pair.AddrB, 5000)))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		for range 2000 {
+			c.Write([]byte("more than the ring holds"))
+		}
+	})
+	stop := start(capture)
+	time.Sleep(2500 * time.Millisecond) // two of pollStats' rounds, and a last at the end
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	_, dropped := capture.SocketStats()
+	warnings := strings.Count(logs.String(), "the kernel dropped packets")
+	if dropped < 1000 || warnings != 1 || !strings.Contains(logs.String(), fmt.Sprintf("socket=0 dropped=%d dropped_total=%d", dropped, dropped)) {
+		t.Errorf("%d dropped, %d warnings:\n%s", dropped, warnings, logs.String())
+	}
+}
+
 // TestAFPacketRingOnMeterNode: on a host of several NUMA nodes, each
 // socket's ring is in the memory of the node its meter is pinned to, where
 // the meter reads it. It skips on a host of one node.

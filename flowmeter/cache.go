@@ -98,7 +98,11 @@ type cache struct {
 	ring        *Ring
 	c           *counters
 	agg         Aggregator // nil without pre-aggregation
-	unmap       func()     // gives back the memory of slots, flows and free; nil for Go memory
+	// waitRoom, when set, is called while the ring is full before a flow
+	// would be dropped: an input that can wait (a file) waits there for
+	// its consumer; a live capture cannot, and drops.
+	waitRoom func()
+	unmap    func() // gives back the memory of slots, flows and free; nil for Go memory
 }
 
 // slot is a place in a line: which flow is there, and enough to pass it by
@@ -170,15 +174,19 @@ func (k *cache) takeRecord() uint32 {
 	return r
 }
 
-// nextRecord is the record takeRecord would likely return.
-func (k *cache) nextRecord() uint32 {
+// prefetchNextRecord fetches the record takeRecord would likely return
+// next, if there is one: with the cache full and the consumer behind,
+// every record may be in use until an export gives one back.
+func (k *cache) prefetchNextRecord() {
+	r := k.unused
 	if n := len(k.free); n > 0 {
-		return k.free[n-1]
+		r = k.free[n-1]
+	} else if released, ok := k.ring.peekReleased(); ok {
+		r = released
 	}
-	if r, ok := k.ring.peekReleased(); ok {
-		return r
+	if int(r) < len(k.flows) {
+		prefetch(unsafe.Pointer(&k.flows[r]), 4)
 	}
-	return k.unused
 }
 
 // giveRecord returns a record no flow needs.
@@ -321,7 +329,7 @@ func (k *cache) prefetchFlow(h uint64) {
 	if full {
 		prefetch(unsafe.Pointer(&k.flows[k.slots[start+k.cfg.LineSize-1].flow]), 1)
 	}
-	prefetch(unsafe.Pointer(&k.flows[k.nextRecord()]), 4)
+	k.prefetchNextRecord()
 }
 
 // scanTag returns the first slot of the line at start whose tag is t, or
@@ -382,7 +390,7 @@ func (k *cache) create(t uint16, start int, now int64, p *Packet) {
 	k.slots[free] = slot{tag: t, lastSec: uint16(now), flow: k.takeRecord()}
 	// The next new flow's record, released by the consumer a while ago,
 	// is fetched while this one goes on.
-	prefetch(unsafe.Pointer(&k.flows[k.nextRecord()]), 4)
+	k.prefetchNextRecord()
 	f := &k.flows[k.slots[free].flow]
 	f.key = p.Key
 	f.first, f.last = p.TimeMicros, p.TimeMicros
@@ -454,6 +462,9 @@ func (k *cache) export(s int, reason EndReason) {
 	f.end = reason
 	k.c.exported[reason]++
 	k.slots[s].tag = 0
+	if k.waitRoom != nil && k.ringFull() {
+		k.waitRoom()
+	}
 	if rec := k.slots[s].flow; k.ringFull() {
 		k.ring.dropped.Add(1)
 		k.giveRecord(rec)

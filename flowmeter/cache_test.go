@@ -5,11 +5,16 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
 )
 
 // cacheRig drives a cache with hand-made packets.
@@ -455,6 +460,107 @@ func TestRingDropsWhenFull(t *testing.T) {
 	}
 	if n != 4 || m.Stats().RingDrops.Load() != 6 || m.Stats().Exported[EndForced].Load() != 10 {
 		t.Errorf("%d flows through, %d dropped", n, m.Stats().RingDrops.Load())
+	}
+}
+
+// TestCacheAndRingFull: with the cache full and the ring full of flows the
+// consumer has not released (it fell behind), every record is in use;
+// new flows still push old ones out, which are dropped and counted, one
+// frame at a time or fetched ahead.
+func TestCacheAndRingFull(t *testing.T) {
+	for _, ahead := range []bool{false, true} {
+		m, err := NewMeter(Config{Cache: CacheConfig{Size: 16, LineSize: 16}, RingSize: 4}, LinkEthernet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		if ahead {
+			m.crowdedFlows = 0
+		}
+		frames := make([]Frame, 100)
+		for i := range frames {
+			frames[i] = Frame{Data: tcpFrame(uint16(i+1), 10), Micros: 100e6 + int64(i), WireLen: 64}
+		}
+		m.Frames(frames)
+		m.Flush()
+		st := m.Stats()
+		if st.Created.Load() != 100 || st.Exported[EndNoResources].Load() != 84 || st.RingDrops.Load() != 80 || st.Flows.Load() != 16 {
+			t.Errorf("ahead %v: %d created, %d pushed out, %d dropped, %d in the cache; want 100, 84, 80, 16",
+				ahead, st.Created.Load(), st.Exported[EndNoResources].Load(), st.RingDrops.Load(), st.Flows.Load())
+		}
+		n := 0
+		for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {
+			if f.packets != [2]uint32{1, 0} {
+				t.Errorf("ahead %v: flow %+v", ahead, f)
+			}
+			n++
+		}
+		if n != 4 {
+			t.Errorf("ahead %v: %d flows in the ring, want 4", ahead, n)
+		}
+	}
+}
+
+// TestPcapWaitsForConsumer: a file can wait, so a meter reading one waits
+// for a consumer that falls behind instead of dropping flows: every flow of
+// a capture that overflows the cache and the ring arrives, in batches
+// fetched ahead or one frame at a time.
+func TestPcapWaitsForConsumer(t *testing.T) {
+	var file bytes.Buffer
+	w := pcapgo.NewWriter(&file)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	const flows = 500
+	for i := range flows {
+		fr := tcpFrame(uint16(i+1), 10)
+		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: time.UnixMicro(100e6 + int64(i)), CaptureLength: len(fr), Length: len(fr)}, fr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, crowded := range []int64{0, math.MaxInt64} {
+		m, err := NewMeter(Config{Cache: CacheConfig{Size: 16, LineSize: 16}, RingSize: 4}, LinkEthernet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		m.crowdedFlows = crowded
+		r, err := newPcapReader("flows.pcap", bytes.NewReader(file.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A consumer slower than the meter, on a goroutine of its own.
+		got := make(chan int)
+		done := make(chan struct{})
+		go func() {
+			n := 0
+			for {
+				for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {
+					n++
+					time.Sleep(20 * time.Microsecond)
+				}
+				m.Ring().Release()
+				select {
+				case <-done:
+					for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {
+						n++
+					}
+					got <- n
+					return
+				default:
+					time.Sleep(100 * time.Microsecond)
+				}
+			}
+		}()
+		if err := m.ReadPcap(context.Background(), r, false); err != nil {
+			t.Fatal(err)
+		}
+		m.Finish(context.Background())
+		m.Flush()
+		close(done)
+		if n := <-got; n != flows || m.Stats().RingDrops.Load() != 0 {
+			t.Errorf("crowded at %d flows: %d of %d flows arrived, %d dropped", crowded, n, flows, m.Stats().RingDrops.Load())
+		}
 	}
 }
 

@@ -223,11 +223,16 @@ func (m *Meter) Expire(micros int64) {
 // the ring is full it publishes and waits for the consumer while ctx
 // lasts; after that, flows that do not fit are dropped and counted.
 func (m *Meter) Finish(ctx context.Context) {
-	m.FinishWith(func() {
-		for m.cache.ringFull() && ctx.Err() == nil {
-			time.Sleep(100 * time.Microsecond)
-		}
-	})
+	m.FinishWith(func() { m.waitForRoom(ctx) })
+}
+
+// waitForRoom publishes the ring and waits until the consumer has made room
+// in it, or ctx ends.
+func (m *Meter) waitForRoom(ctx context.Context) {
+	m.ring.publish()
+	for m.cache.ringFull() && ctx.Err() == nil {
+		time.Sleep(100 * time.Microsecond)
+	}
 }
 
 // FinishWith exports every flow in the cache, publishing and calling room

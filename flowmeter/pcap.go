@@ -221,8 +221,12 @@ func (m *Meter) ReadPcaps(ctx context.Context, paths []string, pace bool) error 
 // capture would deliver them. It does not end the flows: call m.Finish
 // after the last file. When the cache is crowded, frames are copied (the
 // reader reuses its buffer) and metered in batches, so that Frames can
-// fetch ahead.
+// fetch ahead. A file can wait: when the ring is full, the meter waits for
+// its consumer (while ctx lasts) rather than drop flows as a live capture
+// does.
 func (m *Meter) ReadPcap(ctx context.Context, r *PcapReader, pace bool) error {
+	m.cache.waitRoom = func() { m.waitForRoom(ctx) }
+	defer func() { m.cache.waitRoom = nil }()
 	m.dec.Link = r.Link()
 	var startCapture int64
 	var startWall time.Time

@@ -95,10 +95,11 @@ type packetSocket struct {
 	// pollStats, and published for other goroutines.
 	received, dropped uint64
 	counts            struct{ received, dropped atomic.Uint64 }
-	// The drops pollStats last warned of, and when.
-	warnedDrops uint64
-	warnedAt    time.Time
-	batch       [64]Frame // a block's frames, handed to the meter together
+	// The drops pollStats last warned of, and when: the kernel's, and the
+	// flows the meter's ring had no room for.
+	warnedDrops, warnedRingDrops uint64
+	warnedAt, warnedRingAt       time.Time
+	batch                        [64]Frame // a block's frames, handed to the meter together
 }
 
 // dropWarnEvery is how often at most a socket's drops are warned of.
@@ -553,6 +554,11 @@ func (c *Capture) pollStats() {
 			c.cfg.Log.Warn("the kernel dropped packets: a meter fell behind and its socket's ring filled; more --fanout, a larger ring (--ring-blocks) or eBPF pre-aggregation would help",
 				"interface", c.cfg.Interface, "socket", i, "dropped", d-s.warnedDrops, "dropped_total", d)
 			s.warnedDrops, s.warnedAt = d, time.Now()
+		}
+		if d := c.meters[i].ring.Dropped(); d > s.warnedRingDrops && time.Since(s.warnedRingAt) >= dropWarnEvery {
+			c.cfg.Log.Warn("flows dropped: the consumer of a meter's flows (its classifier) fell behind and the meter's ring filled",
+				"interface", c.cfg.Interface, "meter", i, "dropped", d-s.warnedRingDrops, "dropped_total", d)
+			s.warnedRingDrops, s.warnedRingAt = d, time.Now()
 		}
 	}
 }

@@ -9,7 +9,11 @@
 // and steering when given) with a fanout group, one meter per core.
 // Finished flows leave each meter through a lock-free single-producer ring
 // that passes their records, not copies: a record comes back to the meter
-// once the consumer has released it.
+// once the consumer has released it. When the consumer falls behind and
+// the ring is full, a live capture's meter drops the flow and counts it,
+// never waiting: the kernel would drop packets meanwhile. A file's meter
+// waits instead (ReadPcap): a file can wait, and the same file then gives
+// the same flows however fast its consumer is.
 //
 // With many flows in the cache, every packet waits for memory: for its
 // line of the cache, then for its flow's record. Meter.Frames works on

@@ -8,9 +8,12 @@ BENCHTIME ?= 1s
 
 .PHONY: build test vet bench bench-all fuzz run clean generate check-generate
 
-# One static binary, to copy to a capture host as it is.
+# One static binary, to copy to a capture host as it is, stamped with its
+# commit (alfd version) where git tells it: it may refuse a checkout
+# another user owns, and then the binary goes without.
+BUILD := CGO_ENABLED=0 $(GO) build -o $(BIN)
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/alfd
+	@$(BUILD) -buildvcs=auto ./cmd/alfd 2>/dev/null || $(BUILD) -buildvcs=false ./cmd/alfd
 
 vet:
 	$(GO) vet ./...

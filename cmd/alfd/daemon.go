@@ -453,7 +453,7 @@ func newDaemon(ctx context.Context, c *daemonConfig, e *env, log *slog.Logger) (
 		return nil, err
 	}
 	m := d.slot.Load()
-	log.Info("alfd started", "input", inName, "classifiers", len(d.sources), "model", m.Path, "model_version", m.Version,
+	log.Info("alfd started", "version", version(), "input", inName, "classifiers", len(d.sources), "model", m.Path, "model_version", m.Version,
 		"query_strategy", c.strategy, "db_rows", d.learner.DB().Len())
 	pc := classify.Config{Set: set, Slot: &d.slot, Learner: d.learner, BatchSize: c.batch,
 		GenerationFlows: c.generationFlows, GenerationTime: c.generationTime, Seed: c.seed, Log: log}

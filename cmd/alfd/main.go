@@ -51,6 +51,7 @@ var commands = []command{
 	{"generate", "write seeded synthetic DoH and HTTPS flows, with a drift, to a TRAP interface", runGenerate},
 	{"flows", "meter packets (pcap files or a live interface) into flows, as ipfixprobe would, and print them", runFlows},
 	{"export", "meter packets into flows and send them as UniRec on a TRAP interface, in ipfixprobe's stead", runExport},
+	{"version", "print alfd's version, the commit it was built from and Go's version", runVersion},
 }
 
 // run is main without the process: tests call it.
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch {
 	case len(args) == 0 || args[0] == "help":
 		return runDaemon(ctx, e, []string{"-h"})
+	case args[0] == "--version" || args[0] == "-version":
+		return runVersion(ctx, e, args[1:])
 	case strings.HasPrefix(args[0], "-"):
 		// Options first: alfd itself, as NEMEA modules and ALF start.
 		return runDaemon(ctx, e, args)

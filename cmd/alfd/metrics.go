@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -114,6 +115,8 @@ func (d *daemon) writeMetrics(w io.Writer) {
 		d.packets.writeMetrics(m)
 	}
 	m.one("alfd_uptime_seconds", "gauge", "Time since alfd started.", time.Since(d.started).Seconds())
+	m.family("alfd_build_info", "gauge", "The build alfd runs: its version, commit and Go's version.")
+	m.value("alfd_build_info", `version="`+strings.ReplaceAll(version(), `"`, `'`)+`"`, 1)
 }
 
 // writeOutputMetrics writes what a TRAP output counts.

@@ -55,7 +55,8 @@ type Config struct {
 	// QueueSize bounds the queue from the fast path (default 65536).
 	QueueSize int
 	// PoolSize bounds the candidates a generation keeps (default 10 times
-	// query_nmax, at least 1000): the best by the strategy's own score.
+	// query_nmax, at least 1000): the best by the strategy's own score, or
+	// under RAL, which asks as its budget lets it, the first it asks for.
 	PoolSize int
 	// SwapMargin: a new model replaces the running one unless its macro F1
 	// on the held-out split is lower by more than this.
@@ -102,6 +103,7 @@ type Report struct {
 	NewInDB      int                         `json:"new_in_db"`
 	DBSize       int                         `json:"db_size"`
 	QueueDrops   uint64                      `json:"queue_drops"`
+	RALPoolFull  uint64                      `json:"ral_pool_full,omitempty"`
 	ModelVersion uint32                      `json:"model_version"`
 	Swapped      bool                        `json:"swapped"`
 	Metrics      map[string]evaluate.Metrics `json:"metrics"`
@@ -127,7 +129,10 @@ type Learner struct {
 	queue   chan Candidate
 	genEnd  chan generationEnd
 	dropped atomic.Uint64
-	asked   atomic.Uint64
+	// ralPoolFull counts the flows RAL chose to ask that a full pool
+	// turned away (its budget counted them all the same).
+	ralPoolFull atomic.Uint64
+	asked       atomic.Uint64
 	// floor is the weakest key in a full pool (float64 bits), so that
 	// gates offer only flows that would get in; -Inf while it has room.
 	floor atomic.Uint64
@@ -277,6 +282,10 @@ func (l *Learner) Offer(c *Candidate) bool {
 // Dropped is the number of flows the full queue turned away.
 func (l *Learner) Dropped() uint64 { return l.dropped.Load() }
 
+// RALPoolFull is the number of flows RAL chose to ask that the
+// generation's full pool turned away.
+func (l *Learner) RALPoolFull() uint64 { return l.ralPoolFull.Load() }
+
 // Asked is the number of flows the oracle was asked about since New.
 func (l *Learner) Asked() uint64 { return l.asked.Load() }
 
@@ -414,7 +423,7 @@ func (l *Learner) add(c *Candidate) {
 		l.siftDown(0)
 		l.setFloor(l.pool[0].Key)
 	case l.strategy == nil:
-		l.dropped.Add(1)
+		l.ralPoolFull.Add(1)
 	}
 }
 
@@ -457,7 +466,7 @@ func (l *Learner) Generation(ctx context.Context, s GenerationStats) (*Report, e
 	start := time.Now()
 	l.state.Generation++
 	r := &Report{Generation: l.state.Generation, Time: start, Flows: s.Flows, Candidates: len(l.pool),
-		QueueDrops: l.dropped.Load(), Metrics: map[string]evaluate.Metrics{}}
+		QueueDrops: l.dropped.Load(), RALPoolFull: l.ralPoolFull.Load(), Metrics: map[string]evaluate.Metrics{}}
 	running := l.slot.Load()
 
 	// Query: pick, label, grow D_i.

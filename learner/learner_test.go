@@ -219,6 +219,28 @@ func TestGateAndPoolKeepTheBest(t *testing.T) {
 	}
 }
 
+// TestRALPoolFull: RAL's pool keeps the first flows it asks for; those a
+// full pool turns away are counted apart from the queue's drops.
+func TestRALPoolFull(t *testing.T) {
+	d0, oracle, _ := synthSetup(t)
+	var slot infer.Slot
+	l, err := New(context.Background(), Config{ID: "t", WorkDir: t.TempDir(), Model: "committee", FeatureSet: features.SetALF,
+		Strategy: "ral", Params: query.Params{NMax: 5}, PoolSize: 10, MaxDBSize: 2000,
+		D0: d0, Oracle: oracle, Seed: 3}, &slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 25 {
+		c := Candidate{}
+		c.S.Uncertainty = float64(i)
+		l.Add(&c)
+	}
+	if len(l.pool) != 10 || l.pool[0].S.Uncertainty != 0 || l.RALPoolFull() != 15 || l.Dropped() != 0 {
+		t.Errorf("pool of %d (first %v), %d turned away, %d queue drops; want 10 (first 0), 15, 0",
+			len(l.pool), l.pool[0].S.Uncertainty, l.RALPoolFull(), l.Dropped())
+	}
+}
+
 // TestRunGenerationWaits: an offline input's generations run one by one,
 // each with the flows offered before it ended, none merged.
 func TestRunGenerationWaits(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -107,7 +108,7 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.swapMargin, "swap-margin", 0, "a new model replaces the running one unless its F1 on unseen rows is lower by more than this")
 	fs.Uint64Var(&c.seed, "seed", 1, "random seed of the learner and the query strategy")
 	fs.IntVar(&c.queueSize, "queue", 1<<16, "flows the fast path may hand the learner before it drops them (counted)")
-	fs.IntVar(&c.poolSize, "pool", 0, "candidates a generation keeps, the best by the strategy's score (default 10 times --query_nmax, at least 1000)")
+	fs.IntVar(&c.poolSize, "pool", 0, "candidates a generation keeps, the best by the strategy's score (default 10 times --query_nmax, at least 1000; ral: twice --budget's share of a generation)")
 	fs.IntVar(&c.batch, "batch", 256, "flows scored together")
 	fs.DurationVar(&c.blacklistReload, "blacklist-reload", 30*time.Second, "check the blacklist file this often and reload it when it changed (0: never); SIGHUP reloads it at once")
 	fs.DurationVar(&c.progress, "progress", time.Second, "how often to show progress on standard error for file inputs (0: never)")
@@ -366,9 +367,20 @@ func (c *daemonConfig) learnerConfig(set features.Set, oracle annotate.Oracle, l
 	return learner.Config{
 		ID: c.id, WorkDir: c.workdir, Model: c.model, FeatureSet: set,
 		Strategy: c.strategy, Params: p, Postprocessor: c.postprocessor, MaxDBSize: c.maxDBSize,
-		D0: c.dpath, Oracle: oracle, QueueSize: c.queueSize, PoolSize: c.poolSize,
+		D0: c.dpath, Oracle: oracle, QueueSize: c.queueSize, PoolSize: c.pool(),
 		SwapMargin: c.swapMargin, CPUs: learnerCPUs, Seed: c.seed, Log: log,
 	}, nil
+}
+
+// pool is --pool, or for RAL, which asks as its budget lets it rather than
+// --query_nmax, room for twice the budget's share of a generation (at
+// least 1000), so that the pool does not turn its questions away.
+func (c *daemonConfig) pool() int {
+	if c.poolSize != 0 || c.strategy != "ral" {
+		return c.poolSize
+	}
+	perGeneration := float64(cmp.Or(c.generationFlows, alfBatchRecords))
+	return max(1000, int(math.Ceil(2*c.budget*perGeneration)))
 }
 
 func newDaemon(ctx context.Context, c *daemonConfig, e *env, log *slog.Logger) (_ *daemon, err error) {
@@ -570,6 +582,9 @@ func (d *daemon) summary() {
 		"bad_input", st.BadInput.Load(), "offered", st.Offered.Load(), "queue_drops", d.learner.Dropped(),
 		"seconds", fmt.Sprintf("%.1f", elapsed.Seconds()),
 		"records_per_second", fmt.Sprintf("%.0f", float64(st.Records.Load())/max(busy, 1e-3))}
+	if d.cfg.strategy == "ral" {
+		args = append(args, "ral_pool_full", d.learner.RALPoolFull())
+	}
 	if r := d.learner.LastReport(); r != nil {
 		args = append(args, "generation", r.Generation, "model_version", r.ModelVersion, "db_rows", r.DBSize)
 	}

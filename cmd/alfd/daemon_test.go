@@ -452,3 +452,27 @@ func buildAlfd(t *testing.T) string {
 	}
 	return bin
 }
+
+// TestRALPool: RAL, which asks as its budget lets it, gets a pool of twice
+// its budget's share of a generation (at least 1000) unless --pool says;
+// other strategies keep the learner's default (10 times --query_nmax).
+func TestRALPool(t *testing.T) {
+	for _, tc := range []struct {
+		strategy   string
+		budget     float64
+		genFlows   uint64
+		pool, want int
+	}{
+		{"ral", 0.05, 50000, 0, 5000},
+		{"ral", 0.05, 0, 0, 5000}, // generations only at a stream's end: ALF's batch
+		{"ral", 0.05, 5000, 0, 1000},
+		{"ral", 0.2, 50000, 0, 20000},
+		{"ral", 0.05, 50000, 300, 300},
+		{"uncertainty_unranked", 0.05, 50000, 0, 0},
+	} {
+		c := daemonConfig{strategy: tc.strategy, budget: tc.budget, generationFlows: tc.genFlows, poolSize: tc.pool}
+		if got := c.pool(); got != tc.want {
+			t.Errorf("%+v: pool %d, want %d", tc, got, tc.want)
+		}
+	}
+}

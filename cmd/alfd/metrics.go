@@ -90,6 +90,7 @@ func (d *daemon) writeMetrics(w io.Writer) {
 	m.one("alfd_flows_labelled_total", "counter", "Classified flows the dry run's oracle labelled.", float64(st.Labelled.Load()))
 	m.one("alfd_learner_offered_total", "counter", "Flows handed to the learner as candidates.", float64(st.Offered.Load()))
 	m.one("alfd_learner_queue_drops_total", "counter", "Candidates dropped because the learner's queue was full.", float64(d.learner.Dropped()))
+	m.one("alfd_learner_ral_pool_full_total", "counter", "Flows RAL chose to ask that a generation's full pool turned away.", float64(d.learner.RALPoolFull()))
 	m.one("alfd_queries_total", "counter", "Flows the oracle was asked about.", float64(d.learner.Asked()))
 	m.one("alfd_generations_ended_total", "counter", "Generations the fast path ended.", float64(st.Generations.Load()))
 	if d.trapOut != nil {

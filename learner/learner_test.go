@@ -180,14 +180,7 @@ func TestConfigErrors(t *testing.T) {
 // order: the pool ends with exactly the most uncertain, and once it is
 // full the gate turns away the flows that would not get in.
 func TestGateAndPoolKeepTheBest(t *testing.T) {
-	d0, oracle, _ := synthSetup(t)
-	var slot infer.Slot
-	l, err := New(context.Background(), Config{ID: "t", WorkDir: t.TempDir(), Model: "single", FeatureSet: features.SetALF,
-		Strategy: "uncertainty_unranked", Params: query.Params{NMax: 5}, PoolSize: 10, MaxDBSize: 2000,
-		D0: d0, Oracle: oracle, Seed: 3}, &slot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := newPoolLearner(t, "single", "uncertainty_unranked")
 	gate := l.NewGate(1)
 	offered := 0
 	for _, i := range rand.New(rand.NewPCG(7, 7)).Perm(1000) {
@@ -219,17 +212,25 @@ func TestGateAndPoolKeepTheBest(t *testing.T) {
 	}
 }
 
-// TestRALPoolFull: RAL's pool keeps the first flows it asks for; those a
-// full pool turns away are counted apart from the queue's drops.
-func TestRALPoolFull(t *testing.T) {
+// newPoolLearner is a learner of the model and strategy whose generations
+// keep a pool of 10 candidates.
+func newPoolLearner(t *testing.T, model, strategy string) *Learner {
+	t.Helper()
 	d0, oracle, _ := synthSetup(t)
 	var slot infer.Slot
-	l, err := New(context.Background(), Config{ID: "t", WorkDir: t.TempDir(), Model: "committee", FeatureSet: features.SetALF,
-		Strategy: "ral", Params: query.Params{NMax: 5}, PoolSize: 10, MaxDBSize: 2000,
+	l, err := New(context.Background(), Config{ID: "t", WorkDir: t.TempDir(), Model: model, FeatureSet: features.SetALF,
+		Strategy: strategy, Params: query.Params{NMax: 5}, PoolSize: 10, MaxDBSize: 2000,
 		D0: d0, Oracle: oracle, Seed: 3}, &slot)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return l
+}
+
+// TestRALPoolFull: RAL's pool keeps the first flows it asks for; those a
+// full pool turns away are counted apart from the queue's drops.
+func TestRALPoolFull(t *testing.T) {
+	l := newPoolLearner(t, "committee", "ral")
 	for i := range 25 {
 		c := Candidate{}
 		c.S.Uncertainty = float64(i)

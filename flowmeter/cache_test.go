@@ -11,10 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 )
 
 // cacheRig drives a cache with hand-made packets.
@@ -506,18 +502,14 @@ func TestCacheAndRingFull(t *testing.T) {
 // a capture that overflows the cache and the ring arrives, in batches
 // fetched ahead or one frame at a time.
 func TestPcapWaitsForConsumer(t *testing.T) {
-	var file bytes.Buffer
-	w := pcapgo.NewWriter(&file)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
 	const flows = 500
+	var p preloaded
 	for i := range flows {
 		fr := tcpFrame(uint16(i+1), 10)
-		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: time.UnixMicro(100e6 + int64(i)), CaptureLength: len(fr), Length: len(fr)}, fr); err != nil {
-			t.Fatal(err)
-		}
+		p.frames, p.micros, p.wire = append(p.frames, fr), append(p.micros, 100e6+int64(i)), append(p.wire, len(fr))
 	}
+	var file bytes.Buffer
+	writePcap(t, &file, p)
 	for _, crowded := range []int64{0, math.MaxInt64} {
 		m, err := NewMeter(Config{Cache: CacheConfig{Size: 16, LineSize: 16}, RingSize: 4}, LinkEthernet)
 		if err != nil {

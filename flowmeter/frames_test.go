@@ -3,6 +3,7 @@ package flowmeter
 import (
 	"bytes"
 	"context"
+	"io"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -117,16 +118,7 @@ func TestFramesLikePacket(t *testing.T) {
 func TestReadPcapBatched(t *testing.T) {
 	mix := variedMix(rand.New(rand.NewPCG(9, 10)))
 	var file bytes.Buffer
-	w := pcapgo.NewWriter(&file)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
-	for i, fr := range mix.frames {
-		ci := gopacket.CaptureInfo{Timestamp: time.UnixMicro(mix.micros[i]), CaptureLength: len(fr), Length: mix.wire[i]}
-		if err := w.WritePacket(ci, fr); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writePcap(t, &file, mix)
 	var flows [2][]Flow
 	for k, crowded := range []int64{0, math.MaxInt64} {
 		m, err := NewMeter(Config{Cache: CacheConfig{Size: 1 << 12}, RingSize: 1 << 16}, LinkEthernet)
@@ -156,6 +148,21 @@ func TestReadPcapBatched(t *testing.T) {
 	for i := range flows[0] {
 		if flows[0][i] != flows[1][i] {
 			t.Fatalf("flow %d differs", i)
+		}
+	}
+}
+
+// writePcap writes p's frames to w as a pcap of Ethernet frames.
+func writePcap(t testing.TB, w io.Writer, p preloaded) {
+	t.Helper()
+	pw := pcapgo.NewWriter(w)
+	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	for i, fr := range p.frames {
+		ci := gopacket.CaptureInfo{Timestamp: time.UnixMicro(p.micros[i]), CaptureLength: len(fr), Length: p.wire[i]}
+		if err := pw.WritePacket(ci, fr); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

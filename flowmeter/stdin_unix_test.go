@@ -7,10 +7,6 @@ import (
 	"os"
 	"testing"
 	"time"
-
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 )
 
 // TestReadPcapsFromAPipe reads a capture from standard input, a pipe whose
@@ -28,18 +24,13 @@ func TestReadPcapsFromAPipe(t *testing.T) {
 	stdinFD = int(pr.Fd())
 	defer func() { stdinFD = was }()
 
-	w := pcapgo.NewWriter(pw)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
 	const packets = 5
+	var p preloaded
 	for i := range packets {
 		fr := tcpFrame(40000, 100)
-		ci := gopacket.CaptureInfo{Timestamp: time.UnixMicro(1_700_000_000_000_000 + int64(i)), CaptureLength: len(fr), Length: len(fr) + 100}
-		if err := w.WritePacket(ci, fr); err != nil {
-			t.Fatal(err)
-		}
+		p.frames, p.micros, p.wire = append(p.frames, fr), append(p.micros, 1_700_000_000_000_000+int64(i)), append(p.wire, len(fr)+100)
 	}
+	writePcap(t, pw, p)
 	m, err := NewMeter(Config{}, LinkEthernet)
 	if err != nil {
 		t.Fatal(err)

@@ -99,8 +99,9 @@ type cache struct {
 	c           *counters
 	agg         Aggregator // nil without pre-aggregation
 	// waitRoom, when set, is called while the ring is full before a flow
-	// would be dropped: an input that can wait (a file) waits there for
-	// its consumer; a live capture cannot, and drops.
+	// would be dropped: a file's meter, and any meter ending its flows,
+	// waits there for its consumer (Meter.whileFull); a live capture
+	// cannot, and drops.
 	waitRoom func()
 	unmap    func() // gives back the memory of slots, flows and free; nil for Go memory
 }
@@ -586,14 +587,11 @@ func (k *cache) idle(s int, f *Flow, now int64) bool {
 	return true
 }
 
-// exportAll exports every flow, as at the end of the input; room is called
-// when the ring is full, to wait for the consumer.
-func (k *cache) exportAll(room func()) {
+// exportAll exports every flow, as at the end of the input (waitRoom,
+// when set, waits for the consumer whenever the ring is full).
+func (k *cache) exportAll() {
 	for s := range k.slots {
 		if k.slots[s].tag != 0 {
-			if k.ringFull() {
-				room()
-			}
 			k.export(s, EndForced)
 		}
 	}

@@ -226,23 +226,31 @@ func (m *Meter) Finish(ctx context.Context) {
 	m.FinishWith(func() { m.waitForRoom(ctx) })
 }
 
-// waitForRoom publishes the ring and waits until the consumer has made room
-// in it, or ctx ends.
+// waitForRoom waits until the consumer has made room in the ring, or ctx
+// ends.
 func (m *Meter) waitForRoom(ctx context.Context) {
-	m.ring.publish()
 	for m.cache.ringFull() && ctx.Err() == nil {
 		time.Sleep(100 * time.Microsecond)
 	}
+}
+
+// whileFull has the meter publish and call room whenever its ring is full
+// before it would drop a flow, until the function it returns is called.
+func (m *Meter) whileFull(room func()) (restore func()) {
+	was := m.cache.waitRoom
+	m.cache.waitRoom = func() {
+		m.ring.publish()
+		room()
+	}
+	return func() { m.cache.waitRoom = was }
 }
 
 // FinishWith exports every flow in the cache, publishing and calling room
 // whenever the ring is full: a consumer on the same goroutine takes flows
 // there. Flows that still do not fit are dropped and counted.
 func (m *Meter) FinishWith(room func()) {
-	m.cache.exportAll(func() {
-		m.ring.publish()
-		room()
-	})
+	defer m.whileFull(room)()
+	m.cache.exportAll()
 }
 
 // FinishWithin ends the flows when the input stopped, and publishes them:

@@ -225,8 +225,7 @@ func (m *Meter) ReadPcaps(ctx context.Context, paths []string, pace bool) error 
 // its consumer (while ctx lasts) rather than drop flows as a live capture
 // does.
 func (m *Meter) ReadPcap(ctx context.Context, r *PcapReader, pace bool) error {
-	m.cache.waitRoom = func() { m.waitForRoom(ctx) }
-	defer func() { m.cache.waitRoom = nil }()
+	defer m.whileFull(func() { m.waitForRoom(ctx) })()
 	m.dec.Link = r.Link()
 	var startCapture int64
 	var startWall time.Time

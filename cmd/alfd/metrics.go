@@ -115,7 +115,12 @@ func (d *daemon) writeMetrics(w io.Writer) {
 	if d.packets != nil {
 		d.packets.writeMetrics(m)
 	}
-	m.one("alfd_uptime_seconds", "gauge", "Time since alfd started.", time.Since(d.started).Seconds())
+	writeProcessMetrics(m, d.started)
+}
+
+// writeProcessMetrics writes how long alfd has run and which build it is.
+func writeProcessMetrics(m metricWriter, started time.Time) {
+	m.one("alfd_uptime_seconds", "gauge", "Time since alfd started.", time.Since(started).Seconds())
 	m.family("alfd_build_info", "gauge", "The build alfd runs: its version, commit and Go's version.")
 	m.value("alfd_build_info", `version="`+strings.ReplaceAll(version(), `"`, `'`)+`"`, 1)
 }

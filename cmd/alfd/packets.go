@@ -471,7 +471,7 @@ func sendFlows(ctx context.Context, in *packetInput, spec trap.IfcSpec, metrics 
 			m := metricWriter{out}
 			in.writeMetrics(m)
 			writeOutputMetrics(m, w.Stats())
-			m.one("alfd_uptime_seconds", "gauge", "Time since alfd started.", time.Since(started).Seconds())
+			writeProcessMetrics(m, started)
 		})
 		if err != nil {
 			in.close()

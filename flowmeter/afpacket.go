@@ -95,15 +95,32 @@ type packetSocket struct {
 	// pollStats, and published for other goroutines.
 	received, dropped uint64
 	counts            struct{ received, dropped atomic.Uint64 }
-	// The drops pollStats last warned of, and when: the kernel's, and the
-	// flows the meter's ring had no room for.
-	warnedDrops, warnedRingDrops uint64
-	warnedAt, warnedRingAt       time.Time
-	batch                        [64]Frame // a block's frames, handed to the meter together
+	// The drops pollStats warns of: the kernel's, and the flows the
+	// meter's ring had no room for.
+	kernelDrops, ringDrops dropWarner
+	batch                  [64]Frame // a block's frames, handed to the meter together
 }
 
 // dropWarnEvery is how often at most a socket's drops are warned of.
 const dropWarnEvery = time.Minute
+
+// dropWarner tells when a count of drops has grown since it last told,
+// at most once every dropWarnEvery.
+type dropWarner struct {
+	told uint64
+	at   time.Time
+}
+
+// grown returns how much total has grown since the last time it said so,
+// or false when it has not, or too recently.
+func (w *dropWarner) grown(total uint64) (uint64, bool) {
+	if total <= w.told || time.Since(w.at) < dropWarnEvery {
+		return 0, false
+	}
+	n := total - w.told
+	w.told, w.at = total, time.Now()
+	return n, true
+}
 
 // maxBlockSize and maxRingBytes bound a socket's ring where the kernel's
 // request (32-bit sizes and frame counts) or the mapping would overflow.
@@ -550,15 +567,14 @@ func (c *Capture) pollStats() {
 		r, d := s.stats()
 		s.counts.received.Store(r)
 		s.counts.dropped.Store(d)
-		if d > s.warnedDrops && time.Since(s.warnedAt) >= dropWarnEvery {
+		if n, ok := s.kernelDrops.grown(d); ok {
 			c.cfg.Log.Warn("the kernel dropped packets: a meter fell behind and its socket's ring filled; more --fanout, a larger ring (--ring-blocks) or eBPF pre-aggregation would help",
-				"interface", c.cfg.Interface, "socket", i, "dropped", d-s.warnedDrops, "dropped_total", d)
-			s.warnedDrops, s.warnedAt = d, time.Now()
+				"interface", c.cfg.Interface, "socket", i, "dropped", n, "dropped_total", d)
 		}
-		if d := c.meters[i].ring.Dropped(); d > s.warnedRingDrops && time.Since(s.warnedRingAt) >= dropWarnEvery {
+		flows := c.meters[i].ring.Dropped()
+		if n, ok := s.ringDrops.grown(flows); ok {
 			c.cfg.Log.Warn("flows dropped: the consumer of a meter's flows (its classifier) fell behind and the meter's ring filled",
-				"interface", c.cfg.Interface, "meter", i, "dropped", d-s.warnedRingDrops, "dropped_total", d)
-			s.warnedRingDrops, s.warnedRingAt = d, time.Now()
+				"interface", c.cfg.Interface, "meter", i, "dropped", n, "dropped_total", flows)
 		}
 	}
 }

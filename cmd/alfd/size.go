@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -26,15 +27,12 @@ func (b *byteSize) Set(s string) error {
 		}
 	}
 	n, err := strconv.ParseUint(digits, 10, 63)
-	if err != nil || n > uint64(maxInt/unit) {
+	if err != nil || n > uint64(math.MaxInt/unit) {
 		return fmt.Errorf("size %q: want a number of bytes, or of KiB, MiB or GiB, as 4MiB", s)
 	}
 	*b = byteSize(int(n) * unit)
 	return nil
 }
-
-// maxInt is the largest int, for sizes on 32-bit systems too.
-const maxInt = int(^uint(0) >> 1)
 
 // String writes the size in the largest unit that divides it.
 func (b byteSize) String() string {

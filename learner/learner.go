@@ -18,11 +18,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -38,7 +41,9 @@ import (
 
 // Config sets up a learner, with ALF's names where ALF has them.
 type Config struct {
-	ID      string // the experiment: names D_i (db.ID.csv) and the metrics
+	// ID names the experiment (default alfd): its D_i (db.ID.csv), state,
+	// metrics and models, apart from other experiments' in WorkDir.
+	ID      string
 	WorkDir string
 	// Model is single, committee or gbdt.
 	Model      string
@@ -61,6 +66,11 @@ type Config struct {
 	// SwapMargin: a new model replaces the running one unless its macro F1
 	// on the held-out split is lower by more than this.
 	SwapMargin float64
+	// KeepModels is how many of its newest models the experiment keeps in
+	// the working directory, the one in use among them; 0 keeps them all.
+	// A model a generation, each some megabytes once D_i is large, fills a
+	// disk in days.
+	KeepModels int
 	// CPUs, when set, are where the learner's thread may run (those the
 	// meters are not pinned to).
 	CPUs []int
@@ -149,7 +159,10 @@ type Learner struct {
 type state struct {
 	Generation int    `json:"generation"`
 	Version    uint32 `json:"model_version"`
-	Model      string `json:"model"`
+	// Model is the metadata file of the model in use, relative to the
+	// working directory, so that the directory may move or be named from
+	// elsewhere.
+	Model string `json:"model"`
 }
 
 // New prepares a learner: it reads D_i from the working directory, or D_0
@@ -159,6 +172,7 @@ func New(ctx context.Context, cfg Config, slot *infer.Slot) (*Learner, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	cfg.ID = cmp.Or(cfg.ID, "alfd")
 	cfg.QueueSize = cmp.Or(cfg.QueueSize, 1<<16)
 	cfg.PoolSize = cmp.Or(cfg.PoolSize, max(10*cfg.Params.NMax, 1000))
 	cfg.Postprocessor = cmp.Or(cfg.Postprocessor, "undersample")
@@ -174,6 +188,12 @@ func New(ctx context.Context, cfg Config, slot *infer.Slot) (*Learner, error) {
 	}
 	if cfg.Oracle == nil {
 		return nil, errors.New("no oracle: give a blacklist or another annotator")
+	}
+	if cfg.ID == "." || cfg.ID == ".." || strings.ContainsAny(cfg.ID, `/\`) {
+		return nil, fmt.Errorf("experiment id %q: want a name for files, without a path separator", cfg.ID)
+	}
+	if cfg.KeepModels < 0 {
+		return nil, fmt.Errorf("keep %d models: want 0 (all) or more", cfg.KeepModels)
 	}
 	l := &Learner{
 		cfg:    cfg,
@@ -199,7 +219,7 @@ func New(ctx context.Context, cfg Config, slot *infer.Slot) (*Learner, error) {
 		}
 		l.strategy = s
 	}
-	if err := os.MkdirAll(filepath.Join(cfg.WorkDir, "models"), 0o755); err != nil {
+	if err := os.MkdirAll(l.modelsDir(), 0o755); err != nil {
 		return nil, err
 	}
 	if err := l.restore(ctx); err != nil {
@@ -215,6 +235,11 @@ func (l *Learner) statePath() string {
 func (l *Learner) metricsPath() string {
 	return filepath.Join(l.cfg.WorkDir, "metrics."+l.cfg.ID+".jsonl")
 }
+
+// modelsDir is where the experiment's models are, apart from those of the
+// other experiments in the working directory: each counts its versions
+// from 1.
+func (l *Learner) modelsDir() string { return filepath.Join(l.cfg.WorkDir, "models", l.cfg.ID) }
 
 // restore reads D_i and the state, and loads or trains the model.
 func (l *Learner) restore(ctx context.Context) error {
@@ -247,7 +272,7 @@ func (l *Learner) restore(ctx context.Context) error {
 	}
 	l.restoreReport()
 	if l.state.Model != "" {
-		m, err := infer.Load(l.state.Model, l.cfg.FeatureSet)
+		m, err := infer.Load(filepath.Join(l.cfg.WorkDir, l.state.Model), l.cfg.FeatureSet)
 		if err == nil {
 			l.slot.Store(m)
 			l.log.Info("model loaded", "version", m.Version, "path", m.Path)
@@ -261,10 +286,7 @@ func (l *Learner) restore(ctx context.Context) error {
 		return err
 	}
 	l.trained = train.IDs()
-	l.slot.Store(m)
-	l.state.Version = m.Version
-	l.state.Model = m.Path
-	return l.saveState()
+	return l.use(m)
 }
 
 // Offer hands a candidate to the learner without waiting: when the queue
@@ -528,18 +550,19 @@ func (l *Learner) Generation(ctx context.Context, s GenerationStats) (*Report, e
 	r.CompareRows = fair.Len()
 	r.EvalSeconds = time.Since(t0).Seconds()
 	if running == nil || newFair.F1 >= r.CurrentTest.F1-l.cfg.SwapMargin {
-		l.slot.Store(m)
-		l.state.Version, l.state.Model = m.Version, m.Path
 		l.trained = trainSet.IDs()
 		r.Swapped = true
+		if err := l.use(m); err != nil {
+			return nil, err
+		}
 	} else {
 		// Not kept: its files go, the running model stays.
 		removeModel(m)
+		if err := l.saveState(); err != nil {
+			return nil, err
+		}
 	}
 	r.ModelVersion = l.state.Version
-	if err := l.saveState(); err != nil {
-		return nil, err
-	}
 	if err := l.appendReport(r); err != nil {
 		return nil, err
 	}
@@ -593,7 +616,7 @@ func (l *Learner) trainModel(ctx context.Context, trainSet, test *dataset.Datase
 	if l.cfg.Model == "committee" {
 		kind = infer.KindCommittee
 	}
-	path, err := WriteModel(filepath.Join(l.cfg.WorkDir, "models"), version, kind, l.cfg.FeatureSet, forests, trainSet.Len())
+	path, err := WriteModel(l.modelsDir(), version, kind, l.cfg.FeatureSet, forests, trainSet.Len())
 	if err != nil {
 		return nil, evaluate.Metrics{}, err
 	}
@@ -699,6 +722,73 @@ func removeModel(m *infer.Model) {
 	os.Remove(m.Path)
 }
 
+// use puts m in the slot and makes it the model in use of the saved state;
+// then the models beyond KeepModels go.
+func (l *Learner) use(m *infer.Model) error {
+	rel, err := filepath.Rel(l.cfg.WorkDir, m.Path)
+	if err != nil {
+		return err
+	}
+	l.slot.Store(m)
+	l.state.Version, l.state.Model = m.Version, rel
+	if err := l.saveState(); err != nil {
+		return err
+	}
+	if err := l.pruneModels(); err != nil {
+		l.log.Warn("old models stay in the working directory", "dir", l.modelsDir(), "err", err)
+	}
+	return nil
+}
+
+// pruneModels removes the files of the experiment's models older than the
+// newest KeepModels, and those of models older than the one in use that a
+// crash left without their metadata. Each model's metadata goes first, so
+// that no model is ever found in part. Files of later versions (a model
+// being written when alfd stopped) are overwritten by the next training.
+func (l *Learner) pruneModels() error {
+	if l.cfg.KeepModels == 0 {
+		return nil
+	}
+	entries, err := os.ReadDir(l.modelsDir())
+	if err != nil {
+		return err
+	}
+	// A model's files are model-VERSION.json and model-VERSION.K.txt.
+	files := map[uint32][]string{}
+	var whole []uint32
+	for _, e := range entries {
+		var v uint32
+		rest, ok := strings.CutPrefix(e.Name(), "model-")
+		number, suffix, dot := strings.Cut(rest, ".")
+		if _, err := fmt.Sscan(number, &v); !ok || !dot || err != nil || fmt.Sprintf("%06d", v) != number {
+			continue
+		}
+		if suffix == "json" {
+			whole = append(whole, v)
+			files[v] = append([]string{e.Name()}, files[v]...)
+		} else {
+			files[v] = append(files[v], e.Name())
+		}
+	}
+	slices.Sort(whole)
+	oldest := l.state.Version
+	if n := len(whole); n >= l.cfg.KeepModels {
+		oldest = min(oldest, whole[n-l.cfg.KeepModels])
+	}
+	var errs []error
+	for v, names := range files {
+		if v >= oldest {
+			continue
+		}
+		for _, name := range names {
+			if err := os.Remove(filepath.Join(l.modelsDir(), name)); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 func (l *Learner) saveState() error {
 	data, err := json.MarshalIndent(l.state, "", "  ")
 	if err != nil {
@@ -721,11 +811,16 @@ func (l *Learner) appendReport(r *Report) error {
 	return errors.Join(err, f.Sync(), f.Close())
 }
 
+// reportTail is how much of the end of the metrics file a restart reads
+// for the last report: the file grows by a line a generation for as long
+// as the experiment runs.
+const reportTail = 1 << 20
+
 // restoreReport takes the last report from the metrics file, so that the
 // model's last scores are known before the next generation. A line cut
 // short by a crash is passed over.
 func (l *Learner) restoreReport() {
-	data, err := os.ReadFile(l.metricsPath())
+	data, err := readTail(l.metricsPath(), reportTail)
 	if err != nil {
 		return
 	}
@@ -738,6 +833,27 @@ func (l *Learner) restoreReport() {
 		}
 		l.log.Warn("a line of the metrics file does not parse", "file", l.metricsPath(), "line", i+1)
 	}
+}
+
+// readTail reads the last n bytes of the file at path, from the start of
+// a line.
+func readTail(path string, n int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	start := max(0, fi.Size()-n)
+	data, err := io.ReadAll(io.NewSectionReader(f, start, fi.Size()-start))
+	if err != nil || start == 0 {
+		return data, err
+	}
+	_, rest, _ := bytes.Cut(data, []byte{'\n'})
+	return rest, nil
 }
 
 // DB returns D_i. It belongs to the learner's goroutine.

@@ -46,12 +46,18 @@ func synthSetup(t *testing.T) (d0 string, oracle *annotate.Blacklist, stream []C
 	return d0, oracle, stream
 }
 
-func newLearner(t *testing.T, dir, d0 string, oracle annotate.Oracle, queue int) (*Learner, *infer.Slot) {
+// newLearner is a learner of experiment t in dir; options change its
+// configuration.
+func newLearner(t *testing.T, dir, d0 string, oracle annotate.Oracle, queue int, options ...func(*Config)) (*Learner, *infer.Slot) {
 	t.Helper()
 	var slot infer.Slot
-	l, err := New(context.Background(), Config{ID: "t", WorkDir: dir, Model: "single", FeatureSet: features.SetALF,
+	cfg := Config{ID: "t", WorkDir: dir, Model: "single", FeatureSet: features.SetALF,
 		Strategy: "uncertainty_unranked", Params: query.Params{NMax: 50}, MaxDBSize: 2000,
-		D0: d0, Oracle: oracle, QueueSize: queue, Seed: 3}, &slot)
+		D0: d0, Oracle: oracle, QueueSize: queue, Seed: 3}
+	for _, o := range options {
+		o(&cfg)
+	}
+	l, err := New(context.Background(), cfg, &slot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +171,9 @@ func TestConfigErrors(t *testing.T) {
 		{Config{Model: "single", Strategy: "kldiv"}, "kldiv needs --model committee"},
 		{Config{Model: "single", Strategy: "random", Postprocessor: "magic"}, `unknown postprocessor "magic"`},
 		{Config{Model: "single", Strategy: "random", D0: filepath.Join(t.TempDir(), "none.csv")}, "no such file"},
+		{Config{Model: "single", Strategy: "random", ID: "../x"}, `experiment id "../x": want a name`},
+		{Config{Model: "single", Strategy: "random", ID: ".."}, `experiment id "..": want a name`},
+		{Config{Model: "single", Strategy: "random", KeepModels: -1}, "keep -1 models"},
 	} {
 		tc.cfg.WorkDir, tc.cfg.Oracle, tc.cfg.FeatureSet = t.TempDir(), oracle, features.SetALF
 		if tc.cfg.D0 == "" {

@@ -65,6 +65,7 @@ type daemonConfig struct {
 	set             *features.Set
 	dryRun          bool
 	swapMargin      float64
+	keepModels      int
 	seed            uint64
 	queueSize       int
 	poolSize        int
@@ -106,6 +107,7 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	c.set = setFlag(fs, "feature set: alf (as ALF computes them, quirks included) or fixed")
 	fs.BoolVar(&c.dryRun, "dry-run", true, "label every classified flow with the oracle, to report the model on all of them each generation, as ALF does")
 	fs.Float64Var(&c.swapMargin, "swap-margin", 0, "a new model replaces the running one unless its F1 on unseen rows is lower by more than this")
+	fs.IntVar(&c.keepModels, "keep-models", 10, "models the working directory keeps, the newest, the one in use among them (0: every one)")
 	fs.Uint64Var(&c.seed, "seed", 1, "random seed of the learner and the query strategy")
 	fs.IntVar(&c.queueSize, "queue", 1<<16, "flows the fast path may hand the learner before it drops them (counted)")
 	fs.IntVar(&c.poolSize, "pool", 0, "candidates a generation keeps, the best by the strategy's score (default 10 times --query_nmax, at least 1000; ral: twice --budget's share of a generation)")
@@ -354,6 +356,9 @@ func (c *daemonConfig) learnerConfig(set features.Set, oracle annotate.Oracle, l
 	if c.maxDBSize <= 0 {
 		return learner.Config{}, fmt.Errorf("--max_db_size %d: want a positive number of rows", c.maxDBSize)
 	}
+	if c.keepModels < 0 {
+		return learner.Config{}, fmt.Errorf("--keep-models %d: want 0 (every one) or more", c.keepModels)
+	}
 	meterCPUs, err := c.packets.meterCPUs()
 	if err != nil {
 		return learner.Config{}, err
@@ -368,7 +373,7 @@ func (c *daemonConfig) learnerConfig(set features.Set, oracle annotate.Oracle, l
 		ID: c.id, WorkDir: c.workdir, Model: c.model, FeatureSet: set,
 		Strategy: c.strategy, Params: p, Postprocessor: c.postprocessor, MaxDBSize: c.maxDBSize,
 		D0: c.dpath, Oracle: oracle, QueueSize: c.queueSize, PoolSize: c.pool(),
-		SwapMargin: c.swapMargin, CPUs: learnerCPUs, Seed: c.seed, Log: log,
+		SwapMargin: c.swapMargin, KeepModels: c.keepModels, CPUs: learnerCPUs, Seed: c.seed, Log: log,
 	}, nil
 }
 

@@ -117,7 +117,7 @@ func checkWorkdir(t *testing.T, dir, id string) []learner.Report {
 	if err != nil {
 		t.Fatalf("state: %v", err)
 	}
-	m, err := infer.Load(state.Model, features.SetALF)
+	m, err := infer.Load(filepath.Join(dir, state.Model), features.SetALF)
 	if err != nil || m.Version != state.Version {
 		t.Fatalf("model %s: %v (version %d, state says %d)", state.Model, err, m.Version, state.Version)
 	}
@@ -362,6 +362,8 @@ func TestDaemonOptions(t *testing.T) {
 		{append(base, "--model", "deep"), `unknown model "deep"`},
 		{append(base, "--query_strategy", "kldiv"), "kldiv needs --model committee"},
 		{append(base, "--postprocessor", "magic"), `unknown postprocessor "magic"`},
+		{append(base, "--keep-models", "-1"), "--keep-models -1"},
+		{append(base, "--id", "../elsewhere"), `experiment id "../elsewhere"`},
 		{append(base, "--query_nmax", "0.5"), "a fraction is for the random strategy"},
 		{[]string{"-i", "f:" + trapcap, "--blacklist", filepath.Join(dir, "none.txt")}, "no such file"},
 		{[]string{"-i", "f:" + trapcap, "--workdir", filepath.Join(dir, "w2"), "--blacklist", blacklist}, "no D_0 (--dpath)"},

@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -757,10 +758,11 @@ func (l *Learner) pruneModels() error {
 	files := map[uint32][]string{}
 	var whole []uint32
 	for _, e := range entries {
-		var v uint32
 		rest, ok := strings.CutPrefix(e.Name(), "model-")
 		number, suffix, dot := strings.Cut(rest, ".")
-		if _, err := fmt.Sscan(number, &v); !ok || !dot || err != nil || fmt.Sprintf("%06d", v) != number {
+		v64, err := strconv.ParseUint(number, 10, 32)
+		v := uint32(v64)
+		if !ok || !dot || err != nil || fmt.Sprintf("%06d", v) != number {
 			continue
 		}
 		if suffix == "json" {

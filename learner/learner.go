@@ -742,10 +742,11 @@ func (l *Learner) use(m *infer.Model) error {
 }
 
 // pruneModels removes the files of the experiment's models older than the
-// newest KeepModels, and those of models older than the one in use that a
-// crash left without their metadata. Each model's metadata goes first, so
-// that no model is ever found in part. Files of later versions (a model
-// being written when alfd stopped) are overwritten by the next training.
+// newest KeepModels, with the leftovers of older models that a crash cut
+// short (files without their metadata). Each model's metadata goes first,
+// so that no model is ever found in part. Files of later versions than the
+// one in use (a model being written when alfd stopped) are overwritten by
+// the next training.
 func (l *Learner) pruneModels() error {
 	if l.cfg.KeepModels == 0 {
 		return nil
@@ -774,8 +775,8 @@ func (l *Learner) pruneModels() error {
 	}
 	slices.Sort(whole)
 	oldest := l.state.Version
-	if n := len(whole); n >= l.cfg.KeepModels {
-		oldest = min(oldest, whole[n-l.cfg.KeepModels])
+	if n := len(whole); n > 0 {
+		oldest = min(oldest, whole[max(0, n-l.cfg.KeepModels)])
 	}
 	var errs []error
 	for v, names := range files {

@@ -60,6 +60,7 @@ func TestKeepModels(t *testing.T) {
 		want []uint32
 	}{
 		{2, []uint32{9, 10}},
+		{20, []uint32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}},
 		{0, []uint32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}},
 	} {
 		t.Run(fmt.Sprint(tc.keep), func(t *testing.T) {

@@ -144,6 +144,7 @@ type Learner struct {
 	// turned away (its budget counted them all the same).
 	ralPoolFull atomic.Uint64
 	asked       atomic.Uint64
+	failed      atomic.Uint64 // generations that ended in an error
 	// floor is the weakest key in a full pool (float64 bits), so that
 	// gates offer only flows that would get in; -Inf while it has room.
 	floor atomic.Uint64
@@ -309,6 +310,11 @@ func (l *Learner) Dropped() uint64 { return l.dropped.Load() }
 // generation's full pool turned away.
 func (l *Learner) RALPoolFull() uint64 { return l.ralPoolFull.Load() }
 
+// Failed counts the generations that ended in an error (a full disk, say):
+// their flows were asked about, but D_i, the model or the metrics may not
+// have been written.
+func (l *Learner) Failed() uint64 { return l.failed.Load() }
+
 // Asked is the number of flows the oracle was asked about since New.
 func (l *Learner) Asked() uint64 { return l.asked.Load() }
 
@@ -420,6 +426,8 @@ func (l *Learner) Run(ctx context.Context) error {
 			}
 			_, err := l.Generation(ctx, g.s)
 			if err != nil && ctx.Err() == nil {
+				// The model in use goes on; the next generation tries again.
+				l.failed.Add(1)
 				l.log.Error("generation failed", "err", err)
 			}
 			for _, done := range g.done {

@@ -282,3 +282,39 @@ func TestRunGenerationWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestGenerationFails: a generation that cannot write D_i is counted and
+// said; the learner goes on with the model in use, and the next
+// generation, once D_i can be written again, succeeds.
+func TestGenerationFails(t *testing.T) {
+	d0, oracle, _ := synthSetup(t)
+	dir := t.TempDir()
+	l, slot := newLearner(t, dir, d0, oracle, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- l.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	// A directory where D_i goes: as root, permissions would not stop it.
+	db := filepath.Join(dir, "db.t.csv")
+	if err := os.Remove(db); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(db, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	version := slot.Load().Version
+	if err := l.RunGeneration(ctx, GenerationStats{}); err == nil || l.Failed() != 1 || slot.Load().Version != version {
+		t.Fatalf("generation without a place for D_i: %v, %d failed, model v%d (v%d before)", err, l.Failed(), slot.Load().Version, version)
+	}
+	if err := os.RemoveAll(db); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.RunGeneration(ctx, GenerationStats{}); err != nil || l.Failed() != 1 {
+		t.Errorf("the next generation: %v, %d failed", err, l.Failed())
+	}
+}

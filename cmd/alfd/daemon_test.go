@@ -9,12 +9,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -193,11 +195,18 @@ func TestDaemonOverSockets(t *testing.T) {
 	for _, want := range []string{
 		"alfd_records_total 745\n", fmt.Sprintf("alfd_flows_classified_total %d\n", len(rows)),
 		`alfd_flows_dropped_total{reason="no_reverse_packets"}`, "alfd_output_records_total 368\n",
-		"alfd_queries_total 1\n", "alfd_generation 1\n", "alfd_model_f1 0.",
+		"alfd_queries_total 1\n", "alfd_generation 1\n", "alfd_model_f1 0.", "alfd_generation_errors_total 0\n",
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
 		}
+	}
+	// When the generation ran, for an alert on a learner that stopped.
+	began := reports(t, metricsFile)[0].Time
+	_, value, _ := strings.Cut(string(body), "\nalfd_generation_timestamp_seconds ")
+	value, _, _ = strings.Cut(value, "\n")
+	if at, err := strconv.ParseFloat(value, 64); err != nil || math.Abs(at-float64(began.UnixNano())/1e9) > 1e-3 {
+		t.Errorf("alfd_generation_timestamp_seconds %q, want %v", value, began)
 	}
 
 	start := time.Now()

@@ -93,6 +93,7 @@ func (d *daemon) writeMetrics(w io.Writer) {
 	m.one("alfd_learner_ral_pool_full_total", "counter", "Flows RAL chose to ask that a generation's full pool turned away.", float64(d.learner.RALPoolFull()))
 	m.one("alfd_queries_total", "counter", "Flows the oracle was asked about.", float64(d.learner.Asked()))
 	m.one("alfd_generations_ended_total", "counter", "Generations the fast path ended.", float64(st.Generations.Load()))
+	m.one("alfd_generation_errors_total", "counter", "Generations the learner could not finish (see the log); the model in use goes on.", float64(d.learner.Failed()))
 	if d.trapOut != nil {
 		writeOutputMetrics(m, d.trapOut.Stats())
 	}
@@ -101,6 +102,7 @@ func (d *daemon) writeMetrics(w io.Writer) {
 	}
 	if r := d.learner.LastReport(); r != nil {
 		m.one("alfd_generation", "gauge", "The last generation the learner ran.", float64(r.Generation))
+		m.one("alfd_generation_timestamp_seconds", "gauge", "When the last generation the learner ran began, in seconds since the epoch.", float64(r.Time.UnixNano())/1e9)
 		f1 := r.CurrentTest.F1
 		if r.Swapped {
 			f1 = r.Metrics["test_testset"].F1

@@ -64,6 +64,17 @@ func newLearner(t *testing.T, dir, d0 string, oracle annotate.Oracle, queue int,
 	return l, &slot
 }
 
+// runLearner runs l's goroutine until stop, which returns Run's error.
+func runLearner(l *Learner) (ctx context.Context, stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- l.Run(ctx) }()
+	return ctx, func() error {
+		cancel()
+		return <-done
+	}
+}
+
 // TestRunBesideTheFastPath runs the learner's goroutine while two fast-path
 // goroutines classify and offer flows and end generations; the queue is
 // small, so some flows are dropped, counted, and nothing waits.
@@ -71,9 +82,7 @@ func TestRunBesideTheFastPath(t *testing.T) {
 	d0, oracle, stream := synthSetup(t)
 	dir := t.TempDir()
 	l, slot := newLearner(t, dir, d0, oracle, 64)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- l.Run(ctx) }()
+	_, stop := runLearner(l)
 	var wg sync.WaitGroup
 	for w := range 2 {
 		wg.Go(func() {
@@ -98,8 +107,7 @@ func TestRunBesideTheFastPath(t *testing.T) {
 			t.Fatal("no generation ran")
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	r := l.LastReport()
@@ -256,9 +264,7 @@ func TestRALPoolFull(t *testing.T) {
 func TestRunGenerationWaits(t *testing.T) {
 	d0, oracle, stream := synthSetup(t)
 	l, slot := newLearner(t, t.TempDir(), d0, oracle, 0)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- l.Run(ctx) }()
+	ctx, stop := runLearner(l)
 	gate := l.NewGate(1)
 	for g := range 3 {
 		m := slot.Load()
@@ -277,8 +283,7 @@ func TestRunGenerationWaits(t *testing.T) {
 			t.Fatalf("after generation %d: report %+v", g+1, r)
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -290,12 +295,9 @@ func TestGenerationFails(t *testing.T) {
 	d0, oracle, _ := synthSetup(t)
 	dir := t.TempDir()
 	l, slot := newLearner(t, dir, d0, oracle, 0)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- l.Run(ctx) }()
+	ctx, stop := runLearner(l)
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Error(err)
 		}
 	}()

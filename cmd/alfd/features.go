@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strconv"
 
 	"github.com/alfd/alfd/classify"
@@ -43,16 +41,11 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer fr.close()
-	dst := e.stdout
-	if *outPath != "-" {
-		f, err := os.Create(*outPath)
-		if err != nil {
-			return fmt.Errorf("features: %w", err)
-		}
-		defer f.Close()
-		dst = f
+	out, err := createOutput(e, *outPath)
+	if err != nil {
+		return fmt.Errorf("features: %w", err)
 	}
-	out := bufio.NewWriterSize(dst, 64<<10)
+	defer out.Close()
 	var line []byte
 	header := false
 	for {
@@ -99,7 +92,7 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("features: %w", err)
 		}
 	}
-	if err := out.Flush(); err != nil {
+	if err := out.Close(); err != nil {
 		return fmt.Errorf("features: %w", err)
 	}
 	return fr.finish(log)

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -169,6 +170,35 @@ func parseArgs(fs *flag.FlagSet, args []string, pcaps *listFlag) error {
 		*pcaps = append(*pcaps, rest[0])
 		args = rest[1:]
 	}
+}
+
+// output is a command's -o: a file, or standard output for "-", buffered.
+type output struct {
+	*bufio.Writer
+	file *os.File // nil for standard output, and once closed
+}
+
+// createOutput creates the file at path, or takes standard output for "-".
+func createOutput(e *env, path string) (*output, error) {
+	if path == "-" {
+		return &output{Writer: bufio.NewWriterSize(e.stdout, 64<<10)}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	return &output{Writer: bufio.NewWriterSize(f, 64<<10), file: f}, nil
+}
+
+// Close flushes the output and closes its file, if any: the last writes
+// may fail only there (a full disk).
+func (o *output) Close() error {
+	err := o.Flush()
+	if o.file != nil {
+		err = errors.Join(err, o.file.Close())
+		o.file = nil
+	}
+	return err
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting.

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -390,22 +388,17 @@ func runFlows(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("flows: %w", err)
 	}
-	dst := e.stdout
-	if *outPath != "-" {
-		f, err := os.Create(*outPath)
-		if err != nil {
-			in.close()
-			return fmt.Errorf("flows: %w", err)
-		}
-		defer f.Close()
-		dst = f
+	w, err := createOutput(e, *outPath)
+	if err != nil {
+		in.close()
+		return fmt.Errorf("flows: %w", err)
 	}
-	w := bufio.NewWriterSize(dst, 64<<10)
+	defer w.Close()
 	printer := trap.Printer{JSON: *format == "json", Header: true}
 	// Written as they come, a live capture's flows show while it runs.
 	err = in.eachFlow(ctx, func(rec trap.Record) error { return printer.Print(w, rec) }, w.Flush)
-	if ferr := w.Flush(); err == nil {
-		err = ferr
+	if cerr := w.Close(); err == nil {
+		err = cerr
 	}
 	log.Info("flows done", in.logArgs()...)
 	if err != nil {

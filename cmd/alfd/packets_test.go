@@ -88,6 +88,9 @@ func TestFlowsAndExport(t *testing.T) {
 		!strings.Contains(lines[1], ",86,56,") || !strings.Contains(lines[1], "mozilla.cloudflare-dns.com") {
 		t.Errorf("alfd flows:\n%s", out)
 	}
+	if _, _, err := runCmd(t, context.Background(), "flows", "--pcap", pcap, "-o", "/dev/full"); err == nil || !strings.Contains(err.Error(), "no space left on device") {
+		t.Errorf("flows -o /dev/full: %v", err)
+	}
 	trapcap := filepath.Join(t.TempDir(), "flows.trapcap")
 	// -o names the output, as the issue has it; -i too, as NEMEA modules
 	// name their interfaces.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -65,16 +64,11 @@ func runDump(ctx context.Context, e *env, args []string) error {
 	defer r.Close()
 	defer context.AfterFunc(ctx, func() { r.Close() })()
 
-	dst := e.stdout
-	if *outPath != "-" {
-		f, err := os.Create(*outPath)
-		if err != nil {
-			return fmt.Errorf("dump: %w", err)
-		}
-		defer f.Close()
-		dst = f
+	w, err := createOutput(e, *outPath)
+	if err != nil {
+		return fmt.Errorf("dump: %w", err)
 	}
-	w := bufio.NewWriterSize(dst, 64<<10)
+	defer w.Close()
 	p := trap.Printer{JSON: *format == "json", Header: !*noHeader}
 	if *fields != "" {
 		p.Fields = strings.Split(*fields, ",")
@@ -104,7 +98,7 @@ read:
 		}
 		n++
 	}
-	if err := w.Flush(); err != nil {
+	if err := w.Close(); err != nil {
 		return fmt.Errorf("dump: %w", err)
 	}
 	st := r.Stats()

@@ -141,3 +141,20 @@ func TestReplayStopsOnSignal(t *testing.T) {
 		t.Fatal("replay did not stop on a signal")
 	}
 }
+
+// TestOutputToFullDisk: a command whose -o file cannot take its output
+// fails and says why, rather than ending as if all was written.
+func TestOutputToFullDisk(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full:", err)
+	}
+	synth := filepath.Join(t.TempDir(), "synth.trapcap")
+	if _, _, err := runCmd(t, context.Background(), "generate", "-o", "f:"+synth, "--flows", "10"); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"dump", "features"} {
+		if _, _, err := runCmd(t, context.Background(), cmd, "-i", "f:"+synth, "-o", "/dev/full"); err == nil || !strings.Contains(err.Error(), "no space left on device") {
+			t.Errorf("%s -o /dev/full: %v", cmd, err)
+		}
+	}
+}

@@ -557,7 +557,13 @@ func (d *daemon) run(ctx context.Context) error {
 	stopLearner()
 	wg.Wait()
 	d.summary()
-	return errors.Join(runErr, outErr, learnerErr, packetErr)
+	err := errors.Join(runErr, outErr, learnerErr, packetErr)
+	if bad := d.pipeline.Stats().BadInput.Load(); err == nil && ctx.Err() == nil && bad > 0 && !d.sources[0].Live() {
+		// Files read to their end, with parts skipped: the exit status
+		// says so to a script, as alfd dump's does; the warnings say which.
+		err = fmt.Errorf("%d broken containers, files or records skipped (the warnings above say which); the rest was classified and learnt from", bad)
+	}
+	return err
 }
 
 // closeIO closes the interfaces and the output file; readers of the output

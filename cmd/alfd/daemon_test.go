@@ -389,11 +389,16 @@ func TestDaemonOptions(t *testing.T) {
 
 	// The YAML file's strategy is overridden by the flag; its other
 	// settings hold. ALF's --input/--input_def name a folder.
+	// The folder holds the trapcap alone: alfd reads every file there.
+	folder := t.TempDir()
+	if err := os.Rename(trapcap, filepath.Join(folder, "flows.trapcap")); err != nil {
+		t.Fatal(err)
+	}
 	config := yamlFile("query_strategy: psychic\nquery_nmax: 7\nid: fromyaml\ngeneration-flows: 1000\n")
 	workdir := filepath.Join(dir, "yaml")
 	outFile := filepath.Join(dir, "out.csv")
 	_, stderr, err := runCmd(t, context.Background(), "--config", config, "--query_strategy", "random",
-		"--input", "folder", "--input_def", filepath.Dir(trapcap), "--workdir", workdir, "--blacklist", blacklist, "--dpath", d0,
+		"--input", "folder", "--input_def", folder, "--workdir", workdir, "--blacklist", blacklist, "--dpath", d0,
 		"--output", outFile, "--output-format", "csv")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
@@ -485,5 +490,25 @@ func TestRALPool(t *testing.T) {
 		if got := c.pool(); got != tc.want {
 			t.Errorf("%+v: pool %d, want %d", tc, got, tc.want)
 		}
+	}
+}
+
+// TestDaemonBrokenFile: of a trapcap that is not one and a good one, the
+// good one is classified and learnt from, and alfd's exit status says that
+// input was skipped.
+func TestDaemonBrokenFile(t *testing.T) {
+	trapcap, blacklist, d0 := synthSetup(t, 2000)
+	broken := filepath.Join(filepath.Dir(trapcap), "broken.trapcap")
+	if err := os.WriteFile(broken, []byte("root:x:0:0:root:/root:/bin/bash\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	workdir := filepath.Join(t.TempDir(), "w")
+	_, stderr, err := runCmd(t, context.Background(), "-i", "f:"+filepath.Join(filepath.Dir(trapcap), "*.trapcap"),
+		"--workdir", workdir, "--blacklist", blacklist, "--dpath", d0)
+	if err == nil || !strings.Contains(err.Error(), "1 broken containers, files or records skipped") || !strings.Contains(stderr, "broken.trapcap") {
+		t.Errorf("alfd on a broken file: %v\n%s", err, stderr)
+	}
+	if rs := reports(t, filepath.Join(workdir, "metrics.alfd.jsonl")); len(rs) == 0 || rs[len(rs)-1].Flows == 0 {
+		t.Errorf("the good file was not learnt from: %+v", rs)
 	}
 }

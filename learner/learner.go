@@ -163,7 +163,8 @@ type state struct {
 	Version    uint32 `json:"model_version"`
 	// Model is the metadata file of the model in use, relative to the
 	// working directory, so that the directory may move or be named from
-	// elsewhere.
+	// elsewhere. An absolute path (as alfd wrote it before, for an
+	// absolute --workdir) is taken as it is.
 	Model string `json:"model"`
 }
 
@@ -273,8 +274,11 @@ func (l *Learner) restore(ctx context.Context) error {
 		}
 	}
 	l.restoreReport()
-	if l.state.Model != "" {
-		m, err := infer.Load(filepath.Join(l.cfg.WorkDir, l.state.Model), l.cfg.FeatureSet)
+	if path := l.state.Model; path != "" {
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(l.cfg.WorkDir, path)
+		}
+		m, err := infer.Load(path, l.cfg.FeatureSet)
 		if err == nil {
 			l.slot.Store(m)
 			l.log.Info("model loaded", "version", m.Version, "path", m.Path)

@@ -96,6 +96,16 @@ func TestKeepModels(t *testing.T) {
 			if again.Version() != 10 || slot.Load().Version != 10 {
 				t.Errorf("after a restart from elsewhere: model v%d in use (v%d in the slot), want v10", again.Version(), slot.Load().Version)
 			}
+			// A state naming its model by an absolute path, as alfd's
+			// did before.
+			statePath := filepath.Join(base, "wd", "state.t.json")
+			abs := fmt.Sprintf(`{"generation": 9, "model_version": 10, "model": %q}`, filepath.Join(base, "wd", "models", "t", "model-000010.json"))
+			if err := os.WriteFile(statePath, []byte(abs), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if again, slot := newLearner(t, filepath.Join(base, "wd"), d0, oracle, 0, options); again.Version() != 10 || slot.Load().Version != 10 {
+				t.Errorf("from an absolute path: model v%d in use (v%d in the slot), want v10", again.Version(), slot.Load().Version)
+			}
 		})
 	}
 }

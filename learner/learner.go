@@ -225,6 +225,7 @@ func New(ctx context.Context, cfg Config, slot *infer.Slot) (*Learner, error) {
 	if err := os.MkdirAll(l.modelsDir(), 0o755); err != nil {
 		return nil, err
 	}
+	l.removeLeftovers()
 	if err := l.restore(ctx); err != nil {
 		return nil, err
 	}
@@ -243,6 +244,19 @@ func (l *Learner) metricsPath() string {
 // other experiments in the working directory: each counts its versions
 // from 1.
 func (l *Learner) modelsDir() string { return filepath.Join(l.cfg.WorkDir, "models", l.cfg.ID) }
+
+// removeLeftovers removes the temporary files of the experiment's writes
+// that a killed alfd left half done.
+func (l *Learner) removeLeftovers() {
+	ours := func(name string) bool {
+		return name == filepath.Base(l.dbPath()) || name == filepath.Base(l.statePath())
+	}
+	err := errors.Join(atomicfile.RemoveLeftovers(l.cfg.WorkDir, ours),
+		atomicfile.RemoveLeftovers(l.modelsDir(), func(string) bool { return true }))
+	if err != nil {
+		l.log.Warn("files of an interrupted write stay in the working directory", "err", err)
+	}
+}
 
 // restore reads D_i and the state, and loads or trains the model.
 func (l *Learner) restore(ctx context.Context) error {

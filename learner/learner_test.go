@@ -2,6 +2,7 @@ package learner
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -146,7 +147,21 @@ func TestRestartContinues(t *testing.T) {
 		}
 	}
 	rows, version := l.DB().Len(), l.Version()
+	// A kill in the middle of writing D_i, the state and a model leaves
+	// their temporary files (.NAME.tmpDIGITS), which a restart removes.
+	leftovers := []string{filepath.Join(dir, ".db.t.csv.tmp1"), filepath.Join(dir, ".state.t.json.tmp2"),
+		filepath.Join(dir, "models", "t", ".model-000009.0.txt.tmp3")}
+	for _, path := range leftovers {
+		if err := os.WriteFile(path, []byte("half"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	again, slot2 := newLearner(t, dir, d0, oracle, 0)
+	for _, path := range leftovers {
+		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s after a restart: %v", path, err)
+		}
+	}
 	if again.DB().Len() != rows || again.Version() != version || slot2.Load().Version != version {
 		t.Errorf("after restart: %d rows, model v%d (v%d); before %d rows, v%d", again.DB().Len(), again.Version(), slot2.Load().Version, rows, version)
 	}

@@ -9,7 +9,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
+
+// tmpInfix comes between the name of the file a temporary file will
+// become and CreateTemp's random digits: .NAME.tmp123.
+const tmpInfix = ".tmp"
 
 // WriteFile writes data to a temporary file beside path, syncs it, renames
 // it over path and syncs the directory, so that path holds the old or the
@@ -24,7 +29,7 @@ func WriteFile(path string, data []byte) error {
 // WriteWith is WriteFile for data that write produces, through a buffer.
 func WriteWith(path string, write func(io.Writer) error) error {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+tmpInfix+"*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -50,4 +55,35 @@ func WriteWith(path string, write func(io.Writer) error) error {
 		d.Close()
 	}
 	return nil
+}
+
+// RemoveLeftovers removes the temporary files in dir that a process killed
+// while writing left behind, of the files whose names want reports true.
+// None of those may be being written meanwhile.
+func RemoveLeftovers(dir string, want func(name string) bool) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		name, ok := strings.CutPrefix(e.Name(), ".")
+		i := strings.LastIndex(name, tmpInfix)
+		if !ok || i < 0 || !e.Type().IsRegular() || !allDigits(name[i+len(tmpInfix):]) || !want(name[:i]) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func allDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -388,7 +388,9 @@ func TestDaemonOptions(t *testing.T) {
 	}
 
 	// The YAML file's strategy is overridden by the flag; its other
-	// settings hold. ALF's --input/--input_def name a folder.
+	// settings hold. ALF's --input/--input_def name a folder. Progress
+	// lines come often, beside the logs (the race detector watches the two
+	// share standard error).
 	// The folder holds the trapcap alone: alfd reads every file there.
 	folder := t.TempDir()
 	if err := os.Rename(trapcap, filepath.Join(folder, "flows.trapcap")); err != nil {
@@ -399,7 +401,7 @@ func TestDaemonOptions(t *testing.T) {
 	outFile := filepath.Join(dir, "out.csv")
 	_, stderr, err := runCmd(t, context.Background(), "--config", config, "--query_strategy", "random",
 		"--input", "folder", "--input_def", folder, "--workdir", workdir, "--blacklist", blacklist, "--dpath", d0,
-		"--output", outFile, "--output-format", "csv")
+		"--output", outFile, "--output-format", "csv", "--progress", "1ms")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -57,7 +58,7 @@ var commands = []command{
 
 // run is main without the process: tests call it.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	e := &env{stdout: stdout, stderr: stderr}
+	e := &env{stdout: stdout, stderr: diagnostics(stderr)}
 	switch {
 	case len(args) == 0 || args[0] == "help":
 		return runDaemon(ctx, e, []string{"-h"})
@@ -170,6 +171,28 @@ func parseArgs(fs *flag.FlagSet, args []string, pcaps *listFlag) error {
 		*pcaps = append(*pcaps, rest[0])
 		args = rest[1:]
 	}
+}
+
+// diagnostics is where logs and progress lines go, from several goroutines
+// at once: an *os.File takes each write whole (and a progress line looks
+// at it for a terminal); any other writer gets a lock.
+func diagnostics(w io.Writer) io.Writer {
+	if _, ok := w.(*os.File); ok {
+		return w
+	}
+	return &lockedWriter{w: w}
+}
+
+// lockedWriter serializes the writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // output is a command's -o: a file, or standard output for "-", buffered.

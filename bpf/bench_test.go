@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/alfd/alfd/flowmeter"
 	"github.com/alfd/alfd/internal/loadgen"
 	"github.com/alfd/alfd/internal/netnstest"
 )
@@ -61,7 +62,7 @@ func BenchmarkPreaggregation(b *testing.B) {
 			name = "off"
 		}
 		b.Run(name, func(b *testing.B) {
-			r := newRig(b, veth, byte(40+i), Config{Ports: []Port{{17, 5353}}, Aggregate: mode}, 1, false)
+			r := newRig(b, veth, byte(40+i), Config{Ports: []flowmeter.Port{{Proto: 17, Port: 5353}}, Aggregate: mode}, 1, false)
 			frames := longFlows(r.pair, 64, 5353)
 			cpu0 := cpuTime(b)
 			b.ResetTimer()

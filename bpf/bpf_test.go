@@ -127,7 +127,7 @@ func run(t *testing.T, p *ebpf.Program, data []byte) uint32 {
 // through the kernel's test run: deterministic, no network needed.
 func TestProgramsOnSyntheticPackets(t *testing.T) {
 	needRoot(t)
-	p, err := Load(Config{Ports: []Port{{6, 443}, {17, 853}}, Aggregate: AggregateSocket, Steer: true})
+	p, err := Load(Config{Ports: []flowmeter.Port{{Proto: 6, Port: 443}, {Proto: 17, Port: 853}}, Aggregate: AggregateSocket, Steer: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,16 +322,6 @@ func TestLoadErrors(t *testing.T) {
 			t.Error("XDP on a missing interface: no error")
 		}
 	}
-	for _, s := range []string{"tcp:443,udp:853", "tcp:65535"} {
-		if _, err := ParsePorts(s); err != nil {
-			t.Errorf("%s: %v", s, err)
-		}
-	}
-	for _, s := range []string{"tcp", "sctp:443", "tcp:0", "tcp:70000", ""} {
-		if _, err := ParsePorts(s); err == nil {
-			t.Errorf("%q: no error", s)
-		}
-	}
 }
 
 // TestLoadWithFewestCapabilities loads every program with only the
@@ -347,8 +337,8 @@ func TestLoadWithFewestCapabilities(t *testing.T) {
 		cfg  Config
 		caps []uintptr
 	}{
-		{Config{Ports: []Port{{6, 443}}, Aggregate: AggregateSocket, Steer: true}, []uintptr{unix.CAP_BPF}},
-		{Config{Ports: []Port{{6, 443}}, Aggregate: AggregateXDP, Interface: pair.IfB}, []uintptr{unix.CAP_BPF, unix.CAP_NET_ADMIN}},
+		{Config{Ports: []flowmeter.Port{{Proto: 6, Port: 443}}, Aggregate: AggregateSocket, Steer: true}, []uintptr{unix.CAP_BPF}},
+		{Config{Ports: []flowmeter.Port{{Proto: 6, Port: 443}}, Aggregate: AggregateXDP, Interface: pair.IfB}, []uintptr{unix.CAP_BPF, unix.CAP_NET_ADMIN}},
 	} {
 		netnstest.In(t, pair.B, func() {
 			err := withEffectiveCaps(tc.caps, func() error {

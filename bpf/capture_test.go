@@ -167,7 +167,7 @@ func (r *rig) udpIPBytes() uint64 { return uint64(ipHeader(r.src) + 8 + 100) }
 func TestFilter(t *testing.T) {
 	for i, where := range []place{veth, veth6, loopback} {
 		t.Run(where.String(), func(t *testing.T) {
-			r := newRig(t, where, byte(10+i), Config{Ports: []Port{{17, 5353}}}, 1, false, 5353, 6000)
+			r := newRig(t, where, byte(10+i), Config{Ports: []flowmeter.Port{{Proto: 17, Port: 5353}}}, 1, false, 5353, 6000)
 			r.send(t, 41000, 5353, 25, false)
 			r.send(t, 41001, 6000, 40, false)
 			flows, read := r.stop(t)
@@ -199,7 +199,7 @@ func TestPreaggregation(t *testing.T) {
 		where place
 	}{{AggregateSocket, true, veth}, {AggregateXDP, false, veth}, {AggregateSocket, true, veth6}, {AggregateXDP, false, veth6}, {AggregateSocket, true, loopback}} {
 		t.Run(tc.mode+"/"+tc.where.String(), func(t *testing.T) {
-			r := newRig(t, tc.where, byte(20+i), Config{Ports: []Port{{17, 5353}}, Aggregate: tc.mode}, 1, tc.echo, 5353)
+			r := newRig(t, tc.where, byte(20+i), Config{Ports: []flowmeter.Port{{Proto: 17, Port: 5353}}, Aggregate: tc.mode}, 1, tc.echo, 5353)
 			for f := range flows {
 				r.send(t, 42000+f, 5353, packets, tc.echo)
 			}
@@ -234,7 +234,7 @@ func TestPreaggregation(t *testing.T) {
 func TestSteering(t *testing.T) {
 	for i, where := range []place{veth, veth6} {
 		t.Run(where.String(), func(t *testing.T) {
-			testSteering(t, newRig(t, where, byte(30+i), Config{Ports: []Port{{17, 5353}}, Steer: true}, 2, true, 5353))
+			testSteering(t, newRig(t, where, byte(30+i), Config{Ports: []flowmeter.Port{{Proto: 17, Port: 5353}}, Steer: true}, 2, true, 5353))
 		})
 	}
 }

@@ -1,40 +1,6 @@
 package bpf
 
-import (
-	"fmt"
-	"strconv"
-	"strings"
-)
-
-// Port is a protocol and port worth metering.
-type Port struct {
-	Proto uint8 // 6 TCP, 17 UDP
-	Port  uint16
-}
-
-// DefaultPorts are DoH's and DNS over TLS's (and QUIC's, on UDP 443).
-var DefaultPorts = []Port{{6, 443}, {17, 443}, {6, 853}, {17, 853}}
-
-// ParsePorts reads a list such as "tcp:443,udp:443,tcp:853".
-func ParsePorts(s string) ([]Port, error) {
-	var ports []Port
-	for _, item := range strings.Split(s, ",") {
-		proto, port, ok := strings.Cut(strings.TrimSpace(item), ":")
-		n, err := strconv.ParseUint(port, 10, 16)
-		if !ok || err != nil || n == 0 {
-			return nil, fmt.Errorf("port %q: want tcp:PORT or udp:PORT", item)
-		}
-		switch proto {
-		case "tcp":
-			ports = append(ports, Port{6, uint16(n)})
-		case "udp":
-			ports = append(ports, Port{17, uint16(n)})
-		default:
-			return nil, fmt.Errorf("port %q: protocol %q, want tcp or udp", item, proto)
-		}
-	}
-	return ports, nil
-}
+import "github.com/alfd/alfd/flowmeter"
 
 // Where pre-aggregation runs.
 const (
@@ -45,8 +11,9 @@ const (
 
 // Config says which programs to load.
 type Config struct {
-	// Ports, when set, restrict the meters to these protocols and ports.
-	Ports []Port
+	// Ports, when set, restrict the meters to these protocols and ports,
+	// by flowmeter.Config.Ports' rule.
+	Ports []flowmeter.Port
 	// Aggregate is AggregateOff, AggregateSocket or AggregateXDP.
 	Aggregate string
 	// Interface is where XDP attaches.

@@ -58,10 +58,11 @@ const (
 	Fragment         // an IP fragment after the first: counted, not reassembled
 	Oversized        // a frame longer than MaxFrame
 	UnknownLink      // a link type the decoder does not read
+	Filtered         // none of its ports is in Config.Ports (skipped by the meter, not the decoder)
 	numSkips
 )
 
-var skipNames = [numSkips]string{"decoded", "truncated", "malformed", "not_ip", "fragment", "oversized", "unknown_link"}
+var skipNames = [numSkips]string{"decoded", "truncated", "malformed", "not_ip", "fragment", "oversized", "unknown_link", "filtered"}
 
 func (s Skip) String() string { return skipNames[s] }
 

@@ -16,6 +16,11 @@ type Config struct {
 	// Aggregator, when set, holds the counts of the packets the kernel
 	// kept back.
 	Aggregator Aggregator
+	// Ports, when set, are the protocols and ports the meter keeps: a
+	// packet is kept when either of its ports is listed for its protocol,
+	// as alfd's eBPF socket filter keeps them; the others are skipped as
+	// Filtered. (A capture whose socket filter does this leaves it unset.)
+	Ports []Port
 }
 
 // counters are a meter's counts, kept without atomics on the hot path and
@@ -54,7 +59,7 @@ type SocketCounts struct {
 
 // SkipReasons lists the reasons a frame is skipped, for reports.
 func SkipReasons() []Skip {
-	return []Skip{Truncated, Malformed, NotIP, Fragment, Oversized, UnknownLink}
+	return []Skip{Truncated, Malformed, NotIP, Fragment, Oversized, UnknownLink, Filtered}
 }
 
 // EndReasons lists the reasons a flow ends, for reports.
@@ -69,6 +74,7 @@ type Meter struct {
 	cache *cache
 	ring  *Ring
 	pkt   Packet
+	ports *portSet // Config.Ports, or nil for every packet
 	c     counters
 	stats Stats
 
@@ -86,6 +92,11 @@ func NewMeter(cfg Config, link LinkType) (*Meter, error) {
 		cfg.RingSize = 8192
 	}
 	m := &Meter{dec: Decoder{Link: link}, crowdedFlows: crowdedFlows}
+	if cfg.Ports != nil {
+		if m.ports, err = newPortSet(cfg.Ports); err != nil {
+			return nil, err
+		}
+	}
 	if m.cache, err = newCache(cc, cfg.RingSize, &m.c); err != nil {
 		return nil, err
 	}
@@ -115,6 +126,10 @@ func (m *Meter) decode(frame []byte, micros int64, wireLen int, vlan uint16, p *
 	m.c.bytes += uint64(wireLen)
 	if s := m.dec.Decode(frame, micros, p); s != Decoded {
 		m.c.skipped[s]++
+		return false
+	}
+	if m.ports != nil && !m.ports.wanted(p) {
+		m.c.skipped[Filtered]++
 		return false
 	}
 	if vlan != 0 {

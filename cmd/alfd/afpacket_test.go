@@ -191,7 +191,7 @@ func TestFlowsLiveShowAsTheyEnd(t *testing.T) {
 	var out, logs syncBuffer
 	done := make(chan error, 1)
 	go netnstest.In(t, pair.B, func() {
-		done <- run(ctx, []string{"flows", "--afpacket", pair.IfB, "--bpf-ports", "all", "--inactive-timeout", "1s", "-v"}, &out, &logs)
+		done <- run(ctx, []string{"flows", "--afpacket", pair.IfB, "--ports", "all", "--inactive-timeout", "1s", "-v"}, &out, &logs)
 	})
 	// A short flow a second, each from a port of its own, until one ends
 	// (a second after its last packet) and shows: the first ones may come

@@ -36,7 +36,7 @@ type packetFlags struct {
 	active       time.Duration
 	inactive     time.Duration
 	includeZeros bool
-	bpfPorts     string
+	ports        string
 	bpfAggregate string
 	bpfFlows     int
 	bpfSteer     bool
@@ -61,22 +61,33 @@ func (p *packetFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&p.active, "active-timeout", 300*time.Second, "end a flow that has lasted this long (1 s to 30 min)")
 	fs.DurationVar(&p.inactive, "inactive-timeout", 30*time.Second, "end a flow that has seen no packet for this long (1 s to 8 h)")
 	fs.BoolVar(&p.includeZeros, "include-zeros", false, "keep packets without payload in the per-packet information (pstats' include_zeroes)")
-	fs.StringVar(&p.bpfPorts, "bpf-ports", "tcp:443,udp:443,tcp:853,udp:853", "with --afpacket: meter only these protocols and ports, filtered in the kernel by eBPF (all: every packet)")
+	const ports = "tcp:443,udp:443,tcp:853,udp:853"
+	fs.StringVar(&p.ports, "ports", ports, "meter only these protocols and ports (all: every packet); a packet is kept when either of its ports is listed: in the kernel by eBPF with --afpacket, else by the meter")
+	fs.StringVar(&p.ports, "bpf-ports", ports, "the same as --ports (its name before)")
 	fs.StringVar(&p.bpfAggregate, "bpf-aggregate", "off", "with --afpacket: count long flows' packets in the kernel after their first 30 with payload: off, socket (in the sockets' filter) or xdp (earlier; ingress only, and its drops are the host's: for capture ports)")
 	fs.IntVar(&p.bpfFlows, "bpf-flows", 1<<18, "with --bpf-aggregate: flows the kernel's table holds (about 200 bytes each); when it is full, packets go up as without")
 	fs.BoolVar(&p.bpfSteer, "bpf-steer", false, "with --afpacket and --fanout: steer flows to the sockets by alfd's eBPF program rather than the kernel's hash")
 }
 
+// portList is --ports, or nil for every packet.
+func (p *packetFlags) portList() ([]flowmeter.Port, error) {
+	if p.ports == "all" {
+		return nil, nil
+	}
+	ports, err := flowmeter.ParsePorts(p.ports)
+	if err != nil {
+		return nil, fmt.Errorf("--ports: %w", err)
+	}
+	return ports, nil
+}
+
 // bpfConfig is what eBPF programs the flags ask for, or nil for none.
 func (p *packetFlags) bpfConfig() (*bpf.Config, error) {
-	cfg := &bpf.Config{Interface: p.afpacket, MaxFlows: p.bpfFlows, Steer: p.bpfSteer}
-	if p.bpfPorts != "all" {
-		ports, err := bpf.ParsePorts(p.bpfPorts)
-		if err != nil {
-			return nil, fmt.Errorf("--bpf-ports: %w", err)
-		}
-		cfg.Ports = ports
+	ports, err := p.portList()
+	if err != nil {
+		return nil, err
 	}
+	cfg := &bpf.Config{Interface: p.afpacket, MaxFlows: p.bpfFlows, Steer: p.bpfSteer, Ports: ports}
 	switch p.bpfAggregate {
 	case "off":
 	case bpf.AggregateSocket, bpf.AggregateXDP:
@@ -125,8 +136,12 @@ type packetInput struct {
 // loaded (or, when they cannot be, left out with a warning) and the
 // sockets opened.
 func (p *packetFlags) open(log *slog.Logger) (*packetInput, error) {
+	ports, err := p.portList()
+	if err != nil {
+		return nil, err
+	}
 	cfg := flowmeter.Config{Cache: flowmeter.CacheConfig{Size: p.cacheSize, LineSize: p.lineSize,
-		Active: p.active, Inactive: p.inactive, IncludeZeroPayload: p.includeZeros}}
+		Active: p.active, Inactive: p.inactive, IncludeZeroPayload: p.includeZeros}, Ports: ports}
 	cpus, err := p.meterCPUs()
 	switch {
 	case err != nil:
@@ -157,7 +172,7 @@ func (p *packetFlags) openCapture(cfg flowmeter.Config, cpus []int, log *slog.Lo
 		return nil, fmt.Errorf("--afpacket: %w", err)
 	}
 	if link != flowmeter.LinkEthernet && bcfg != nil {
-		log.Warn("capturing without eBPF: its programs read Ethernet frames, and this interface's are bare IP (every port is metered)", "interface", p.afpacket)
+		log.Warn("capturing without eBPF: its programs read Ethernet frames, and this interface's are bare IP (the meters keep --ports themselves)", "interface", p.afpacket)
 		bcfg = nil
 	}
 	in := &packetInput{}
@@ -165,11 +180,13 @@ func (p *packetFlags) openCapture(cfg flowmeter.Config, cpus []int, log *slog.Lo
 		BlockSize: int(p.blockSize), NumBlocks: p.ringBlocks, Meter: cfg, Log: log}
 	if bcfg != nil {
 		if in.bpf, err = bpf.Load(*bcfg); err != nil {
-			log.Warn("capturing without eBPF: the programs did not load", "err", err)
+			log.Warn("capturing without eBPF: the programs did not load (the meters keep --ports themselves)", "err", err)
 		} else {
 			capCfg.FilterProgram, capCfg.SteeringProgram = in.bpf.FilterFD(), in.bpf.SteeringFD()
 			capCfg.Meter.Aggregator = in.bpf.Aggregator()
-			log.Info("eBPF in the capture path", "ports", p.bpfPorts, "aggregate", p.bpfAggregate, "steer", p.bpfSteer)
+			// The kernel keeps the ports: the meters need not look again.
+			capCfg.Meter.Ports = nil
+			log.Info("eBPF in the capture path", "ports", p.ports, "aggregate", p.bpfAggregate, "steer", p.bpfSteer)
 		}
 	}
 	c, err := flowmeter.OpenAFPacket(capCfg)

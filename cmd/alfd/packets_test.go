@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"flag"
 	"io"
@@ -174,5 +175,40 @@ func TestParseArgs(t *testing.T) {
 		case tc.pcaps != nil && (!slices.Equal(pcaps, tc.pcaps) || *format != tc.format):
 			t.Errorf("%q: pcaps %q, format %q; want %q, %q", tc.args, pcaps, *format, tc.pcaps, tc.format)
 		}
+	}
+}
+
+// TestFlowsPorts: a capture file's packets are kept by --ports as a live
+// capture's are by its eBPF filter: the ICMP echo to 8.8.8.8 in the
+// capture is counted as filtered, and shown with --ports all.
+func TestFlowsPorts(t *testing.T) {
+	pcap := shareddata.Path(t, "pcap", "ndpi", "googledns_android10.pcap")
+	kept, logs, err := runCmd(t, context.Background(), "flows", "--pcap", pcap, "-v")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logs)
+	}
+	all, _, err := runCmd(t, context.Background(), "flows", "--pcap", pcap, "--ports", "all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Flows by protocol.
+	protocols := func(out string) map[string]int {
+		rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+		if err != nil || len(rows) == 0 {
+			t.Fatalf("%v: %q", err, out)
+		}
+		col := slices.Index(rows[0], "PROTOCOL")
+		n := map[string]int{}
+		for _, row := range rows[1:] {
+			n[row[col]]++
+		}
+		return n
+	}
+	k, a := protocols(kept), protocols(all)
+	if k["1"] != 0 || a["1"] != 1 || k["6"] != a["6"] || k["6"] == 0 || !strings.Contains(logs, "skipped_filtered=4") {
+		t.Errorf("flows by protocol: %v kept by the default ports, %v in all; log:\n%s", k, a, logs)
+	}
+	if _, _, err := runCmd(t, context.Background(), "flows", "--pcap", pcap, "--ports", "sctp:9"); err == nil || !strings.Contains(err.Error(), `--ports: port "sctp:9"`) {
+		t.Errorf("--ports sctp:9: %v", err)
 	}
 }

@@ -472,6 +472,9 @@ func newDaemon(ctx context.Context, c *daemonConfig, e *env, log *slog.Logger) (
 	m := d.slot.Load()
 	log.Info("alfd started", "version", version(), "input", inName, "classifiers", len(d.sources), "model", m.Path, "model_version", m.Version,
 		"query_strategy", c.strategy, "db_rows", d.learner.DB().Len())
+	if c.generationFlows == 0 && c.generationTime == 0 && d.sources[0].Live() {
+		log.Warn("no generation ends, and nothing is learnt, until the input ends: give --generation-flows or --generation-time")
+	}
 	pc := classify.Config{Set: set, Slot: &d.slot, Learner: d.learner, BatchSize: c.batch,
 		GenerationFlows: c.generationFlows, GenerationTime: c.generationTime, Seed: c.seed, Log: log}
 	if c.dryRun {

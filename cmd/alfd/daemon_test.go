@@ -514,3 +514,18 @@ func TestDaemonBrokenFile(t *testing.T) {
 		t.Errorf("the good file was not learnt from: %+v", rs)
 	}
 }
+
+// TestDaemonWarnsNoGenerations: on a socket, which does not end, without
+// --generation-flows nor --generation-time nothing would ever be learnt:
+// alfd says so as it starts.
+func TestDaemonWarnsNoGenerations(t *testing.T) {
+	_, blacklist, d0 := synthSetup(t, 10)
+	t.Setenv("TRAP_SOCKET_DIR", t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	_, stderr, err := runCmd(t, ctx, "-i", "u:alfd_quiet", "--generation-flows", "0", "--workdir", filepath.Join(t.TempDir(), "w"),
+		"--blacklist", blacklist, "--dpath", d0)
+	if err != nil || !strings.Contains(stderr, "no generation ends, and nothing is learnt, until the input ends") {
+		t.Errorf("%v\n%s", err, stderr)
+	}
+}

@@ -81,12 +81,9 @@ func (p *packetFlags) portList() ([]flowmeter.Port, error) {
 	return ports, nil
 }
 
-// bpfConfig is what eBPF programs the flags ask for, or nil for none.
-func (p *packetFlags) bpfConfig() (*bpf.Config, error) {
-	ports, err := p.portList()
-	if err != nil {
-		return nil, err
-	}
+// bpfConfig is what eBPF programs the flags ask for, the filter keeping
+// ports (portList's), or nil for none.
+func (p *packetFlags) bpfConfig(ports []flowmeter.Port) (*bpf.Config, error) {
 	cfg := &bpf.Config{Interface: p.afpacket, MaxFlows: p.bpfFlows, Steer: p.bpfSteer, Ports: ports}
 	switch p.bpfAggregate {
 	case "off":
@@ -163,7 +160,7 @@ func (p *packetFlags) open(log *slog.Logger) (*packetInput, error) {
 // openCapture opens the live capture with the eBPF programs the flags ask
 // for, its meters pinned to cpus if any.
 func (p *packetFlags) openCapture(cfg flowmeter.Config, cpus []int, log *slog.Logger) (_ *packetInput, err error) {
-	bcfg, err := p.bpfConfig()
+	bcfg, err := p.bpfConfig(cfg.Ports)
 	if err != nil {
 		return nil, err
 	}

@@ -322,11 +322,18 @@ func (k *cache) prefetchLine(h uint64) {
 // (key, counters, the first packets' information).
 func (k *cache) prefetchFlow(h uint64) {
 	start := int(h & k.lineMask)
-	s, full := k.seekTag(start, tag(h))
+	s, full := k.scanTag(start, tag(h))
 	if s >= 0 {
 		prefetch(unsafe.Pointer(&k.flows[k.slots[s].flow]), 4)
 		return
 	}
+	k.prefetchNew(start, full)
+}
+
+// prefetchNew asks for what a new flow in the line at start touches: the
+// record it would take, and in a full line the counters of the flow that
+// goes.
+func (k *cache) prefetchNew(start int, full bool) {
 	if full {
 		prefetch(unsafe.Pointer(&k.flows[k.slots[start+k.cfg.LineSize-1].flow]), 1)
 	}

@@ -5,24 +5,25 @@ package flowmeter
 import (
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
-// TestSeekTag holds lineTags to its masks, and seekTag to scanTag, on lines
-// of 16 whose slots hold the sought tag, free ones, other tags, and the
-// sought tag's bits in their other fields (the second, the record), which
-// must not count.
-func TestSeekTag(t *testing.T) {
+// TestFetchFlow holds fetchFlow to its masks and to the record it fetches,
+// against scanTag, on lines of 16 whose slots hold the sought tag, free
+// ones, other tags, and the sought tag's bits in their other fields (the
+// second, the record's low half), which must not count.
+func TestFetchFlow(t *testing.T) {
 	if !lineTagsAVX512 {
-		t.Skip("no AVX-512 here: seekTag is scanTag")
+		t.Skip("no AVX-512 here: fetchAhead is prefetchLine and prefetchFlow")
 	}
-	m, err := NewMeter(Config{Cache: CacheConfig{Size: 1 << 10}}, LinkEthernet)
+	m, err := NewMeter(Config{Cache: CacheConfig{Size: 1 << 16}}, LinkEthernet)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
 	k := m.cache
 	rng := rand.New(rand.NewPCG(5, 6))
-	const sought = 0xbeef
+	const sought = 0xbeef // a record too: the cache has more
 	tags := []uint16{0, 1, sought, sought ^ 1, sought >> 1}
 	matched, missed, full := 0, 0, 0
 	for range 20000 {
@@ -35,9 +36,9 @@ func TestSeekTag(t *testing.T) {
 			if rng.IntN(4) == 0 {
 				tg = tags[rng.IntN(len(tags))]
 			}
-			k.slots[i] = slot{tag: tg, lastSec: sought, flow: sought<<16 | sought}
+			k.slots[i] = slot{tag: tg, lastSec: sought, flow: sought}
 			if rng.IntN(2) == 0 {
-				k.slots[i].lastSec, k.slots[i].flow = uint16(rng.Uint32()), rng.Uint32()
+				k.slots[i].lastSec, k.slots[i].flow = uint16(rng.Uint32()), rng.Uint32N(uint32(len(k.flows)))
 			}
 		}
 		var wantMatch, wantFree uint64
@@ -49,16 +50,18 @@ func TestSeekTag(t *testing.T) {
 				wantFree |= 1 << (4 * i)
 			}
 		}
-		if match, free := lineTags((*[16]slot)(k.slots[start:start+16]), sought); match != wantMatch || free != wantFree {
-			t.Fatalf("line %v: lineTags = %#x, %#x; want %#x, %#x", k.slots[start:start+16], match, free, wantMatch, wantFree)
+		s, wantFull := k.scanTag(start, sought)
+		var wantRecord uintptr
+		if s >= 0 {
+			wantRecord = uintptr(unsafe.Pointer(&k.flows[k.slots[s].flow]))
 		}
-		want, wantFull := k.scanTag(start, sought)
-		got, gotFull := k.seekTag(start, sought)
-		if got != want || (want < 0 && gotFull != wantFull) {
-			t.Fatalf("line %v: seekTag = %d, full %v; scanTag = %d, full %v", k.slots[start:start+16], got, gotFull, want, wantFull)
+		next := k.line16(rng.IntN(k.cfg.Size/16) * 16)
+		match, free, record := fetchFlow(k.line16(start), sought, unsafe.Pointer(&k.flows[0]), unsafe.Sizeof(Flow{}), next)
+		if match != wantMatch || free != wantFree || record != wantRecord {
+			t.Fatalf("line %v: fetchFlow = %#x, %#x, record %#x; want %#x, %#x, %#x", k.slots[start:start+16], match, free, record, wantMatch, wantFree, wantRecord)
 		}
 		switch {
-		case want >= 0:
+		case s >= 0:
 			matched++
 		case wantFull:
 			full++

@@ -213,11 +213,17 @@ func (m *Meter) framesAhead(fs []Frame) {
 		}
 	}
 	for i := -lookAhead; i < len(q); i++ {
-		if j := i + lookAhead; j < len(q) && q[j].ok {
+		// The line of frame i+lookAhead, with the flow of frame
+		// i+fetchAhead when there is one.
+		j, line := i+lookAhead, i+lookAhead < len(q) && q[i+lookAhead].ok
+		if f := i + fetchAhead; f >= 0 && f < len(q) && q[f].ok {
+			next := q[f].hash // a line come already, when there is no other
+			if line {
+				next = q[j].hash
+			}
+			m.cache.fetchAhead(q[f].hash, next)
+		} else if line {
 			m.cache.prefetchLine(q[j].hash)
-		}
-		if j := i + fetchAhead; j >= 0 && j < len(q) && q[j].ok {
-			m.cache.prefetchFlow(q[j].hash)
 		}
 		if i >= 0 && q[i].ok {
 			m.cache.addHashed(&q[i].pkt, q[i].hash)

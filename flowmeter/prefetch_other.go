@@ -8,5 +8,9 @@ const canPrefetch = false
 
 func prefetch(unsafe.Pointer, int) {}
 
-// seekTag is scanTag: there is no AVX-512 form here (nor working ahead).
-func (k *cache) seekTag(start int, t uint16) (int, bool) { return k.scanTag(start, t) }
+// fetchAhead is prefetchLine and prefetchFlow; there is no working ahead
+// here.
+func (k *cache) fetchAhead(h, next uint64) {
+	k.prefetchLine(next)
+	k.prefetchFlow(h)
+}

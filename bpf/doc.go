@@ -2,8 +2,10 @@
 // so that the kernel does the work that need not reach user space:
 //
 //   - a socket filter on the AF_PACKET sockets, which passes only the
-//     protocols and ports worth metering (by default TCP and UDP 443 and
-//     853) before the kernel copies anything to the rings;
+//     protocols and ports worth metering (flowmeter.Port; alfd's --ports,
+//     by default TCP and UDP 443 and 853) before the kernel copies
+//     anything to the rings, by the rule a meter keeps them by
+//     (flowmeter.Config.Ports);
 //   - pre-aggregation of long flows, in that socket filter or at XDP: a
 //     flow's first packets, which the per-packet information needs, and
 //     its SYN, FIN and RST go up; the rest are counted in a kernel flow

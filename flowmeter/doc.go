@@ -6,7 +6,10 @@
 // of the first 30 packets (ipfixprobe's pstats plugin) and the TLS server
 // name (its tls plugin), and the inputs that feed it: pcap and pcapng
 // files or standard input, and AF_PACKET (TPACKET_V3 rings read in place, with eBPF filters
-// and steering when given) with a fanout group, one meter per core.
+// and steering when given) with a fanout group, one meter per core. A
+// meter may keep only some protocols and ports (Config.Ports), by the rule
+// of the eBPF socket filter, so that a capture file gives the flows the
+// live link did.
 // Finished flows leave each meter through a lock-free single-producer ring
 // that passes their records, not copies: a record comes back to the meter
 // once the consumer has released it. When the consumer falls behind and
@@ -18,7 +21,8 @@
 // With many flows in the cache, every packet waits for memory: for its
 // line of the cache, then for its flow's record. Meter.Frames works on
 // several frames at once and fetches their lines and records ahead (a
-// prefetch instruction on amd64), so that the waits overlap. The AF_PACKET
+// prefetch instruction on amd64; with AVX-512, one call a packet that also
+// compares the line's tags, fetchFlow), so that the waits overlap. The AF_PACKET
 // reader hands it each block's frames; pcap reading copies frames into
 // batches for it once the cache is crowded (pcapgo reuses its buffer). A
 // large cache lives on huge pages, outside the Go heap (Meter.Close gives

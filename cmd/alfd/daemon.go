@@ -72,6 +72,7 @@ type daemonConfig struct {
 	batch           int
 	blacklistReload time.Duration
 	progress        time.Duration
+	statusEvery     time.Duration
 	packets         packetFlags
 	verbosity
 }
@@ -114,6 +115,7 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.batch, "batch", 256, "flows scored together")
 	fs.DurationVar(&c.blacklistReload, "blacklist-reload", 30*time.Second, "check the blacklist file this often and reload it when it changed (0: never); SIGHUP reloads it at once")
 	fs.DurationVar(&c.progress, "progress", time.Second, "how often to show progress on standard error for file inputs (0: never)")
+	fs.DurationVar(&c.statusEvery, "status-every", time.Minute, "how often to log what a live input's run has done so far (0: never), as the line alfd logs when it stops")
 	c.packets.register(fs)
 	c.verbosity.register(fs)
 }
@@ -527,6 +529,9 @@ func (d *daemon) run(ctx context.Context) error {
 	if !d.sources[0].Live() && d.cfg.progress > 0 {
 		wg.Go(func() { d.showProgress(learnerCtx) })
 	}
+	if d.sources[0].Live() && d.cfg.statusEvery > 0 {
+		wg.Go(func() { d.logStatusEvery(learnerCtx, d.cfg.statusEvery) })
+	}
 
 	pipeCtx := ctx
 	var packetErr error // the packet input's, read once wg is done
@@ -586,7 +591,26 @@ func (d *daemon) closeIO(ctx context.Context) error {
 }
 
 // summary logs what the run did.
-func (d *daemon) summary() {
+func (d *daemon) summary() { d.logStatus("alfd stopped") }
+
+// logStatusEvery logs what the run has done so far every interval, until
+// ctx ends: a live input's only news between generations, for those who
+// read the log rather than the metrics.
+func (d *daemon) logStatusEvery(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			d.logStatus("status")
+		}
+	}
+}
+
+// logStatus logs, as msg, what the run has done so far.
+func (d *daemon) logStatus(msg string) {
 	st := d.pipeline.Stats()
 	elapsed := time.Since(d.started)
 	// Throughput leaves out the first training and the time an offline
@@ -610,7 +634,7 @@ func (d *daemon) summary() {
 	if d.packets != nil {
 		args = append(args, d.packets.logArgs()...)
 	}
-	d.log.Info("alfd stopped", args...)
+	d.log.Info(msg, args...)
 }
 
 // showProgress shows how far a file input has come.

@@ -515,17 +515,19 @@ func TestDaemonBrokenFile(t *testing.T) {
 	}
 }
 
-// TestDaemonWarnsNoGenerations: on a socket, which does not end, without
+// TestDaemonQuietSocket: on a socket, which does not end, without
 // --generation-flows nor --generation-time nothing would ever be learnt:
-// alfd says so as it starts.
-func TestDaemonWarnsNoGenerations(t *testing.T) {
+// alfd says so as it starts. Meanwhile it logs its status every
+// --status-every.
+func TestDaemonQuietSocket(t *testing.T) {
 	_, blacklist, d0 := synthSetup(t, 10)
 	t.Setenv("TRAP_SOCKET_DIR", t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	_, stderr, err := runCmd(t, ctx, "-i", "u:alfd_quiet", "--generation-flows", "0", "--workdir", filepath.Join(t.TempDir(), "w"),
-		"--blacklist", blacklist, "--dpath", d0)
-	if err != nil || !strings.Contains(stderr, "no generation ends, and nothing is learnt, until the input ends") {
+	_, stderr, err := runCmd(t, ctx, "-i", "u:alfd_quiet", "--generation-flows", "0", "--status-every", "50ms",
+		"--workdir", filepath.Join(t.TempDir(), "w"), "--blacklist", blacklist, "--dpath", d0)
+	if err != nil || !strings.Contains(stderr, "no generation ends, and nothing is learnt, until the input ends") ||
+		strings.Count(stderr, "msg=status records=0 classified=0") < 2 {
 		t.Errorf("%v\n%s", err, stderr)
 	}
 }

@@ -530,7 +530,9 @@ func (d *daemon) run(ctx context.Context) error {
 		wg.Go(func() { d.showProgress(learnerCtx) })
 	}
 	if d.sources[0].Live() && d.cfg.statusEvery > 0 {
-		wg.Go(func() { d.logStatusEvery(learnerCtx, d.cfg.statusEvery) })
+		// A live input's only news between generations, for those who
+		// read the log rather than the metrics.
+		wg.Go(func() { tick(learnerCtx, d.cfg.statusEvery, func() { d.logStatus("status") }) })
 	}
 
 	pipeCtx := ctx
@@ -593,22 +595,6 @@ func (d *daemon) closeIO(ctx context.Context) error {
 // summary logs what the run did.
 func (d *daemon) summary() { d.logStatus("alfd stopped") }
 
-// logStatusEvery logs what the run has done so far every interval, until
-// ctx ends: a live input's only news between generations, for those who
-// read the log rather than the metrics.
-func (d *daemon) logStatusEvery(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			d.logStatus("status")
-		}
-	}
-}
-
 // logStatus logs, as msg, what the run has done so far.
 func (d *daemon) logStatus(msg string) {
 	st := d.pipeline.Stats()
@@ -640,15 +626,8 @@ func (d *daemon) logStatus(msg string) {
 // showProgress shows how far a file input has come.
 func (d *daemon) showProgress(ctx context.Context) {
 	p := newProgressLine(d.e.stderr, d.cfg.progress)
-	t := time.NewTicker(p.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			p.finish()
-			return
-		case <-t.C:
-		}
+	defer p.finish()
+	tick(ctx, p.every, func() {
 		st := d.pipeline.Stats()
 		secs := time.Since(p.start).Seconds()
 		line := fmt.Sprintf("%d records, %.0f records/s, %d classified, %.1f%% DoH, generation %d",
@@ -658,6 +637,20 @@ func (d *daemon) showProgress(ctx context.Context) {
 			line += fmt.Sprintf(", model v%d", r.ModelVersion)
 		}
 		p.show(line)
+	})
+}
+
+// tick calls fn every interval until ctx ends.
+func tick(ctx context.Context, every time.Duration, fn func()) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
 	}
 }
 

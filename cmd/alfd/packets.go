@@ -215,20 +215,13 @@ func (p *packetFlags) openCapture(cfg flowmeter.Config, cpus []int, log *slog.Lo
 		sweepCtx, stop := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		wg.Go(func() {
-			t := time.NewTicker(p.inactive)
-			defer t.Stop()
-			for {
-				select {
-				case <-sweepCtx.Done():
-					return
-				case <-t.C:
-					if n, err := in.bpf.Sweep(2 * p.inactive); err != nil {
-						log.Warn("sweeping the kernel's flow table", "err", err)
-					} else if n > 0 {
-						log.Debug("stale flows left the kernel's table", "flows", n)
-					}
+			tick(sweepCtx, p.inactive, func() {
+				if n, err := in.bpf.Sweep(2 * p.inactive); err != nil {
+					log.Warn("sweeping the kernel's flow table", "err", err)
+				} else if n > 0 {
+					log.Debug("stale flows left the kernel's table", "flows", n)
 				}
-			}
+			})
 		})
 		err := c.Run(ctx)
 		stop()

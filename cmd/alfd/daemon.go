@@ -497,6 +497,8 @@ func newDaemon(ctx context.Context, c *daemonConfig, e *env, log *slog.Logger) (
 // everything in order: the output is drained and closed, the learner
 // saves D_i, and the summary is logged.
 func (d *daemon) run(ctx context.Context) error {
+	// Set before the goroutines that read it start.
+	d.running = time.Now()
 	learnerCtx, stopLearner := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLearner()
 	var wg sync.WaitGroup
@@ -555,7 +557,6 @@ func (d *daemon) run(ctx context.Context) error {
 			}
 		})
 	}
-	d.running = time.Now()
 	runErr := d.pipeline.RunAll(pipeCtx, d.sources)
 	stopProducer()
 	if runErr != nil {

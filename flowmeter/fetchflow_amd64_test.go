@@ -13,7 +13,7 @@ import (
 // ones, other tags, and the sought tag's bits in their other fields (the
 // second, the record's low half), which must not count.
 func TestFetchFlow(t *testing.T) {
-	if !lineTagsAVX512 {
+	if !hasAVX512BW {
 		t.Skip("no AVX-512 here: fetchAhead is prefetchLine and prefetchFlow")
 	}
 	m, err := NewMeter(Config{Cache: CacheConfig{Size: 1 << 16}}, LinkEthernet)

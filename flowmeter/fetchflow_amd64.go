@@ -8,8 +8,8 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// lineTagsAVX512 is whether the processor runs fetchFlow.
-var lineTagsAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW
+// hasAVX512BW is whether the processor runs fetchFlow.
+var hasAVX512BW = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW
 
 // fetchFlow reports which slots of a line of 16 hold tag t and which are
 // free (bit 4i for slot i); it asks for the record, in flows of size
@@ -27,7 +27,7 @@ func fetchFlow(line *[16]slot, t uint16, flows unsafe.Pointer, size uintptr, nex
 // predict nor settle before the line comes, and goes the wrong way
 // meanwhile. (One call rather than three saves 3-10 % at 10^5 flows.)
 func (k *cache) fetchAhead(h, next uint64) {
-	if !lineTagsAVX512 || k.cfg.LineSize != 16 {
+	if !hasAVX512BW || k.cfg.LineSize != 16 {
 		k.prefetchLine(next)
 		k.prefetchFlow(h)
 		return

@@ -121,6 +121,7 @@ type worker struct {
 	proba   *trap.Field
 	version *trap.Field
 	refused *trap.Template // the last template refused, to log it once
+	broken  brokenLog
 
 	// The batch: kept flows, their server names back to back in sni (flow
 	// i's ends at sniEnds[i]), and, when there is an output, their output
@@ -152,6 +153,40 @@ type worker struct {
 	local struct {
 		records, badInput, truncated uint64
 		skipped                      [features.TooFewPackets + 1]uint64
+	}
+}
+
+// brokenLog warns of the broken input a worker skips: each of the first
+// brokenWarnings of a minute by itself, then how many more there were, so
+// that a sender whose every record is broken does not flood the log (the
+// metrics count them all).
+type brokenLog struct {
+	since time.Time
+	told  int
+	more  int
+	last  error
+}
+
+const brokenWarnings = 10
+
+func (b *brokenLog) skipped(log *slog.Logger, err error, now time.Time) {
+	if now.Sub(b.since) >= time.Minute {
+		b.flush(log)
+		*b = brokenLog{since: now}
+	}
+	if b.told < brokenWarnings {
+		b.told++
+		log.Warn("skipped broken input", "err", err)
+		return
+	}
+	b.more, b.last = b.more+1, err
+}
+
+// flush says how many more were skipped than were told of.
+func (b *brokenLog) flush(log *slog.Logger) {
+	if b.more > 0 {
+		log.Warn("skipped more broken input", "count", b.more, "last_err", b.last)
+		b.more = 0
 	}
 }
 
@@ -268,6 +303,7 @@ func (w *worker) run(ctx context.Context, in Source) error {
 }
 
 func (w *worker) read(ctx context.Context, in Source) error {
+	defer w.broken.flush(w.log)
 	w.genStart = w.p.gen.started()
 	socket := in.Live()
 	w.offline = !socket
@@ -284,7 +320,7 @@ func (w *worker) read(ctx context.Context, in Source) error {
 			continue
 		case trap.Skipped(err):
 			w.local.badInput++
-			w.log.Warn("skipped broken input", "err", err)
+			w.broken.skipped(w.log, err, time.Now())
 			continue
 		case errors.Is(err, io.EOF):
 			if err := w.endGeneration(ctx, generationStreamEnd); err != nil || !socket {

@@ -493,3 +493,40 @@ func TestOutputRecordTooLong(t *testing.T) {
 			one.Stats().Sent.Load(), strings.Count(out.String(), "\n"))
 	}
 }
+
+// TestBrokenRecordsLogged: of 500 broken records (shorter than their
+// template's fixed part), each is counted, the first ten are logged one by
+// one, and the rest in one line with their count.
+func TestBrokenRecordsLogged(t *testing.T) {
+	tmpl, err := trap.ParseTemplate("uint32 PACKETS,uint32 PACKETS_REV")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "broken.trapcap")
+	w := openOutput(t, "f:"+path)
+	if err := w.SetFormat(trap.UniRecFormat(tmpl)); err != nil {
+		t.Fatal(err)
+	}
+	for range 500 {
+		if err := w.Send([]byte{1, 2, 3}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, d0 := synthD0(t)
+	var slot infer.Slot
+	slot.Store(trainModel(t, "gbdt", d0))
+	var logs bytes.Buffer
+	p := New(Config{Set: features.SetALF, Slot: &slot, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err := p.Run(context.Background(), TrapSource{openInput(t, "f:"+path)}); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.BadInput.Load() != 500 {
+		t.Errorf("bad input %d, want 500", st.BadInput.Load())
+	}
+	if one, rest := strings.Count(logs.String(), `msg="skipped broken input"`), strings.Count(logs.String(), `msg="skipped more broken input" count=490 `); one != 10 || rest != 1 {
+		t.Errorf("%d lines of one, %d of the rest:\n%s", one, rest, logs.String())
+	}
+}

@@ -121,7 +121,7 @@ type worker struct {
 	proba   *trap.Field
 	version *trap.Field
 	refused *trap.Template // the last template refused, to log it once
-	broken  brokenLog
+	broken  BrokenLog
 
 	// The batch: kept flows, their server names back to back in sni (flow
 	// i's ends at sniEnds[i]), and, when there is an output, their output
@@ -156,23 +156,25 @@ type worker struct {
 	}
 }
 
-// brokenLog warns of the broken input a worker skips: each of the first
-// brokenWarnings of a minute by itself, then how many more there were, so
-// that a sender whose every record is broken does not flood the log (the
-// metrics count them all).
-type brokenLog struct {
+// BrokenLog warns of the broken input a reader skips (trap.Skipped): each
+// of the first ten of a minute by itself, then how many more there were,
+// so that a sender whose every record is broken does not flood the log.
+// The zero value is ready.
+type BrokenLog struct {
 	since time.Time
 	told  int
 	more  int
 	last  error
 }
 
+// brokenWarnings is how many a minute BrokenLog tells of one by one.
 const brokenWarnings = 10
 
-func (b *brokenLog) skipped(log *slog.Logger, err error, now time.Time) {
-	if now.Sub(b.since) >= time.Minute {
-		b.flush(log)
-		*b = brokenLog{since: now}
+// Skipped tells of err, or counts it to tell of later.
+func (b *BrokenLog) Skipped(log *slog.Logger, err error) {
+	if now := time.Now(); now.Sub(b.since) >= time.Minute {
+		b.Flush(log)
+		*b = BrokenLog{since: now}
 	}
 	if b.told < brokenWarnings {
 		b.told++
@@ -182,8 +184,9 @@ func (b *brokenLog) skipped(log *slog.Logger, err error, now time.Time) {
 	b.more, b.last = b.more+1, err
 }
 
-// flush says how many more were skipped than were told of.
-func (b *brokenLog) flush(log *slog.Logger) {
+// Flush tells how many more were skipped than were told of, if any: at
+// the end of the input, or when the minute is over.
+func (b *BrokenLog) Flush(log *slog.Logger) {
 	if b.more > 0 {
 		log.Warn("skipped more broken input", "count", b.more, "last_err", b.last)
 		b.more = 0
@@ -303,7 +306,7 @@ func (w *worker) run(ctx context.Context, in Source) error {
 }
 
 func (w *worker) read(ctx context.Context, in Source) error {
-	defer w.broken.flush(w.log)
+	defer w.broken.Flush(w.log)
 	w.genStart = w.p.gen.started()
 	socket := in.Live()
 	w.offline = !socket
@@ -320,7 +323,7 @@ func (w *worker) read(ctx context.Context, in Source) error {
 			continue
 		case trap.Skipped(err):
 			w.local.badInput++
-			w.broken.skipped(w.log, err, time.Now())
+			w.broken.Skipped(w.log, err)
 			continue
 		case errors.Is(err, io.EOF):
 			if err := w.endGeneration(ctx, generationStreamEnd); err != nil || !socket {

@@ -126,6 +126,7 @@ type flowReader struct {
 	stream    uint64
 	records   int
 	skipped   int
+	broken    classify.BrokenLog
 	truncated int
 	rawFlow   features.Flow
 	flow      annotate.Flow // the endpoints of the flow read last
@@ -165,7 +166,7 @@ func (fr *flowReader) next(log *slog.Logger) (bool, error) {
 		switch {
 		case err == nil:
 		case trap.Skipped(err):
-			log.Warn("skipped broken input", "err", err)
+			fr.broken.Skipped(log, err)
 			fr.skipped++
 			fr.row++
 			continue
@@ -207,6 +208,7 @@ func (fr *flowReader) read(rec trap.Record) error {
 
 // finish logs what was read and reports broken input as an error.
 func (fr *flowReader) finish(log *slog.Logger) error {
+	fr.broken.Flush(log)
 	st := fr.ex.Stats()
 	args := []any{"input", fr.in.Name(), "records", fr.records, "kept", st.Kept}
 	for r := features.NoForward; r <= features.TooFewPackets; r++ {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alfd/alfd/classify"
 	"github.com/alfd/alfd/trap"
 )
 
@@ -74,6 +75,7 @@ func runDump(ctx context.Context, e *env, args []string) error {
 		p.Fields = strings.Split(*fields, ",")
 	}
 	n, skipped := 0, 0
+	var broken classify.BrokenLog
 read:
 	for *count == 0 || n < *count {
 		rec, err := r.Next()
@@ -85,7 +87,7 @@ read:
 			}
 			continue
 		case trap.Skipped(err):
-			log.Warn("skipped broken input", "err", err)
+			broken.Skipped(log, err)
 			skipped++
 			continue
 		case errors.Is(err, io.EOF), ctx.Err() != nil:
@@ -101,6 +103,7 @@ read:
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("dump: %w", err)
 	}
+	broken.Flush(log)
 	st := r.Stats()
 	log.Info("dump finished", "input", r.Name(), "records", n, "skipped", skipped,
 		"connections", st.Streams, "missed", st.Missed, "not_ready", st.NotReady)
@@ -149,12 +152,13 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 		meter = newProgressLine(e.stderr, *progress)
 	}
 	n, skipped := 0, 0
+	var broken classify.BrokenLog
 	var bytesIn int64
 	var sent trap.Format
 	for *count == 0 || n < *count {
 		msg, err := r.Recv()
 		if trap.Skipped(err) {
-			log.Warn("skipped broken input", "err", err)
+			broken.Skipped(log, err)
 			skipped++
 			continue
 		}
@@ -190,6 +194,7 @@ func runReplay(ctx context.Context, e *env, args []string) error {
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
+	broken.Flush(log)
 	st := w.Stats()
 	log.Info("replay finished", "records", n, "skipped", skipped, "dropped", st.Dropped)
 	if st.Dropped > 0 {

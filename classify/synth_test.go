@@ -204,23 +204,21 @@ func waitReaders(t *testing.T, w *trap.Writer, n int) {
 	}
 }
 
-// TestRecordsWithoutFeatures: records of a template that lacks what the
-// features need are counted as bad input and logged once, not guessed at.
-func TestRecordsWithoutFeatures(t *testing.T) {
-	tmpl, err := trap.ParseTemplate("ipaddr SRC_IP,ipaddr DST_IP,uint16 SRC_PORT,uint16 DST_PORT,uint32 PACKETS")
+// runOnRecords runs a pipeline with a model trained on a synthetic D_0 over
+// a trapcap of msgs, records of the template spec, and returns it with
+// what it logged and output.
+func runOnRecords(t *testing.T, spec string, msgs [][]byte) (p *Pipeline, logs, out string) {
+	t.Helper()
+	tmpl, err := trap.ParseTemplate(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "short.trapcap")
+	path := filepath.Join(t.TempDir(), "records.trapcap")
 	w := openOutput(t, "f:"+path)
 	if err := w.SetFormat(trap.UniRecFormat(tmpl)); err != nil {
 		t.Fatal(err)
 	}
-	b := trap.NewBuilder(tmpl)
-	for range 500 {
-		b.Reset()
-		b.SetUint(tmpl.Field("PACKETS"), 9)
-		msg, _ := b.Append(nil)
+	for _, msg := range msgs {
 		if err := w.Send(msg); err != nil {
 			t.Fatal(err)
 		}
@@ -231,21 +229,40 @@ func TestRecordsWithoutFeatures(t *testing.T) {
 	_, d0 := synthD0(t)
 	var slot infer.Slot
 	slot.Store(trainModel(t, "gbdt", d0))
-	var logs bytes.Buffer
-	var out bytes.Buffer
-	p := New(Config{Set: features.SetALF, Slot: &slot, Output: NewTextOutput(&out, true),
-		Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	var logBuf, outBuf bytes.Buffer
+	p = New(Config{Set: features.SetALF, Slot: &slot, Output: NewTextOutput(&outBuf, true),
+		Log: slog.New(slog.NewTextHandler(&logBuf, nil))})
 	if err := p.Run(context.Background(), TrapSource{openInput(t, "f:"+path)}); err != nil {
 		t.Fatal(err)
 	}
+	return p, logBuf.String(), outBuf.String()
+}
+
+// TestRecordsWithoutFeatures: records of a template that lacks what the
+// features need are counted as bad input and logged once, not guessed at.
+func TestRecordsWithoutFeatures(t *testing.T) {
+	spec := "ipaddr SRC_IP,ipaddr DST_IP,uint16 SRC_PORT,uint16 DST_PORT,uint32 PACKETS"
+	tmpl, err := trap.ParseTemplate(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := trap.NewBuilder(tmpl)
+	var msgs [][]byte
+	for range 500 {
+		b.Reset()
+		b.SetUint(tmpl.Field("PACKETS"), 9)
+		msg, _ := b.Append(nil)
+		msgs = append(msgs, msg)
+	}
+	p, logs, out := runOnRecords(t, spec, msgs)
 	if st := p.Stats(); st.BadInput.Load() != 500 || st.Classified.Load() != 0 || st.Records.Load() != 500 {
 		t.Errorf("bad input %d, classified %d, records %d", st.BadInput.Load(), st.Classified.Load(), st.Records.Load())
 	}
-	if n := strings.Count(logs.String(), "cannot be classified"); n != 1 || !strings.Contains(logs.String(), "PPI_PKT_LENGTHS") {
-		t.Errorf("logged %d times:\n%s", n, logs.String())
+	if n := strings.Count(logs, "cannot be classified"); n != 1 || !strings.Contains(logs, "PPI_PKT_LENGTHS") {
+		t.Errorf("logged %d times:\n%s", n, logs)
 	}
-	if out.Len() != 0 {
-		t.Errorf("output: %s", out.String())
+	if out != "" {
+		t.Errorf("output: %s", out)
 	}
 }
 
@@ -498,35 +515,15 @@ func TestOutputRecordTooLong(t *testing.T) {
 // template's fixed part), each is counted, the first ten are logged one by
 // one, and the rest in one line with their count.
 func TestBrokenRecordsLogged(t *testing.T) {
-	tmpl, err := trap.ParseTemplate("uint32 PACKETS,uint32 PACKETS_REV")
-	if err != nil {
-		t.Fatal(err)
+	msgs := make([][]byte, 500)
+	for i := range msgs {
+		msgs[i] = []byte{1, 2, 3}
 	}
-	path := filepath.Join(t.TempDir(), "broken.trapcap")
-	w := openOutput(t, "f:"+path)
-	if err := w.SetFormat(trap.UniRecFormat(tmpl)); err != nil {
-		t.Fatal(err)
-	}
-	for range 500 {
-		if err := w.Send([]byte{1, 2, 3}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	_, d0 := synthD0(t)
-	var slot infer.Slot
-	slot.Store(trainModel(t, "gbdt", d0))
-	var logs bytes.Buffer
-	p := New(Config{Set: features.SetALF, Slot: &slot, Log: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err := p.Run(context.Background(), TrapSource{openInput(t, "f:"+path)}); err != nil {
-		t.Fatal(err)
-	}
+	p, logs, _ := runOnRecords(t, "uint32 PACKETS,uint32 PACKETS_REV", msgs)
 	if st := p.Stats(); st.BadInput.Load() != 500 {
 		t.Errorf("bad input %d, want 500", st.BadInput.Load())
 	}
-	if one, rest := strings.Count(logs.String(), `msg="skipped broken input"`), strings.Count(logs.String(), `msg="skipped more broken input" count=490 `); one != 10 || rest != 1 {
-		t.Errorf("%d lines of one, %d of the rest:\n%s", one, rest, logs.String())
+	if one, rest := strings.Count(logs, `msg="skipped broken input"`), strings.Count(logs, `msg="skipped more broken input" count=490 `); one != 10 || rest != 1 {
+		t.Errorf("%d lines of one, %d of the rest:\n%s", one, rest, logs)
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/alfd/alfd/internal/loadgen"
 	"github.com/alfd/alfd/internal/netnstest"
 )
 
@@ -516,4 +517,115 @@ func TestAFPacketBareIPInterface(t *testing.T) {
 	if !slices.Contains(flows, want) || skipped != 0 {
 		t.Errorf("flows %q, %d frames skipped; want %q among them, none skipped", flows, skipped, want)
 	}
+}
+
+// TestAFPacketAgreesWithFile: the same traffic makes the same flows live
+// as from its capture file. Each of nDPI's captures is sent frame by frame
+// over a veth pair (its MTU raised for the captures' merged frames) and
+// captured by two meters in one fanout group; every flow the file gives
+// comes out once, with the same counts, flags, end, per-packet
+// information and SNI (times aside: live ones are the replay's).
+func TestAFPacketAgreesWithFile(t *testing.T) {
+	pcaps := ndpiPcaps(t)
+	pair := netnstest.NewPair(t, 0)
+	netnstest.IP(t, "-n", pair.A, "link", "set", pair.IfA, "mtu", "9000")
+	netnstest.IP(t, "-n", pair.B, "link", "set", pair.IfB, "mtu", "9000")
+	// No timeouts within a capture's span (at most 255 s): live, the
+	// replay takes a fraction of a second.
+	meter := Config{Cache: CacheConfig{Active: maxActive, Inactive: maxInactive}}
+	for _, path := range pcaps {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			fileFlows, fileMeter := meterPcap(t, path, meter)
+			want := make(map[Key]string, len(fileFlows))
+			for i := range fileFlows {
+				want[fileFlows[i].key] = flowSummary(&fileFlows[i])
+			}
+			frames := pcapFrames(t, path)
+
+			capture := openIn(t, pair.B, AFPacketConfig{Interface: pair.IfB, Fanout: 2, Meter: meter})
+			defer capture.Close()
+			stop := start(capture)
+			netnstest.In(t, pair.A, func() {
+				// Slow enough for the receiving end's backlog.
+				if sent, err := loadgen.Send(context.Background(), pair.IfA, frames, len(frames), 50000); err != nil || sent != len(frames) {
+					t.Errorf("sent %d of %d frames: %v", sent, len(frames), err)
+				}
+			})
+			time.Sleep(300 * time.Millisecond)
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+
+			got := make(map[Key]int)
+			for _, m := range capture.Meters() {
+				for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {
+					w, ok := want[f.key]
+					switch {
+					case !ok && f.key.Proto == protoICMPv6 && (f.Src().IsLinkLocalUnicast() || f.Src().IsUnspecified()):
+						// The namespaces' own neighbour discovery and multicast listener reports.
+					case !ok:
+						t.Errorf("live flow %s not in the file's flows: %s", keyString(f.key), flowSummary(f))
+					case w != flowSummary(f):
+						t.Errorf("flow %s\nlive %s\nfile %s", keyString(f.key), flowSummary(f), w)
+					}
+					got[f.key]++
+				}
+				m.Ring().Release()
+			}
+			for k := range want {
+				if got[k] != 1 {
+					t.Errorf("flow %s came %d times live", keyString(k), got[k])
+				}
+			}
+			if _, dropped := capture.SocketStats(); dropped != 0 {
+				t.Errorf("the kernel dropped %d packets", dropped)
+			}
+			for _, r := range []Skip{Truncated, Malformed, Fragment, Oversized} {
+				live := uint64(0)
+				for _, m := range capture.Meters() {
+					live += m.Stats().Skipped[r].Load()
+				}
+				if file := fileMeter.Stats().Skipped[r].Load(); live != file {
+					t.Errorf("%v: %d frames skipped live, %d from the file", r, live, file)
+				}
+			}
+			t.Logf("%d frames, %d flows", len(frames), len(want))
+		})
+	}
+}
+
+// pcapFrames reads every frame of a capture file.
+func pcapFrames(t *testing.T, path string) [][]byte {
+	t.Helper()
+	r, err := OpenPcap(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var frames [][]byte
+	for {
+		frame, _, err := r.Next()
+		if err != nil {
+			break
+		}
+		frames = append(frames, slices.Clone(frame))
+	}
+	return frames
+}
+
+// keyString names a flow by its key: protocol, source, destination.
+func keyString(k Key) string {
+	return fmt.Sprintf("%d %v -> %v", k.Proto, netip.AddrPortFrom(k.SrcAddr(), k.SrcPort), netip.AddrPortFrom(k.DstAddr(), k.DstPort))
+}
+
+// flowSummary is what a flow says apart from its times.
+func flowSummary(f *Flow) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "packets %d/%d bytes %d/%d flags %#x/%#x end %v sni %q ppi", f.Packets(), f.PacketsRev(),
+		f.Bytes(), f.BytesRev(), f.TCPFlags(), f.TCPFlagsRev(), f.End(), f.SNI())
+	for i := range f.NPPI() {
+		length, dir, flags, _ := f.PPI(i)
+		fmt.Fprintf(&b, " %d:%d:%#x", length, dir, flags)
+	}
+	return b.String()
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alfd/alfd/flowmeter"
+	"github.com/alfd/alfd/internal/loadgen"
 	"github.com/alfd/alfd/internal/netnstest"
 )
 
@@ -225,6 +226,74 @@ func TestPreaggregation(t *testing.T) {
 			}
 			c, _ := r.progs.Counts()
 			t.Logf("%s on %s: user space read %d packets of %d sent; kernel counted %d", tc.mode, tc.where, sum(read), flows*(packets+int(back)), c.Counted)
+		})
+	}
+}
+
+// TestLargeFrames: frames of 4 KiB and more, which a packet socket sends
+// across a veth pair with only their Ethernet header in the socket
+// buffer's linear head, are read whole: their ports filtered, their flows
+// steered to one meter both ways and counted in the kernel like any
+// other's.
+func TestLargeFrames(t *testing.T) {
+	const flows, packets = 6, 100
+	for i, where := range []place{veth, veth6} {
+		t.Run(where.String(), func(t *testing.T) {
+			r := newRig(t, where, byte(40+i), Config{Ports: []flowmeter.Port{{Proto: 17, Port: 5353}}, Aggregate: AggregateSocket, Steer: true}, 2, false)
+			for _, ifc := range [][2]string{{r.pair.A, r.pair.IfA}, {r.pair.B, r.pair.IfB}} {
+				netnstest.IP(t, "-n", ifc[0], "link", "set", ifc[1], "mtu", "9000")
+			}
+			// Each flow's frames alternate directions, two of 6000 bytes
+			// of payload then two of 100; port 9999's are filtered out.
+			var frames [][]byte
+			var ipBytes [2]uint64
+			for p := range packets {
+				for f := range flows + 1 {
+					port := uint16(5353)
+					if f == flows {
+						port = 9999
+					}
+					payload := 100
+					if p%4 < 2 {
+						payload = 6000
+					}
+					fr := frame(17, r.src, r.dst, uint16(44000+f), port, 0, payload)
+					if p%2 == 1 {
+						fr = frame(17, r.dst, r.src, port, uint16(44000+f), 0, payload)
+					}
+					frames = append(frames, fr)
+					if f == 0 {
+						ipBytes[p%2] += uint64(len(fr) - 14)
+					}
+				}
+			}
+			netnstest.In(t, r.sendNS, func() {
+				if sent, err := loadgen.Send(context.Background(), r.pair.IfA, frames, len(frames), 50000); err != nil || sent != len(frames) {
+					t.Errorf("sent %d of %d frames: %v", sent, len(frames), err)
+				}
+			})
+			got, read := r.stop(t)
+			for f := range flows {
+				fl := got[uint16(44000+f)]
+				if len(fl) != 1 {
+					t.Errorf("flow %d came out %d times", f, len(fl))
+					continue
+				}
+				if p := &fl[0]; p.Packets() != packets/2 || p.PacketsRev() != packets/2 || p.Bytes() != ipBytes[0] || p.BytesRev() != ipBytes[1] || p.NPPI() != 30 {
+					t.Errorf("flow %d: %d/%d packets, %d/%d bytes, %d packets' information; sent %d/%d packets, %d/%d bytes", f,
+						p.Packets(), p.PacketsRev(), p.Bytes(), p.BytesRev(), p.NPPI(), packets/2, packets/2, ipBytes[0], ipBytes[1])
+				}
+			}
+			if fl := got[uint16(44000+flows)]; len(fl) != 0 {
+				t.Errorf("the flow to port 9999 came out %d times", len(fl))
+			}
+			c, err := r.progs.Counts()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Unparsed != 0 || c.Dropped < packets || c.Counted < flows*(packets-30) {
+				t.Errorf("the programs' counts: %+v; user space read %d packets", c, sum(read))
+			}
 		})
 	}
 }

@@ -116,6 +116,8 @@ static __always_inline int keep(const struct pkt *p)
 // The loopback interface's index in every network namespace.
 #define LOOPBACK_IFINDEX 1
 
+// port_filter runs on the capture's packet sockets, whose data starts at
+// the Ethernet header.
 SEC("socket")
 int port_filter(struct __sk_buff *skb)
 {
@@ -124,7 +126,7 @@ int port_filter(struct __sk_buff *skb)
 	if (skb->pkt_type == PACKET_OUTGOING && skb->ifindex == LOOPBACK_IFINDEX)
 		return 0;
 	struct pkt p = {};
-	if (parse_pkt(skb, 0, &p) < 0) {
+	if (parse_pkt(skb, AT_MAC, &p) < 0) {
 		COUNT(counts, UNPARSED);
 		return 0;
 	}
@@ -144,7 +146,7 @@ SEC("xdp")
 int aggregate(struct xdp_md *ctx)
 {
 	struct pkt p = {};
-	if (parse_pkt(ctx, 1, &p) < 0) {
+	if (parse_pkt(ctx, AT_XDP, &p) < 0) {
 		COUNT(counts, UNPARSED);
 		return XDP_PASS;
 	}
@@ -169,11 +171,13 @@ static __always_inline __u32 fold(const __u8 a[16])
 	return h;
 }
 
+// steer runs in the fanout, before the packet sockets: there a packet
+// going out starts at its Ethernet header, one received past it.
 SEC("socket")
 int steer(struct __sk_buff *skb)
 {
 	struct pkt p = {};
-	if (parse_pkt(skb, 0, &p) < 0)
+	if (parse_pkt(skb, skb->pkt_type == PACKET_OUTGOING ? AT_MAC : AT_NET, &p) < 0)
 		return 0;
 	// XOR is the same both ways; the mixing spreads it.
 	__u32 h = fold(p.src) ^ fold(p.dst) ^ (p.sport ^ p.dport) ^ (__u32)p.proto << 16;

@@ -1,8 +1,8 @@
 // Packet parsing shared by alfd's eBPF programs: the headers are read with
 // the program type's load_bytes helper, so one parser serves socket
-// filters and XDP. It reads what alfd's flow meter reads: Ethernet with up
-// to two VLAN tags, IPv4, IPv6 with its extension headers (up to
-// MAX_IPV6_EXT of them), TCP, UDP.
+// filters, fanout steering and XDP. It reads what alfd's flow meter reads:
+// Ethernet with up to two VLAN tags, IPv4, IPv6 with its extension headers
+// (up to MAX_IPV6_EXT of them), TCP, UDP.
 
 #include <linux/bpf.h>
 #include <linux/in.h>
@@ -31,29 +31,48 @@ struct pkt {
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
 
-// LOAD reads n bytes at off from the start of the frame into dst with the
-// program type's helper: for socket buffers, relative to the MAC header,
-// which is where a packet socket's data starts (and not where a test run's
-// does).
-#define LOAD(ctx, xdp, off, dst, n)                                      \
-	((xdp) ? bpf_xdp_load_bytes((ctx), (off), (dst), (n))            \
-	       : bpf_skb_load_bytes_relative((ctx), (off), (dst), (n), BPF_HDR_START_MAC))
+// Where a program's packet data starts, which its offsets count from.
+enum start {
+	AT_XDP, // an XDP frame: its Ethernet header
+	AT_MAC, // a socket buffer from its Ethernet header: in a packet
+		// socket's filter, and a packet going out in the fanout
+	AT_NET, // a socket buffer past its Ethernet header, whose type is the
+		// buffer's protocol: a packet received, in the fanout (and in
+		// every test run of a socket buffer program)
+};
 
-// parse_pkt fills p from the packet at ctx; it returns -1 for what the
-// flow meter would not key (not IP, a later fragment, broken headers).
-static __always_inline int parse_pkt(void *ctx, const int xdp, struct pkt *p)
+// LOAD reads n bytes at off from the start of the data into dst with the
+// program type's helper. Both helpers read the whole packet, where the
+// kernel holds it in pages past the buffer's linear head too (a large
+// frame, from 4 KiB, sent from a packet socket across a veth pair has
+// only its Ethernet header there); bpf_skb_load_bytes_relative would read
+// the head only, and miss such a packet's IP header.
+#define LOAD(ctx, at, off, dst, n)                                       \
+	((at) == AT_XDP ? bpf_xdp_load_bytes((ctx), (off), (dst), (n))   \
+			: bpf_skb_load_bytes((ctx), (off), (dst), (n)))
+
+// parse_pkt fills p from the packet at ctx, its data starting at at; it
+// returns -1 for what the flow meter would not key (not IP, a later
+// fragment, broken headers).
+static __always_inline int parse_pkt(void *ctx, enum start at, struct pkt *p)
 {
-	__u8 eth[14];
-	if (LOAD(ctx, xdp, 0, eth, sizeof(eth)) < 0)
-		return -1;
-	__u16 type = (__u16)eth[12] << 8 | eth[13];
-	__u32 off = 14;
+	__u16 type;
+	__u32 off = 0;
+	if (at == AT_NET) {
+		type = bpf_ntohs(((struct __sk_buff *)ctx)->protocol);
+	} else {
+		__u8 eth[14];
+		if (LOAD(ctx, at, 0, eth, sizeof(eth)) < 0)
+			return -1;
+		type = (__u16)eth[12] << 8 | eth[13];
+		off = 14;
+	}
 #pragma unroll
 	for (int i = 0; i < 2; i++) {
 		if (type != 0x8100 && type != 0x88a8)
 			break;
 		__u8 tag[4];
-		if (LOAD(ctx, xdp, off, tag, sizeof(tag)) < 0)
+		if (LOAD(ctx, at, off, tag, sizeof(tag)) < 0)
 			return -1;
 		type = (__u16)tag[2] << 8 | tag[3];
 		off += 4;
@@ -61,7 +80,7 @@ static __always_inline int parse_pkt(void *ctx, const int xdp, struct pkt *p)
 	__u32 left; // the IP packet's bytes after its headers
 	if (type == 0x0800) {
 		__u8 ip[20];
-		if (LOAD(ctx, xdp, off, ip, sizeof(ip)) < 0)
+		if (LOAD(ctx, at, off, ip, sizeof(ip)) < 0)
 			return -1;
 		__u32 ihl = (ip[0] & 0x0f) * 4;
 		__u32 total = (__u32)ip[2] << 8 | ip[3];
@@ -78,7 +97,7 @@ static __always_inline int parse_pkt(void *ctx, const int xdp, struct pkt *p)
 		left = total - ihl;
 	} else if (type == 0x86dd) {
 		__u8 ip[40];
-		if (LOAD(ctx, xdp, off, ip, sizeof(ip)) < 0)
+		if (LOAD(ctx, at, off, ip, sizeof(ip)) < 0)
 			return -1;
 		if (ip[0] >> 4 != 6)
 			return -1;
@@ -95,7 +114,7 @@ static __always_inline int parse_pkt(void *ctx, const int xdp, struct pkt *p)
 			if (next != 0 && next != 43 && next != 60 && next != 135 && next != 51 && next != 44)
 				break;
 			__u8 ext[4];
-			if (LOAD(ctx, xdp, off, ext, sizeof(ext)) < 0)
+			if (LOAD(ctx, at, off, ext, sizeof(ext)) < 0)
 				return -1;
 			__u32 len = 8 + (__u32)ext[1] * 8; // hop-by-hop, routing, destination, mobility
 			if (next == 51) // authentication: 4-byte units, minus 2
@@ -117,7 +136,7 @@ static __always_inline int parse_pkt(void *ctx, const int xdp, struct pkt *p)
 	}
 	if (p->proto == IPPROTO_TCP) {
 		__u8 tcp[14];
-		if (LOAD(ctx, xdp, off, tcp, sizeof(tcp)) < 0)
+		if (LOAD(ctx, at, off, tcp, sizeof(tcp)) < 0)
 			return -1;
 		__u32 doff = (tcp[12] >> 4) * 4;
 		if (doff < 20 || doff > left)
@@ -128,7 +147,7 @@ static __always_inline int parse_pkt(void *ctx, const int xdp, struct pkt *p)
 		p->payload = left - doff;
 	} else if (p->proto == IPPROTO_UDP) {
 		__u8 udp[4];
-		if (LOAD(ctx, xdp, off, udp, sizeof(udp)) < 0)
+		if (LOAD(ctx, at, off, udp, sizeof(udp)) < 0)
 			return -1;
 		if (left < 8)
 			return -1;

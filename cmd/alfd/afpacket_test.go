@@ -17,7 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alfd/alfd/flowmeter"
+	"github.com/alfd/alfd/internal/loadgen"
 	"github.com/alfd/alfd/internal/netnstest"
+	"github.com/alfd/alfd/internal/shareddata"
 )
 
 // TestDaemonLiveStopsWithFlowsInCache runs alfd on a live interface in a
@@ -240,4 +243,95 @@ func TestDaemonExitsWhenItsInterfaceGoes(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("alfd runs on without its interface\n%s", logs.String())
 	}
+}
+
+// TestFlowsLiveAgreeWithFile: alfd flows on a live interface, its long
+// flows counted in the kernel after their first 30 packets with payload
+// (--bpf-aggregate socket), prints the flows alfd flows --pcap prints of
+// the same traffic, times aside. Real captures with long TLS flows (DoH
+// among them) are sent frame by frame over a veth pair.
+func TestFlowsLiveAgreeWithFile(t *testing.T) {
+	dir := shareddata.Path(t, "pcap", "ndpi")
+	pair := netnstest.NewPair(t, 5)
+	netnstest.IP(t, "-n", pair.A, "link", "set", pair.IfA, "mtu", "9000")
+	netnstest.IP(t, "-n", pair.B, "link", "set", pair.IfB, "mtu", "9000")
+	// No timeouts within a capture's span; live, a replay takes a moment.
+	options := []string{"--ports", "all", "--inactive-timeout", "8h", "--active-timeout", "30m", "--format", "json"}
+	for _, name := range []string{"dns_doh.pcap", "doh.pcapng", "443-firefox.pcap", "tumblr.pcap"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, name)
+			var fileOut bytes.Buffer
+			if err := run(context.Background(), append([]string{"flows", "--pcap", path}, options...), &fileOut, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			want := flowsByKey(t, fileOut.Bytes())
+
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var liveOut, logs syncBuffer
+			done := make(chan error, 1)
+			go netnstest.In(t, pair.B, func() {
+				done <- run(ctx, append([]string{"flows", "--afpacket", pair.IfB, "--bpf-aggregate", "socket", "-v"}, options...), &liveOut, &logs)
+			})
+			waitFor(t, "the capture", 10*time.Second, func() bool { return strings.Contains(logs.String(), "capturing") })
+			r, err := flowmeter.OpenPcap(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var frames [][]byte
+			for frame, _, err := r.Next(); err == nil; frame, _, err = r.Next() {
+				frames = append(frames, bytes.Clone(frame))
+			}
+			r.Close()
+			netnstest.In(t, pair.A, func() {
+				if sent, err := loadgen.Send(ctx, pair.IfA, frames, len(frames), 50000); err != nil || sent != len(frames) {
+					t.Errorf("sent %d of %d frames: %v", sent, len(frames), err)
+				}
+			})
+			time.Sleep(300 * time.Millisecond)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("alfd flows: %v\n%s", err, logs.String())
+			}
+			if strings.Contains(logs.String(), "without eBPF") {
+				t.Fatalf("the capture ran without its eBPF programs:\n%s", logs.String())
+			}
+
+			got := flowsByKey(t, []byte(liveOut.String()))
+			for k, w := range want {
+				if g := got[k]; g != w {
+					t.Errorf("flow %s\nlive %s\nfile %s", k, g, w)
+				}
+			}
+			for k, g := range got {
+				if _, ok := want[k]; !ok && !strings.HasPrefix(k, "58 fe80:") && !strings.HasPrefix(k, "58 :: ") {
+					t.Errorf("live flow %s not in the file's flows: %s", k, g)
+				}
+			}
+			t.Logf("%d frames, %d flows\n%s", len(frames), len(want), logs.String())
+		})
+	}
+}
+
+// flowsByKey reads alfd flows' JSON lines into each flow's fields without
+// their times, by "PROTOCOL SRC_IP SRC_PORT DST_IP DST_PORT".
+func flowsByKey(t *testing.T, lines []byte) map[string]string {
+	t.Helper()
+	flows := make(map[string]string)
+	for line := range bytes.Lines(lines) {
+		var rec map[string]any
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatalf("%v: %q", err, line)
+		}
+		key := fmt.Sprint(rec["PROTOCOL"], " ", rec["SRC_IP"], " ", rec["SRC_PORT"], " ", rec["DST_IP"], " ", rec["DST_PORT"])
+		delete(rec, "TIME_FIRST")
+		delete(rec, "TIME_LAST")
+		delete(rec, "PPI_PKT_TIMES")
+		fields, _ := json.Marshal(rec)
+		if _, seen := flows[key]; seen {
+			t.Errorf("flow %s twice", key)
+		}
+		flows[key] = string(fields)
+	}
+	return flows
 }

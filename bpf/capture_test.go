@@ -234,12 +234,16 @@ func TestPreaggregation(t *testing.T) {
 // across a veth pair with only their Ethernet header in the socket
 // buffer's linear head, are read whole: their ports filtered, their flows
 // steered to one meter both ways and counted in the kernel like any
-// other's.
+// other's, in the socket filter or at XDP (whose program takes frames in
+// fragments: an interface with it attached may have an MTU of 9000).
 func TestLargeFrames(t *testing.T) {
 	const flows, packets = 6, 100
-	for i, where := range []place{veth, veth6} {
-		t.Run(where.String(), func(t *testing.T) {
-			r := newRig(t, where, byte(40+i), Config{Ports: []flowmeter.Port{{Proto: 17, Port: 5353}}, Aggregate: AggregateSocket, Steer: true}, 2, false)
+	for i, tc := range []struct {
+		mode  string
+		where place
+	}{{AggregateSocket, veth}, {AggregateSocket, veth6}, {AggregateXDP, veth}, {AggregateXDP, veth6}} {
+		t.Run(tc.mode+"/"+tc.where.String(), func(t *testing.T) {
+			r := newRig(t, tc.where, byte(40+i), Config{Ports: []flowmeter.Port{{Proto: 17, Port: 5353}}, Aggregate: tc.mode, Steer: true}, 2, false)
 			for _, ifc := range [][2]string{{r.pair.A, r.pair.IfA}, {r.pair.B, r.pair.IfB}} {
 				netnstest.IP(t, "-n", ifc[0], "link", "set", ifc[1], "mtu", "9000")
 			}

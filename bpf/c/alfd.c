@@ -142,7 +142,9 @@ int port_filter(struct __sk_buff *skb)
 	return skb->len;
 }
 
-SEC("xdp")
+// aggregate takes frames in fragments (xdp.frags), as an interface with
+// an MTU over a page has them: bpf_xdp_load_bytes reads across them.
+SEC("xdp.frags")
 int aggregate(struct xdp_md *ctx)
 {
 	struct pkt p = {};

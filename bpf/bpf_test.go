@@ -85,6 +85,17 @@ func withExt6(frame []byte, exts ...ext6) []byte {
 	return b
 }
 
+// withVLANs returns frame with VLAN tags after its addresses, the outer
+// first: each a TPID (0x8100, or 0x88a8 for a service tag) and a VLAN ID.
+func withVLANs(frame []byte, tags ...[2]uint16) []byte {
+	b := append([]byte(nil), frame[:12]...)
+	for _, tag := range tags {
+		b = binary.BigEndian.AppendUint16(b, tag[0])
+		b = binary.BigEndian.AppendUint16(b, tag[1])
+	}
+	return append(b, frame[12:]...)
+}
+
 // ipHeader is the IP header's length for addresses like a.
 func ipHeader(a netip.Addr) int {
 	if a.Is6() {
@@ -169,6 +180,10 @@ func TestProgramsOnSyntheticPackets(t *testing.T) {
 			{"udp to 443", frame(17, client, server, 50003, 443, 0, 40), false},
 			{"tcp to 80", frame(6, client, server, 50004, 80, 0x02, 0), false},
 			{"arp", append(make([]byte, 12), 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1), false},
+			{"tcp to 443 in VLAN 100", withVLANs(frame(6, client, server, 50000, 443, 0x02, 0), [2]uint16{0x8100, 100}), true},
+			{"tcp to 80 in VLAN 100", withVLANs(frame(6, client, server, 50004, 80, 0x02, 0), [2]uint16{0x8100, 100}), false},
+			{"udp to 853 over IPv6 in QinQ", withVLANs(frame(17, server6, client6, 50001, 853, 0, 40), [2]uint16{0x88a8, 200}, [2]uint16{0x8100, 300}), true},
+			{"udp to 443 in QinQ", withVLANs(frame(17, client, server, 50003, 443, 0, 40), [2]uint16{0x88a8, 200}, [2]uint16{0x8100, 300}), false},
 		} {
 			if got := mustRunFilter(t, p, tc.data); (got != 0) != tc.pass {
 				t.Errorf("%s: the filter returned %d", tc.name, got)
@@ -223,8 +238,9 @@ func TestProgramsOnSyntheticPackets(t *testing.T) {
 			for port := uint16(50000); port < 50100; port++ {
 				out := run(t, p.steer, frame(6, ends[0], ends[1], port, 443, 0x10, 10))
 				back := run(t, p.steer, frame(6, ends[1], ends[0], 443, port, 0x10, 10))
-				if out != back {
-					t.Fatalf("%v port %d: %d one way, %d back", ends[0], port, out, back)
+				tagged := run(t, p.steer, withVLANs(frame(6, ends[1], ends[0], 443, port, 0x10, 10), [2]uint16{0x8100, 100}))
+				if out != back || tagged != out {
+					t.Fatalf("%v port %d: %d one way, %d back, %d back in VLAN 100", ends[0], port, out, back, tagged)
 				}
 				seen[out%4] = true
 			}

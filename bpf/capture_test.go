@@ -232,7 +232,7 @@ func TestPreaggregation(t *testing.T) {
 
 // TestLargeFrames: frames of 4 KiB and more, which a packet socket sends
 // across a veth pair with only their Ethernet header in the socket
-// buffer's linear head, are read whole: their ports filtered, their flows
+// buffer's linear head, are read whole, with VLAN tags or without: their ports filtered, their flows
 // steered to one meter both ways and counted in the kernel like any
 // other's, in the socket filter or at XDP (whose program takes frames in
 // fragments: an interface with it attached may have an MTU of 9000).
@@ -249,6 +249,9 @@ func TestLargeFrames(t *testing.T) {
 			}
 			// Each flow's frames alternate directions, two of 6000 bytes
 			// of payload then two of 100; port 9999's are filtered out.
+			// A third of the flows are in VLAN 100, a third in VLAN 200
+			// (a service tag) around 300.
+			vlans := [][][2]uint16{nil, {{0x8100, 100}}, {{0x88a8, 200}, {0x8100, 300}}}
 			var frames [][]byte
 			var ipBytes [2]uint64
 			for p := range packets {
@@ -265,10 +268,10 @@ func TestLargeFrames(t *testing.T) {
 					if p%2 == 1 {
 						fr = frame(17, r.dst, r.src, port, uint16(44000+f), 0, payload)
 					}
-					frames = append(frames, fr)
 					if f == 0 {
 						ipBytes[p%2] += uint64(len(fr) - 14)
 					}
+					frames = append(frames, withVLANs(fr, vlans[f%3]...))
 				}
 			}
 			netnstest.In(t, r.sendNS, func() {
@@ -283,9 +286,13 @@ func TestLargeFrames(t *testing.T) {
 					t.Errorf("flow %d came out %d times", f, len(fl))
 					continue
 				}
-				if p := &fl[0]; p.Packets() != packets/2 || p.PacketsRev() != packets/2 || p.Bytes() != ipBytes[0] || p.BytesRev() != ipBytes[1] || p.NPPI() != 30 {
-					t.Errorf("flow %d: %d/%d packets, %d/%d bytes, %d packets' information; sent %d/%d packets, %d/%d bytes", f,
-						p.Packets(), p.PacketsRev(), p.Bytes(), p.BytesRev(), p.NPPI(), packets/2, packets/2, ipBytes[0], ipBytes[1])
+				vlan := uint16(0)
+				if tags := vlans[f%3]; tags != nil {
+					vlan = tags[0][1]
+				}
+				if p := &fl[0]; p.Packets() != packets/2 || p.PacketsRev() != packets/2 || p.Bytes() != ipBytes[0] || p.BytesRev() != ipBytes[1] || p.NPPI() != 30 || p.Key().VLAN != vlan {
+					t.Errorf("flow %d: %d/%d packets, %d/%d bytes, %d packets' information, VLAN %d; sent %d/%d packets, %d/%d bytes in VLAN %d", f,
+						p.Packets(), p.PacketsRev(), p.Bytes(), p.BytesRev(), p.NPPI(), p.Key().VLAN, packets/2, packets/2, ipBytes[0], ipBytes[1], vlan)
 				}
 			}
 			if fl := got[uint16(44000+flows)]; len(fl) != 0 {

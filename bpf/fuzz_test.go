@@ -38,6 +38,8 @@ func FuzzFilterAgreesWithMeter(f *testing.F) {
 		withExt6(syn6, ext6{0, make([]byte, 8)}, ext6{44, []byte{0, 0, 0, 1, 0, 0, 0, 1}}),
 		withExt6(syn6, ext6{51, make([]byte, 24)}),
 		frame(17, server6, client6, 853, 50001, 0, 40),
+		withVLANs(frame(6, client, server, 50000, 443, 0x18, 10), [2]uint16{0x8100, 100}),
+		withVLANs(syn6, [2]uint16{0x88a8, 200}, [2]uint16{0x8100, 300}),
 	} {
 		f.Add(seed)
 	}

@@ -524,93 +524,134 @@ func TestAFPacketBareIPInterface(t *testing.T) {
 // over a veth pair (its MTU raised for the captures' merged frames) and
 // captured by two meters in one fanout group; every flow the file gives
 // comes out once, with the same counts, flags, end, per-packet
-// information and SNI (times aside: live ones are the replay's).
+// information and SNI (times aside: live ones are the replay's). So too
+// with VLAN tags, whose outer one the receiving kernel takes off the frame
+// and hands over apart.
 func TestAFPacketAgreesWithFile(t *testing.T) {
 	pcaps := ndpiPcaps(t)
 	pair := netnstest.NewPair(t, 0)
 	netnstest.IP(t, "-n", pair.A, "link", "set", pair.IfA, "mtu", "9000")
 	netnstest.IP(t, "-n", pair.B, "link", "set", pair.IfB, "mtu", "9000")
-	// No timeouts within a capture's span (at most 255 s): live, the
-	// replay takes a fraction of a second.
-	meter := Config{Cache: CacheConfig{Active: maxActive, Inactive: maxInactive}}
 	for _, path := range pcaps {
-		t.Run(filepath.Base(path), func(t *testing.T) {
-			fileFlows, fileMeter := meterPcap(t, path, meter)
-			want := make(map[Key]string, len(fileFlows))
-			for i := range fileFlows {
-				want[fileFlows[i].key] = flowSummary(&fileFlows[i])
-			}
-			frames := pcapFrames(t, path)
-
-			capture := openIn(t, pair.B, AFPacketConfig{Interface: pair.IfB, Fanout: 2, Meter: meter})
-			defer capture.Close()
-			stop := start(capture)
-			netnstest.In(t, pair.A, func() {
-				// Slow enough for the receiving end's backlog.
-				if sent, err := loadgen.Send(context.Background(), pair.IfA, frames, len(frames), 50000); err != nil || sent != len(frames) {
-					t.Errorf("sent %d of %d frames: %v", sent, len(frames), err)
+		t.Run(filepath.Base(path), func(t *testing.T) { agreesWithFile(t, pair, path) })
+	}
+	doh := pcapFrames(t, filepath.Join(filepath.Dir(pcaps[0]), "dns_doh.pcap"))
+	for _, tc := range []struct {
+		name string
+		tags [][4]byte // TPID and tag control information, outer first
+	}{
+		{"802.1Q", [][4]byte{{0x81, 0x00, 0x00, 100}}},
+		{"QinQ", [][4]byte{{0x88, 0xa8, 0x00, 200}, {0x81, 0x00, 0x01, 0x2c}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tagged := doh
+			tagged.frames = make([][]byte, len(doh.frames))
+			for i, f := range doh.frames {
+				tagged.frames[i] = slices.Clone(f[:12])
+				for _, tag := range tc.tags {
+					tagged.frames[i] = append(tagged.frames[i], tag[:]...)
 				}
-			})
-			time.Sleep(300 * time.Millisecond)
-			if err := stop(); err != nil {
+				tagged.frames[i] = append(tagged.frames[i], f[12:]...)
+				tagged.wire[i] += 4 * len(tc.tags)
+			}
+			path := filepath.Join(t.TempDir(), "tagged.pcap")
+			f, err := os.Create(path)
+			if err != nil {
 				t.Fatal(err)
 			}
-
-			got := make(map[Key]int)
-			for _, m := range capture.Meters() {
-				for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {
-					w, ok := want[f.key]
-					switch {
-					case !ok && f.key.Proto == protoICMPv6 && (f.Src().IsLinkLocalUnicast() || f.Src().IsUnspecified()):
-						// The namespaces' own neighbour discovery and multicast listener reports.
-					case !ok:
-						t.Errorf("live flow %s not in the file's flows: %s", keyString(f.key), flowSummary(f))
-					case w != flowSummary(f):
-						t.Errorf("flow %s\nlive %s\nfile %s", keyString(f.key), flowSummary(f), w)
-					}
-					got[f.key]++
-				}
-				m.Ring().Release()
+			writePcap(t, f, tagged)
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
 			}
-			for k := range want {
-				if got[k] != 1 {
-					t.Errorf("flow %s came %d times live", keyString(k), got[k])
-				}
-			}
-			if _, dropped := capture.SocketStats(); dropped != 0 {
-				t.Errorf("the kernel dropped %d packets", dropped)
-			}
-			for _, r := range []Skip{Truncated, Malformed, Fragment, Oversized} {
-				live := uint64(0)
-				for _, m := range capture.Meters() {
-					live += m.Stats().Skipped[r].Load()
-				}
-				if file := fileMeter.Stats().Skipped[r].Load(); live != file {
-					t.Errorf("%v: %d frames skipped live, %d from the file", r, live, file)
-				}
-			}
-			t.Logf("%d frames, %d flows", len(frames), len(want))
+			agreesWithFile(t, pair, path)
 		})
 	}
 }
 
+// agreesWithFile sends the frames of the capture file at path across
+// pair, from A, captures them on B and compares the flows with the file's.
+func agreesWithFile(t *testing.T, pair *netnstest.Pair, path string) {
+	t.Helper()
+	// No timeouts within a capture's span (at most 255 s): live, the
+	// replay takes a fraction of a second.
+	meter := Config{Cache: CacheConfig{Active: maxActive, Inactive: maxInactive}}
+
+	fileFlows, fileMeter := meterPcap(t, path, meter)
+	want := make(map[Key]string, len(fileFlows))
+	for i := range fileFlows {
+		want[fileFlows[i].key] = flowSummary(&fileFlows[i])
+	}
+	frames := pcapFrames(t, path).frames
+
+	capture := openIn(t, pair.B, AFPacketConfig{Interface: pair.IfB, Fanout: 2, Meter: meter})
+	defer capture.Close()
+	stop := start(capture)
+	netnstest.In(t, pair.A, func() {
+		// Slow enough for the receiving end's backlog.
+		if sent, err := loadgen.Send(context.Background(), pair.IfA, frames, len(frames), 50000); err != nil || sent != len(frames) {
+			t.Errorf("sent %d of %d frames: %v", sent, len(frames), err)
+		}
+	})
+	time.Sleep(300 * time.Millisecond)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	got := make(map[Key]int)
+	for _, m := range capture.Meters() {
+		for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {
+			w, ok := want[f.key]
+			switch {
+			case !ok && f.key.Proto == protoICMPv6 && (f.Src().IsLinkLocalUnicast() || f.Src().IsUnspecified()):
+				// The namespaces' own neighbour discovery and multicast listener reports.
+			case !ok:
+				t.Errorf("live flow %s not in the file's flows: %s", keyString(f.key), flowSummary(f))
+			case w != flowSummary(f):
+				t.Errorf("flow %s\nlive %s\nfile %s", keyString(f.key), flowSummary(f), w)
+			}
+			got[f.key]++
+		}
+		m.Ring().Release()
+	}
+	for k := range want {
+		if got[k] != 1 {
+			t.Errorf("flow %s came %d times live", keyString(k), got[k])
+		}
+	}
+	if _, dropped := capture.SocketStats(); dropped != 0 {
+		t.Errorf("the kernel dropped %d packets", dropped)
+	}
+	for _, r := range []Skip{Truncated, Malformed, Fragment, Oversized} {
+		live := uint64(0)
+		for _, m := range capture.Meters() {
+			live += m.Stats().Skipped[r].Load()
+		}
+		if file := fileMeter.Stats().Skipped[r].Load(); live != file {
+			t.Errorf("%v: %d frames skipped live, %d from the file", r, live, file)
+		}
+	}
+	t.Logf("%d frames, %d flows", len(frames), len(want))
+}
+
 // pcapFrames reads every frame of a capture file.
-func pcapFrames(t *testing.T, path string) [][]byte {
+func pcapFrames(t *testing.T, path string) preloaded {
 	t.Helper()
 	r, err := OpenPcap(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	var frames [][]byte
+	var p preloaded
 	for {
-		frame, _, err := r.Next()
+		frame, info, err := r.Next()
 		if err != nil {
 			break
 		}
-		frames = append(frames, slices.Clone(frame))
+		p.frames = append(p.frames, slices.Clone(frame))
+		p.micros = append(p.micros, info.Micros)
+		p.wire = append(p.wire, info.WireLen)
 	}
-	return frames
+	return p
 }
 
 // keyString names a flow by its key: protocol, source, destination.

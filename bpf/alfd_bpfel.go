@@ -32,7 +32,7 @@ type alfdFlowKey struct {
 	HiPort uint16
 	Proto  uint8
 	Ipver  uint8
-	Pad    [2]uint8
+	Vlan   uint16
 }
 
 type alfdPortKey struct {

@@ -205,9 +205,10 @@ func (p *Programs) Close() error {
 // aggregator reads and clears the kernel's flow table for the meters.
 type aggregator struct{ p *Programs }
 
-// flowKey is the kernel's key of a flow: the lower endpoint first.
+// flowKey is the kernel's key of a flow: the lower endpoint first, and its
+// outer VLAN; it reports whether the flow's source is the lower endpoint.
 func flowKey(k *flowmeter.Key) (alfdFlowKey, bool) {
-	key := alfdFlowKey{Proto: k.Proto, Ipver: k.IPVersion}
+	key := alfdFlowKey{Proto: k.Proto, Ipver: k.IPVersion, Vlan: k.VLAN}
 	srcLo := lower(&k.Src, k.SrcPort, &k.Dst, k.DstPort)
 	if srcLo {
 		key.Lo, key.Hi, key.LoPort, key.HiPort = k.Src, k.Dst, k.SrcPort, k.DstPort
@@ -225,10 +226,31 @@ func lower(a *[16]byte, ap uint16, b *[16]byte, bp uint16) bool {
 	return ap < bp
 }
 
-func (a aggregator) Take(k *flowmeter.Key) flowmeter.Aggregate {
+// find reads the kernel's counts of the flow with key k into v, and
+// deletes them when take; it reports whether the flow's source is the
+// lower endpoint, and whether there were counts. At XDP it looks for a
+// flow in a VLAN under the key without it too: a NIC that takes VLAN tags
+// off (rx-vlan-offload) does so before XDP, whose program then sees none.
+func (a aggregator) find(k *flowmeter.Key, v *alfdFlowCounts, take bool) (srcLo, found bool) {
 	key, srcLo := flowKey(k)
+	read := a.p.flows.Lookup
+	if take {
+		read = a.p.flows.LookupAndDelete
+	}
+	if read(&key, v) == nil {
+		return srcLo, true
+	}
+	if key.Vlan == 0 || a.p.xdp == nil {
+		return srcLo, false
+	}
+	key.Vlan = 0
+	return srcLo, read(&key, v) == nil
+}
+
+func (a aggregator) Take(k *flowmeter.Key) flowmeter.Aggregate {
 	var v alfdFlowCounts
-	if err := a.p.flows.LookupAndDelete(&key, &v); err != nil {
+	srcLo, found := a.find(k, &v, true)
+	if !found {
 		return flowmeter.Aggregate{}
 	}
 	fwd, rev := 0, 1
@@ -248,9 +270,8 @@ func (a aggregator) Take(k *flowmeter.Key) flowmeter.Aggregate {
 }
 
 func (a aggregator) LastSeen(k *flowmeter.Key) int64 {
-	key, _ := flowKey(k)
 	var v alfdFlowCounts
-	if err := a.p.flows.Lookup(&key, &v); err != nil {
+	if _, found := a.find(k, &v, false); !found {
 		return 0
 	}
 	return (int64(v.LastNs) + a.p.monoOffset) / 1e3

@@ -34,7 +34,9 @@ struct {
 // per-packet information's.
 #define PPI_PACKETS 30
 
-// A flow's key: its endpoints in a fixed order, the lower first.
+// A flow's key: its endpoints in a fixed order, the lower first, and its
+// outer VLAN, as the flow meter keys flows (a flow routed from one VLAN to
+// another on a mirrored trunk is two).
 struct flow_key {
 	__u8 lo[16];
 	__u8 hi[16];
@@ -42,7 +44,7 @@ struct flow_key {
 	__u16 hi_port;
 	__u8 proto;
 	__u8 ipver;
-	__u8 pad[2];
+	__u16 vlan;
 };
 
 struct flow_counts {
@@ -77,7 +79,7 @@ static __always_inline int lower(const __u8 a[16], __u16 ap, const __u8 b[16], _
 // keep decides whether a parsed packet goes up (1) or is counted (0).
 static __always_inline int keep(const struct pkt *p)
 {
-	struct flow_key k = {.proto = p->proto, .ipver = p->ipver};
+	struct flow_key k = {.proto = p->proto, .ipver = p->ipver, .vlan = p->vlan};
 	int src_lo = lower(p->src, p->sport, p->dst, p->dport);
 	if (src_lo) {
 		__builtin_memcpy(k.lo, p->src, 16);

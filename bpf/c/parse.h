@@ -20,6 +20,8 @@ struct pkt {
 	__u8 pad;
 	__u32 ip_len;  // the IP packet's length by its header
 	__u32 payload; // the transport payload's length by the headers
+	__u16 vlan;    // the outer VLAN ID, 0 without: the flow meter keys flows by it
+	__u16 pad2;
 };
 
 // MAX_IPV6_EXT bounds the IPv6 extension headers skipped: RFC 8200's
@@ -67,6 +69,12 @@ static __always_inline int parse_pkt(void *ctx, enum start at, struct pkt *p)
 		type = (__u16)eth[12] << 8 | eth[13];
 		off = 14;
 	}
+	// The outer VLAN ID as the flow meter takes it: a socket buffer's outer
+	// tag is mostly off the frame already (the NIC's or the kernel's
+	// doing), its ID beside the frame as the meters get it; else, or when
+	// that is 0, the first tag in the frame.
+	if (at != AT_XDP && ((struct __sk_buff *)ctx)->vlan_present)
+		p->vlan = ((struct __sk_buff *)ctx)->vlan_tci & 0x0fff;
 #pragma unroll
 	for (int i = 0; i < 2; i++) {
 		if (type != 0x8100 && type != 0x88a8)
@@ -74,6 +82,8 @@ static __always_inline int parse_pkt(void *ctx, enum start at, struct pkt *p)
 		__u8 tag[4];
 		if (LOAD(ctx, at, off, tag, sizeof(tag)) < 0)
 			return -1;
+		if (i == 0 && p->vlan == 0)
+			p->vlan = ((__u16)tag[0] << 8 | tag[1]) & 0x0fff;
 		type = (__u16)tag[2] << 8 | tag[3];
 		off += 4;
 	}

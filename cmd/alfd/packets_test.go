@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"path/filepath"
 	"slices"
@@ -72,6 +73,48 @@ func TestDaemonOnPcaps(t *testing.T) {
 	// nDPI counts 10 TCP flows in the three captures; all have features.
 	if n != 10 || !strings.Contains(stderr, "flows_forced=10") {
 		t.Errorf("%d flows out\n%s", n, stderr)
+	}
+}
+
+// TestPcapClassifiedAsItsExport: alfd classifies a pcap's flows as it
+// classifies them sent on as UniRec by alfd export (the way of flows from
+// ipfixprobe): every field of every flow out, DOH_PROBA included, is the
+// same, so features and model see the same flows by both ways.
+func TestPcapClassifiedAsItsExport(t *testing.T) {
+	blacklist := shareddata.Path(t, "alf", "blacklist.txt")
+	d0 := shareddata.Path(t, "alf", "doh_D0.csv")
+	for _, name := range []string{"reddit.pcap", "dns_doh.pcap"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			pcap, trapcap := shareddata.Path(t, "pcap", "ndpi", name), filepath.Join(dir, "flows.trapcap")
+			if _, stderr, err := runCmd(t, context.Background(), "export", "--pcap", pcap, "-o", "f:"+trapcap); err != nil {
+				t.Fatalf("%v\n%s", err, stderr)
+			}
+			outputs := make([]map[string]string, 2)
+			for i, input := range [][]string{{"--pcap", pcap}, {"-i", "f:" + trapcap}} {
+				stdout, stderr, err := runCmd(t, context.Background(), append(input, "--workdir", filepath.Join(dir, strconv.Itoa(i)),
+					"--blacklist", blacklist, "--dpath", d0, "--output", "-")...)
+				if err != nil {
+					t.Fatalf("%v: %v\n%s", input, err, stderr)
+				}
+				outputs[i] = make(map[string]string)
+				for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+					var rec map[string]any
+					if err := json.Unmarshal([]byte(line), &rec); err != nil {
+						t.Fatalf("%v: %s", err, line)
+					}
+					outputs[i][fmt.Sprint(rec["SRC_IP"], rec["SRC_PORT"], rec["DST_IP"], rec["DST_PORT"], rec["PROTOCOL"])] = line
+				}
+			}
+			if len(outputs[0]) == 0 || len(outputs[0]) != len(outputs[1]) {
+				t.Errorf("%d flows from the pcap, %d from its export", len(outputs[0]), len(outputs[1]))
+			}
+			for k, line := range outputs[0] {
+				if outputs[1][k] != line {
+					t.Errorf("flow %s\npcap   %s\nexport %s", k, line, outputs[1][k])
+				}
+			}
+		})
 	}
 }
 

@@ -237,10 +237,11 @@ func TestPreaggregation(t *testing.T) {
 
 // TestLargeFrames: frames of 4 KiB and more, which a packet socket sends
 // across a veth pair with only their Ethernet header in the socket
-// buffer's linear head, are read whole, with VLAN tags or without: their ports filtered, their flows
-// steered to one meter both ways and counted in the kernel like any
-// other's, in the socket filter or at XDP (whose program takes frames in
-// fragments: an interface with it attached may have an MTU of 9000).
+// buffer's linear head, are read whole, with VLAN tags or without: their
+// ports filtered, their flows steered to one meter both ways and counted
+// in the kernel like any other's, in the socket filter or at XDP (whose
+// program takes frames in fragments: an interface with it attached may
+// have an MTU of 9000).
 func TestLargeFrames(t *testing.T) {
 	const flows, packets = 6, 100
 	for i, tc := range []struct {
@@ -252,38 +253,25 @@ func TestLargeFrames(t *testing.T) {
 			for _, ifc := range [][2]string{{r.pair.A, r.pair.IfA}, {r.pair.B, r.pair.IfB}} {
 				netnstest.IP(t, "-n", ifc[0], "link", "set", ifc[1], "mtu", "9000")
 			}
-			// Each flow's frames alternate directions, two of 6000 bytes
-			// of payload then two of 100; port 9999's are filtered out.
-			// A third of the flows are in VLAN 100, a third in VLAN 200
-			// (a service tag) around 300.
+			// Two frames of 6000 bytes of payload, then two of 100; a
+			// third of the flows in VLAN 100, a third in VLAN 200 (a
+			// service tag) around 300; port 9999's filtered out.
+			payload := func(p int) int { return [...]int{6000, 6000, 100, 100}[p%4] }
 			vlans := [][][2]uint16{nil, {{0x8100, 100}}, {{0x88a8, 200}, {0x8100, 300}}}
 			var frames [][]byte
 			var ipBytes [2]uint64
-			for p := range packets {
-				for f := range flows + 1 {
-					port := uint16(5353)
-					if f == flows {
-						port = 9999
-					}
-					payload := 100
-					if p%4 < 2 {
-						payload = 6000
-					}
-					fr := frame(17, r.src, r.dst, uint16(44000+f), port, 0, payload)
-					if p%2 == 1 {
-						fr = frame(17, r.dst, r.src, port, uint16(44000+f), 0, payload)
-					}
-					if f == 0 {
-						ipBytes[p%2] += uint64(len(fr) - 14)
-					}
+			for f := range flows + 1 {
+				port := uint16(5353)
+				if f == flows {
+					port = 9999
+				}
+				conv, b := r.conversation(uint16(44000+f), port, packets, payload)
+				for _, fr := range conv {
 					frames = append(frames, withVLANs(fr, vlans[f%3]...))
 				}
+				ipBytes = b
 			}
-			netnstest.In(t, r.sendNS, func() {
-				if sent, err := loadgen.Send(context.Background(), r.pair.IfA, frames, len(frames), 50000); err != nil || sent != len(frames) {
-					t.Errorf("sent %d of %d frames: %v", sent, len(frames), err)
-				}
-			})
+			r.sendFrames(t, frames)
 			got, read := r.stop(t)
 			for f := range flows {
 				fl := got[uint16(44000+f)]
@@ -295,10 +283,7 @@ func TestLargeFrames(t *testing.T) {
 				if tags := vlans[f%3]; tags != nil {
 					vlan = tags[0][1]
 				}
-				if p := &fl[0]; p.Packets() != packets/2 || p.PacketsRev() != packets/2 || p.Bytes() != ipBytes[0] || p.BytesRev() != ipBytes[1] || p.NPPI() != 30 || p.Key().VLAN != vlan {
-					t.Errorf("flow %d: %d/%d packets, %d/%d bytes, %d packets' information, VLAN %d; sent %d/%d packets, %d/%d bytes in VLAN %d", f,
-						p.Packets(), p.PacketsRev(), p.Bytes(), p.BytesRev(), p.NPPI(), p.Key().VLAN, packets/2, packets/2, ipBytes[0], ipBytes[1], vlan)
-				}
+				checkFlow(t, &fl[0], packets, ipBytes, vlan)
 			}
 			if fl := got[uint16(44000+flows)]; len(fl) != 0 {
 				t.Errorf("the flow to port 9999 came out %d times", len(fl))
@@ -323,31 +308,19 @@ func TestPreaggregationKeepsVLANsApart(t *testing.T) {
 	for i, mode := range []string{AggregateSocket, AggregateXDP} {
 		t.Run(mode, func(t *testing.T) {
 			r := newRig(t, veth, byte(50+i), Config{Ports: []flowmeter.Port{{Proto: 17, Port: 5353}}, Aggregate: mode}, 1, false)
+			conv, ipBytes := r.conversation(45000, 5353, packets, func(int) int { return 200 })
 			var frames [][]byte
-			var ipBytes [2]uint64
-			for p := range packets {
-				fr := frame(17, r.src, r.dst, 45000, 5353, 0, 200)
-				if p%2 == 1 {
-					fr = frame(17, r.dst, r.src, 5353, 45000, 0, 200)
-				}
-				ipBytes[p%2] += uint64(len(fr) - 14)
+			for _, fr := range conv {
 				frames = append(frames, withVLANs(fr, [2]uint16{0x8100, 10}), withVLANs(fr, [2]uint16{0x8100, 20}))
 			}
-			netnstest.In(t, r.sendNS, func() {
-				if sent, err := loadgen.Send(context.Background(), r.pair.IfA, frames, len(frames), 50000); err != nil || sent != len(frames) {
-					t.Errorf("sent %d of %d frames: %v", sent, len(frames), err)
-				}
-			})
+			r.sendFrames(t, frames)
 			got, _ := r.stop(t)
 			fl := got[45000]
-			if len(fl) != 2 {
+			if len(fl) != 2 || fl[0].Key().VLAN == fl[1].Key().VLAN {
 				t.Fatalf("the flow came out %d times; want once in each VLAN", len(fl))
 			}
-			for _, f := range fl {
-				if f.Packets() != packets/2 || f.PacketsRev() != packets/2 || f.Bytes() != ipBytes[0] || f.BytesRev() != ipBytes[1] || f.NPPI() != 30 {
-					t.Errorf("the flow in VLAN %d: %d/%d packets, %d/%d bytes, %d packets' information; sent %d/%d packets, %d/%d bytes in each",
-						f.Key().VLAN, f.Packets(), f.PacketsRev(), f.Bytes(), f.BytesRev(), f.NPPI(), packets/2, packets/2, ipBytes[0], ipBytes[1])
-				}
+			for i := range fl {
+				checkFlow(t, &fl[i], packets, ipBytes, fl[i].Key().VLAN)
 			}
 		})
 	}
@@ -356,43 +329,62 @@ func TestPreaggregationKeepsVLANsApart(t *testing.T) {
 // TestPreaggregationVLANOffTheFrame: a flow whose VLAN tag travels beside
 // the frame, not in it, as a NIC with VLAN offload hands frames to the
 // kernel, is counted in the kernel and its counts found: XDP sees no tag
-// there, the meters see the VLAN. (Frames sent through a VLAN device on a
-// veth pair, tagged on the way out by bpf_skb_vlan_push, come to the
-// other end so.)
+// there, the meters see the VLAN. (Frames tagged on the way out of one
+// end of a veth pair by bpf_skb_vlan_push come to the other end so.)
 func TestPreaggregationVLANOffTheFrame(t *testing.T) {
 	const packets = 100
 	for i, mode := range []string{AggregateSocket, AggregateXDP} {
 		t.Run(mode, func(t *testing.T) {
 			r := newRig(t, veth, byte(60+i), Config{Ports: []flowmeter.Port{{Proto: 17, Port: 5353}}, Aggregate: mode}, 1, false)
 			tagOnTheWayOut(t, r.pair.A, r.pair.IfA, 10)
-			var frames [][]byte
-			var ipBytes [2]uint64
-			for p := range packets {
-				fr := frame(17, r.src, r.dst, 46000, 5353, 0, 200)
-				if p%2 == 1 {
-					fr = frame(17, r.dst, r.src, 5353, 46000, 0, 200)
-				}
-				ipBytes[p%2] += uint64(len(fr) - 14)
-				frames = append(frames, fr)
-			}
-			netnstest.In(t, r.sendNS, func() {
-				if sent, err := loadgen.Send(context.Background(), r.pair.IfA, frames, len(frames), 50000); err != nil || sent != len(frames) {
-					t.Errorf("sent %d of %d frames: %v", sent, len(frames), err)
-				}
-			})
+			frames, ipBytes := r.conversation(46000, 5353, packets, func(int) int { return 200 })
+			r.sendFrames(t, frames)
 			got, read := r.stop(t)
 			fl := got[46000]
 			if len(fl) != 1 {
 				t.Fatalf("the flow came out %d times", len(fl))
 			}
-			if f := &fl[0]; f.Key().VLAN != 10 || f.Packets() != packets/2 || f.PacketsRev() != packets/2 || f.Bytes() != ipBytes[0] || f.BytesRev() != ipBytes[1] || f.NPPI() != 30 {
-				t.Errorf("the flow in VLAN %d: %d/%d packets, %d/%d bytes, %d packets' information; sent %d/%d packets, %d/%d bytes in VLAN 10",
-					f.Key().VLAN, f.Packets(), f.PacketsRev(), f.Bytes(), f.BytesRev(), f.NPPI(), packets/2, packets/2, ipBytes[0], ipBytes[1])
-			}
+			checkFlow(t, &fl[0], packets, ipBytes, 10)
 			if sum(read) > 30 {
 				t.Errorf("user space read %d packets: the kernel counted none", sum(read))
 			}
 		})
+	}
+}
+
+// conversation returns the frames of a UDP flow between r.src's port
+// sport and r.dst's port dport, packets of them alternating directions,
+// packet p with payload(p) bytes of payload; and its IP bytes each way.
+func (r *rig) conversation(sport, dport uint16, packets int, payload func(p int) int) (frames [][]byte, ipBytes [2]uint64) {
+	for p := range packets {
+		fr := frame(17, r.src, r.dst, sport, dport, 0, payload(p))
+		if p%2 == 1 {
+			fr = frame(17, r.dst, r.src, dport, sport, 0, payload(p))
+		}
+		ipBytes[p%2] += uint64(len(fr) - 14)
+		frames = append(frames, fr)
+	}
+	return frames, ipBytes
+}
+
+// sendFrames sends frames out of A's end of the pair, fast but not so
+// fast that B's end drops them.
+func (r *rig) sendFrames(t *testing.T, frames [][]byte) {
+	t.Helper()
+	netnstest.In(t, r.sendNS, func() {
+		if sent, err := loadgen.Send(context.Background(), r.pair.IfA, frames, len(frames), 50000); err != nil || sent != len(frames) {
+			t.Errorf("sent %d of %d frames: %v", sent, len(frames), err)
+		}
+	})
+}
+
+// checkFlow fails t unless f, a conversation of packets, has half of them
+// and ipBytes each way, 30 packets' information and VLAN ID vlan.
+func checkFlow(t *testing.T, f *flowmeter.Flow, packets int, ipBytes [2]uint64, vlan uint16) {
+	t.Helper()
+	if f.Packets() != uint32(packets/2) || f.PacketsRev() != uint32(packets/2) || f.Bytes() != ipBytes[0] || f.BytesRev() != ipBytes[1] || f.NPPI() != 30 || f.Key().VLAN != vlan {
+		t.Errorf("flow from port %d: %d/%d packets, %d/%d bytes, %d packets' information, VLAN %d; sent %d/%d packets, %d/%d bytes in VLAN %d",
+			f.Key().SrcPort, f.Packets(), f.PacketsRev(), f.Bytes(), f.BytesRev(), f.NPPI(), f.Key().VLAN, packets/2, packets/2, ipBytes[0], ipBytes[1], vlan)
 	}
 }
 

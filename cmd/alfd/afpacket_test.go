@@ -304,6 +304,14 @@ func TestFlowsLiveAgreeWithFile(t *testing.T) {
 			if strings.Contains(logs.String(), "without eBPF") {
 				t.Fatalf("the capture ran without its eBPF programs:\n%s", logs.String())
 			}
+			// Each capture has a flow of more than 30 packets with
+			// payload: the kernel counted some packets, not the meters.
+			var metered int
+			if i := strings.Index(logs.String(), `msg="flows done" packets=`); i < 0 {
+				t.Errorf("no counts at the end:\n%s", logs.String())
+			} else if n, _ := fmt.Sscanf(logs.String()[i:], `msg="flows done" packets=%d`, &metered); n != 1 || metered >= len(frames) {
+				t.Errorf("the meters read %d packets of %d sent: the kernel counted none", metered, len(frames))
+			}
 
 			got := flowsByKey(t, []byte(liveOut.String()))
 			for k, w := range want {

@@ -27,6 +27,7 @@ type rig struct {
 	captureNS, sendNS string
 	ifc               string
 	src, dst          netip.Addr
+	meter             flowmeter.Config // the meters', but for the aggregator
 	capture           *flowmeter.Capture
 	progs             *Programs
 	cancel            context.CancelFunc
@@ -49,6 +50,15 @@ func (p place) String() string { return [...]string{"veth", "veth IPv6", "loopba
 // the servers on ports echo or sink.
 func newRig(t testing.TB, where place, subnet byte, cfg Config, fanout int, echo bool, ports ...int) *rig {
 	t.Helper()
+	r := rigAt(t, where, subnet)
+	r.start(t, cfg, fanout, echo, ports)
+	return r
+}
+
+// rigAt is a rig where, not started yet: its meters' configuration may
+// be set before.
+func rigAt(t testing.TB, where place, subnet byte) *rig {
+	t.Helper()
 	pair := netnstest.NewPair(t, subnet)
 	r := &rig{pair: pair, captureNS: pair.B, sendNS: pair.A, ifc: pair.IfB, src: pair.AddrA, dst: pair.AddrB}
 	switch where {
@@ -58,7 +68,6 @@ func newRig(t testing.TB, where place, subnet byte, cfg Config, fanout int, echo
 		lo := netip.MustParseAddr("127.0.0.1")
 		r.captureNS, r.ifc, r.src, r.dst = pair.A, "lo", lo, lo
 	}
-	r.start(t, cfg, fanout, echo, ports)
 	return r
 }
 
@@ -74,7 +83,7 @@ func (r *rig) start(t testing.TB, cfg Config, fanout int, echo bool, ports []int
 			return
 		}
 		capCfg := flowmeter.AFPacketConfig{Interface: r.ifc, Fanout: fanout,
-			FilterProgram: r.progs.FilterFD(), SteeringProgram: r.progs.SteeringFD()}
+			FilterProgram: r.progs.FilterFD(), SteeringProgram: r.progs.SteeringFD(), Meter: r.meter}
 		capCfg.Meter.Aggregator = r.progs.Aggregator()
 		if r.capture, err = flowmeter.OpenAFPacket(capCfg); err != nil {
 			t.Error(err)
@@ -345,6 +354,45 @@ func TestPreaggregationVLANOffTheFrame(t *testing.T) {
 				t.Fatalf("the flow came out %d times", len(fl))
 			}
 			checkFlow(t, &fl[0], packets, ipBytes, 10)
+			if sum(read) > 30 {
+				t.Errorf("user space read %d packets: the kernel counted none", sum(read))
+			}
+		})
+	}
+}
+
+// TestPreaggregatedFlowLastsWhileTheKernelSeesIt: a flow whose packets,
+// after its first 30 with payload, are all counted in the kernel stays
+// one flow for as long as they come, though its meter sees none of them
+// for longer than the inactive timeout: the meter asks the kernel when it
+// last saw the flow before it ends it. So too at XDP with the flow's VLAN
+// beside its frames, where the kernel's key has none.
+func TestPreaggregatedFlowLastsWhileTheKernelSeesIt(t *testing.T) {
+	for i, mode := range []string{AggregateSocket, AggregateXDP} {
+		t.Run(mode, func(t *testing.T) {
+			r := rigAt(t, veth, byte(70+i))
+			// Timeouts count whole seconds, as ipfixprobe's: 2 s is
+			// more than a second between the flow's packets.
+			r.meter.Cache.Inactive = 2 * time.Second
+			r.start(t, Config{Ports: []flowmeter.Port{{Proto: 17, Port: 5353}}, Aggregate: mode}, 1, false, nil)
+			vlan := uint16(0)
+			if mode == AggregateXDP {
+				tagOnTheWayOut(t, r.pair.A, r.pair.IfA, 10)
+				vlan = 10
+			}
+			// 40 packets at once, then 10 every 250 ms for 3 s.
+			frames, ipBytes := r.conversation(47000, 5353, 160, func(int) int { return 200 })
+			r.sendFrames(t, frames[:40])
+			for k := 40; k < len(frames); k += 10 {
+				time.Sleep(250 * time.Millisecond)
+				r.sendFrames(t, frames[k:k+10])
+			}
+			got, read := r.stop(t)
+			if fl := got[47000]; len(fl) != 1 {
+				t.Errorf("the flow came out as %d flows", len(fl))
+			} else {
+				checkFlow(t, &fl[0], len(frames), ipBytes, vlan)
+			}
 			if sum(read) > 30 {
 				t.Errorf("user space read %d packets: the kernel counted none", sum(read))
 			}

@@ -245,7 +245,7 @@ func openPacketSocket(ifindex int, link LinkType, cfg AFPacketConfig) (_ *packet
 	req := unix.TpacketReq3{
 		Block_size: uint32(cfg.BlockSize), Block_nr: uint32(cfg.NumBlocks),
 		Frame_size: frameSize, Frame_nr: uint32(cfg.BlockSize / frameSize * cfg.NumBlocks),
-		Retire_blk_tov: 50, // ms: a partly filled block goes up after this
+		Retire_blk_tov: uint32(retireTimeout / time.Millisecond),
 	}
 	if err := unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
 		return nil, fmt.Errorf("ring of %d blocks of %d bytes: %w", cfg.NumBlocks, cfg.BlockSize, err)
@@ -295,6 +295,10 @@ const sllOffset = (unix.SizeofTpacket3Hdr + unix.TPACKET_ALIGNMENT - 1) &^ (unix
 func (s *packetSocket) blockStatus(b int) *uint32 {
 	return (*uint32)(unsafe.Pointer(&s.ring[b*s.blockSize+8]))
 }
+
+// retireTimeout is how long after its first frame the kernel hands over a
+// block it has not filled.
+const retireTimeout = 50 * time.Millisecond
 
 // readBlock waits up to timeout for the next block and hands its frames to
 // m, up to 64 at a time (they stay valid until the block goes back to the
@@ -513,6 +517,15 @@ func (c *Capture) read(ctx context.Context, i int) error {
 			m.Expire(time.Now().UnixMicro())
 		}
 		m.Flush()
+	}
+	// Stopped: the frames the kernel has put in the ring are read too, the
+	// block it is filling once it hands it over, so that every frame
+	// captured before the stop is in a flow; a ring's worth at most, on a
+	// link that goes on filling it.
+	for range s.numBlocks {
+		if got, err := s.readBlock(m, retireTimeout+10*time.Millisecond); err != nil || !got {
+			break
+		}
 	}
 	return nil
 }

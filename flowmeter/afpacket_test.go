@@ -23,6 +23,7 @@ import (
 
 	"github.com/alfd/alfd/internal/loadgen"
 	"github.com/alfd/alfd/internal/netnstest"
+	"github.com/alfd/alfd/internal/shareddata"
 )
 
 // TestAFPacketFanout is the flow meter's root test: known UDP traffic, each
@@ -516,6 +517,40 @@ func TestAFPacketBareIPInterface(t *testing.T) {
 	}
 	if !slices.Contains(flows, want) || skipped != 0 {
 		t.Errorf("flows %q, %d frames skipped; want %q among them, none skipped", flows, skipped, want)
+	}
+}
+
+// TestAFPacketStopReadsTheRing: a capture stopped reads what the kernel
+// has put in its sockets' rings before it ends its flows, the block still
+// being filled too: every frame sent before the stop is in a flow.
+func TestAFPacketStopReadsTheRing(t *testing.T) {
+	pair := netnstest.NewPair(t, 0)
+	doh := pcapFrames(t, filepath.Join(shareddata.Path(t, "pcap", "ndpi"), "dns_doh.pcap"))
+	capture := openIn(t, pair.B, AFPacketConfig{Interface: pair.IfB, Fanout: 2})
+	defer capture.Close()
+	stop := start(capture)
+	// Late in the first wait for a block, which ends at 100 ms; the block
+	// with the frames is retired 50 ms after its first.
+	time.Sleep(80 * time.Millisecond)
+	netnstest.In(t, pair.A, func() {
+		if sent, err := loadgen.Send(context.Background(), pair.IfA, doh.frames, len(doh.frames), 0); err != nil || sent != len(doh.frames) {
+			t.Errorf("sent %d of %d frames: %v", sent, len(doh.frames), err)
+		}
+	})
+	if err := stop(); err != nil { // at once
+		t.Fatal(err)
+	}
+	var packets uint32
+	for _, m := range capture.Meters() {
+		for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {
+			if f.key.Proto == protoTCP {
+				packets += f.Packets() + f.PacketsRev()
+			}
+		}
+		m.Ring().Release()
+	}
+	if packets != uint32(len(doh.frames)) {
+		t.Errorf("%d of the %d packets sent before the stop are in flows", packets, len(doh.frames))
 	}
 }
 

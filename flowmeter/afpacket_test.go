@@ -627,8 +627,7 @@ func agreesWithFile(t *testing.T, pair *netnstest.Pair, path string) {
 			t.Errorf("sent %d of %d frames: %v", sent, len(frames), err)
 		}
 	})
-	time.Sleep(300 * time.Millisecond)
-	if err := stop(); err != nil {
+	if err := stop(); err != nil { // it reads the frames in the ring first
 		t.Fatal(err)
 	}
 

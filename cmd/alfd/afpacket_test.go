@@ -296,8 +296,7 @@ func TestFlowsLiveAgreeWithFile(t *testing.T) {
 					t.Errorf("sent %d of %d frames: %v", sent, len(frames), err)
 				}
 			})
-			time.Sleep(300 * time.Millisecond)
-			cancel()
+			cancel() // alfd reads the frames in the ring first
 			if err := <-done; err != nil {
 				t.Fatalf("alfd flows: %v\n%s", err, logs.String())
 			}

@@ -7,8 +7,48 @@ import (
 	"testing"
 
 	"github.com/alfd/alfd/features"
+	"github.com/alfd/alfd/internal/shareddata"
 	"github.com/alfd/alfd/trap"
 )
+
+// TestUniRecSpecAsIpfixprobe: every field alfd's flow meter exports is in
+// the records ipfixprobe exported on CESNET's link (basic, pstats and tls
+// plugins), by the same name and of the same type, so that a NEMEA
+// consumer reads either alike; but VLAN_ID, which is ipfixprobe's vlan
+// plugin's (uint16 VLAN_ID), not run there.
+func TestUniRecSpecAsIpfixprobe(t *testing.T) {
+	spec, err := trap.ParseIfcSpec("f:" + shareddata.Path(t, "alf", "trapcaps", "data.trapcap.202112071115"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := trap.OpenInput(spec, trap.InputConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	rec, err := in.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, err := trap.ParseTemplate(UniRecSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs := rec.Template()
+	for _, f := range ours.Fields() {
+		g := theirs.Field(f.Name)
+		switch {
+		case f.Name == "VLAN_ID":
+			if f.Type != trap.TypeUint16 {
+				t.Errorf("%s %s: ipfixprobe's vlan plugin exports uint16 VLAN_ID", f.Type, f.Name)
+			}
+		case g == nil:
+			t.Errorf("%s %s: not in ipfixprobe's records %q", f.Type, f.Name, theirs.Spec())
+		case g.Type != f.Type:
+			t.Errorf("%s %s: ipfixprobe's is %s", f.Type, f.Name, g.Type)
+		}
+	}
+}
 
 // TestRecordsFromPcaps meters the shared pcaps on one goroutine and reads
 // the flows as UniRec records on another, through a small ring: every flow

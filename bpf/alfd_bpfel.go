@@ -46,14 +46,15 @@ type alfdPortKey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	alfdMapCounts         = "counts"
-	alfdMapFlows          = "flows"
-	alfdMapWantedPorts    = "wanted_ports"
-	alfdProgAggregate     = "aggregate"
-	alfdProgPortFilter    = "port_filter"
-	alfdProgSteer         = "steer"
-	alfdVarAggregateFlows = "aggregate_flows"
-	alfdVarFilterPorts    = "filter_ports"
+	alfdMapCounts           = "counts"
+	alfdMapFlows            = "flows"
+	alfdMapWantedPorts      = "wanted_ports"
+	alfdProgAggregate       = "aggregate"
+	alfdProgAggregateHinted = "aggregate_hinted"
+	alfdProgPortFilter      = "port_filter"
+	alfdProgSteer           = "steer"
+	alfdVarAggregateFlows   = "aggregate_flows"
+	alfdVarFilterPorts      = "filter_ports"
 )
 
 // loadAlfd returns the embedded CollectionSpec for alfd.
@@ -98,9 +99,10 @@ type alfdSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type alfdProgramSpecs struct {
-	Aggregate  *ebpf.ProgramSpec `ebpf:"aggregate"`
-	PortFilter *ebpf.ProgramSpec `ebpf:"port_filter"`
-	Steer      *ebpf.ProgramSpec `ebpf:"steer"`
+	Aggregate       *ebpf.ProgramSpec `ebpf:"aggregate"`
+	AggregateHinted *ebpf.ProgramSpec `ebpf:"aggregate_hinted"`
+	PortFilter      *ebpf.ProgramSpec `ebpf:"port_filter"`
+	Steer           *ebpf.ProgramSpec `ebpf:"steer"`
 }
 
 // alfdMapSpecs contains maps before they are loaded into the kernel.
@@ -165,14 +167,16 @@ type alfdVariables struct {
 //
 // It can be passed to loadAlfdObjects or ebpf.CollectionSpec.LoadAndAssign.
 type alfdPrograms struct {
-	Aggregate  *ebpf.Program `ebpf:"aggregate"`
-	PortFilter *ebpf.Program `ebpf:"port_filter"`
-	Steer      *ebpf.Program `ebpf:"steer"`
+	Aggregate       *ebpf.Program `ebpf:"aggregate"`
+	AggregateHinted *ebpf.Program `ebpf:"aggregate_hinted"`
+	PortFilter      *ebpf.Program `ebpf:"port_filter"`
+	Steer           *ebpf.Program `ebpf:"steer"`
 }
 
 func (p *alfdPrograms) Close() error {
 	return _AlfdClose(
 		p.Aggregate,
+		p.AggregateHinted,
 		p.PortFilter,
 		p.Steer,
 	)

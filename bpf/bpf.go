@@ -24,21 +24,50 @@ type Programs struct {
 	flows      *ebpf.Map // nil without pre-aggregation
 	counts     *ebpf.Map
 	xdp        link.Link
+	hintErr    error // why the XDP program is not bound to its interface
 	monoOffset int64 // CLOCK_REALTIME - CLOCK_MONOTONIC, ns
 }
 
 // Load loads the programs cfg asks for, and attaches the XDP one. Its
 // errors say what failed (no BTF, missing privileges, the verifier's
-// complaint); the caller may go on without.
-func Load(cfg Config) (_ *Programs, err error) {
+// complaint); the caller may go on without. At XDP it binds the program
+// to the interface, so that the driver tells it the VLAN tags it takes
+// off the frames; where that cannot be (a kernel before 6.8, a driver
+// without native XDP), it loads the program that sees no such tag, and
+// VLANHint says why.
+func Load(cfg Config) (*Programs, error) {
 	if cfg.MaxFlows == 0 {
 		cfg.MaxFlows = 1 << 18
 	}
 	switch cfg.Aggregate {
-	case AggregateOff, AggregateSocket, AggregateXDP:
+	case AggregateOff, AggregateSocket:
+		return load(cfg, 0, false)
+	case AggregateXDP:
 	default:
 		return nil, fmt.Errorf("pre-aggregation %q: want socket or xdp", cfg.Aggregate)
 	}
+	ifc, err := net.InterfaceByName(cfg.Interface)
+	if err != nil {
+		return nil, fmt.Errorf("XDP: %w", err)
+	}
+	hintErr := errors.New("not asked to")
+	if !cfg.unbound {
+		var p *Programs
+		if p, hintErr = load(cfg, ifc.Index, true); hintErr == nil {
+			return p, nil
+		}
+	}
+	p, err := load(cfg, ifc.Index, false)
+	if err != nil {
+		return nil, err
+	}
+	p.hintErr = fmt.Errorf("binding the XDP program to %s (that needs Linux 6.8 and a driver with XDP of its own): %w", cfg.Interface, hintErr)
+	return p, nil
+}
+
+// load loads the programs cfg asks for, the XDP one for interface ifindex
+// and bound to it when hinted.
+func load(cfg Config, ifindex int, hinted bool) (_ *Programs, err error) {
 	spec, err := loadAlfd()
 	if err != nil {
 		return nil, fmt.Errorf("eBPF programs: %w", err)
@@ -54,8 +83,16 @@ func Load(cfg Config) (_ *Programs, err error) {
 	if cfg.Ports == nil && cfg.Aggregate != AggregateSocket {
 		delete(spec.Programs, alfdProgPortFilter)
 	}
-	if cfg.Aggregate != AggregateXDP {
-		delete(spec.Programs, alfdProgAggregate)
+	xdpName := alfdProgAggregate
+	if hinted {
+		xdpName = alfdProgAggregateHinted
+		spec.Programs[xdpName].Ifindex = uint32(ifindex)
+		spec.Programs[xdpName].Flags |= unix.BPF_F_XDP_DEV_BOUND_ONLY
+	}
+	for _, name := range []string{alfdProgAggregate, alfdProgAggregateHinted} {
+		if cfg.Aggregate != AggregateXDP || name != xdpName {
+			delete(spec.Programs, name)
+		}
 	}
 	if !cfg.Steer {
 		delete(spec.Programs, alfdProgSteer)
@@ -66,7 +103,7 @@ func Load(cfg Config) (_ *Programs, err error) {
 	coll, err := ebpf.NewCollection(spec)
 	if err != nil {
 		var ve *ebpf.VerifierError
-		if errors.As(err, &ve) {
+		if errors.As(err, &ve) && len(ve.Log) > 0 {
 			return nil, fmt.Errorf("eBPF programs: the verifier refused them: %+v", ve)
 		}
 		return nil, fmt.Errorf("eBPF programs (loading needs root or CAP_BPF, and a kernel with BTF): %w", err)
@@ -91,11 +128,7 @@ func Load(cfg Config) (_ *Programs, err error) {
 		}
 	}
 	if cfg.Aggregate == AggregateXDP {
-		ifc, err := net.InterfaceByName(cfg.Interface)
-		if err != nil {
-			return nil, fmt.Errorf("XDP: %w", err)
-		}
-		if p.xdp, err = link.AttachXDP(link.XDPOptions{Program: coll.Programs[alfdProgAggregate], Interface: ifc.Index}); err != nil {
+		if p.xdp, err = link.AttachXDP(link.XDPOptions{Program: coll.Programs[xdpName], Interface: ifindex}); err != nil {
 			return nil, fmt.Errorf("attaching XDP to %s: %w", cfg.Interface, err)
 		}
 	}
@@ -117,6 +150,14 @@ func monotonicOffset() (int64, error) {
 		return 0, fmt.Errorf("CLOCK_MONOTONIC: %w", err)
 	}
 	return time.Now().UnixNano() - ts.Nano(), nil
+}
+
+// VLANHint reports whether the XDP program is bound to its interface, so
+// that a driver that can tells it the VLAN tags it takes off the frames
+// (Counts.NoVLANHint counts the frames of one that cannot); if not, err
+// says why. Without XDP it reports false and nil.
+func (p *Programs) VLANHint() (bound bool, err error) {
+	return p.xdp != nil && p.hintErr == nil, p.hintErr
 }
 
 // FilterFD is the socket filter for the AF_PACKET sockets, or 0 for none.
@@ -147,7 +188,7 @@ func (p *Programs) Aggregator() flowmeter.Aggregator {
 // Counts reads the counters.
 func (p *Programs) Counts() (Counts, error) {
 	var c Counts
-	for i, dst := range []*uint64{&c.Passed, &c.Dropped, &c.Counted, &c.Full, &c.Unparsed} {
+	for i, dst := range []*uint64{&c.Passed, &c.Dropped, &c.Counted, &c.Full, &c.Unparsed, &c.NoVLANHint} {
 		var perCPU []uint64
 		if err := p.counts.Lookup(uint32(i), &perCPU); err != nil {
 			return c, fmt.Errorf("eBPF counters: %w", err)
@@ -230,7 +271,8 @@ func lower(a *[16]byte, ap uint16, b *[16]byte, bp uint16) bool {
 // deletes them when take; it reports whether the flow's source is the
 // lower endpoint, and whether there were counts. At XDP it looks for a
 // flow in a VLAN under the key without it too: a NIC that takes VLAN tags
-// off (rx-vlan-offload) does so before XDP, whose program then sees none.
+// off (rx-vlan-offload) does so before XDP, whose program then sees none
+// unless the driver tells it (see Programs.VLANHint).
 func (a aggregator) find(k *flowmeter.Key, v *alfdFlowCounts, take bool) (srcLo, found bool) {
 	key, srcLo := flowKey(k)
 	read := a.p.flows.Lookup

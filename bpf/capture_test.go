@@ -205,16 +205,24 @@ func TestFilter(t *testing.T) {
 
 // TestPreaggregation: long flows come out with exactly the packets and
 // bytes sent, while user space read at most 30 of each; in the socket
-// filter (both directions; also on a loopback) and at XDP (ingress).
+// filter (both directions; also on a loopback) and at XDP (ingress; on a
+// loopback, which has no XDP of its own, the program that is not bound to
+// its interface, and the reason why not).
 func TestPreaggregation(t *testing.T) {
 	const flows, packets = 4, 300
 	for i, tc := range []struct {
 		mode  string
 		echo  bool
 		where place
-	}{{AggregateSocket, true, veth}, {AggregateXDP, false, veth}, {AggregateSocket, true, veth6}, {AggregateXDP, false, veth6}, {AggregateSocket, true, loopback}} {
+	}{{AggregateSocket, true, veth}, {AggregateXDP, false, veth}, {AggregateSocket, true, veth6}, {AggregateXDP, false, veth6}, {AggregateSocket, true, loopback}, {AggregateXDP, false, loopback}} {
 		t.Run(tc.mode+"/"+tc.where.String(), func(t *testing.T) {
 			r := newRig(t, tc.where, byte(20+i), Config{Ports: []flowmeter.Port{{Proto: 17, Port: 5353}}, Aggregate: tc.mode}, 1, tc.echo, 5353)
+			bound, err := r.progs.VLANHint()
+			if want := tc.mode == AggregateXDP && tc.where != loopback; bound != want || !bound && tc.mode == AggregateXDP && err == nil {
+				t.Errorf("XDP bound to %s: %v (%v); want %v", r.ifc, bound, err, want)
+			} else if err != nil {
+				t.Logf("XDP not bound to %s: %v", r.ifc, err)
+			}
 			for f := range flows {
 				r.send(t, 42000+f, 5353, packets, tc.echo)
 			}
@@ -311,12 +319,27 @@ func TestLargeFrames(t *testing.T) {
 // TestPreaggregationKeepsVLANsApart: a flow seen twice, in two VLANs (a
 // mirror of a trunk to a router that routes it from one VLAN to the
 // other), is two flows, each with all its packets, in the kernel's flow
-// table as in the meter's cache.
+// table as in the meter's cache; at XDP too where the tags come beside
+// the frames (a NIC's VLAN offload), which the driver tells the program
+// (veth does, as of Linux 6.8).
 func TestPreaggregationKeepsVLANsApart(t *testing.T) {
 	const packets = 100
-	for i, mode := range []string{AggregateSocket, AggregateXDP} {
-		t.Run(mode, func(t *testing.T) {
-			r := newRig(t, veth, byte(50+i), Config{Ports: []flowmeter.Port{{Proto: 17, Port: 5353}}, Aggregate: mode}, 1, false)
+	for i, tc := range []struct {
+		mode    string
+		offload bool
+	}{{AggregateSocket, false}, {AggregateXDP, false}, {AggregateSocket, true}, {AggregateXDP, true}} {
+		name := tc.mode
+		if tc.offload {
+			name += "/tags_beside_frames"
+		}
+		t.Run(name, func(t *testing.T) {
+			r := newRig(t, veth, byte(50+i), Config{Ports: []flowmeter.Port{{Proto: 17, Port: 5353}}, Aggregate: tc.mode}, 1, false)
+			if bound, err := r.progs.VLANHint(); tc.mode == AggregateXDP && !bound {
+				t.Fatalf("XDP not bound to the interface: %v", err)
+			}
+			if tc.offload {
+				tagOnTheWayOut(t, r.pair.A, r.pair.IfA, 0)
+			}
 			conv, ipBytes := r.conversation(45000, 5353, packets, func(int) int { return 200 })
 			var frames [][]byte
 			for _, fr := range conv {
@@ -331,20 +354,30 @@ func TestPreaggregationKeepsVLANsApart(t *testing.T) {
 			for i := range fl {
 				checkFlow(t, &fl[i], packets, ipBytes, fl[i].Key().VLAN)
 			}
+			c, err := r.progs.Counts()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Counted == 0 || c.NoVLANHint != 0 {
+				t.Errorf("the kernel counted %d packets, and could not tell the VLAN of %d", c.Counted, c.NoVLANHint)
+			}
 		})
 	}
 }
 
 // TestPreaggregationVLANOffTheFrame: a flow whose VLAN tag travels beside
 // the frame, not in it, as a NIC with VLAN offload hands frames to the
-// kernel, is counted in the kernel and its counts found: XDP sees no tag
-// there, the meters see the VLAN. (Frames tagged on the way out of one
-// end of a veth pair by bpf_skb_vlan_push come to the other end so.)
+// kernel, is counted in the kernel and its counts found: at XDP the
+// driver tells the program the tag, and where the program is not bound
+// to the interface (the driver cannot) the meter looks for the counts
+// without the VLAN. (Frames tagged on the way out of one end of a veth
+// pair by bpf_skb_vlan_push come to the other end so.)
 func TestPreaggregationVLANOffTheFrame(t *testing.T) {
 	const packets = 100
-	for i, mode := range []string{AggregateSocket, AggregateXDP} {
-		t.Run(mode, func(t *testing.T) {
-			r := newRig(t, veth, byte(60+i), Config{Ports: []flowmeter.Port{{Proto: 17, Port: 5353}}, Aggregate: mode}, 1, false)
+	for i, cfg := range aggregations() {
+		t.Run(cfg.name(), func(t *testing.T) {
+			cfg.Ports = []flowmeter.Port{{Proto: 17, Port: 5353}}
+			r := newRig(t, veth, byte(60+i), cfg, 1, false)
 			tagOnTheWayOut(t, r.pair.A, r.pair.IfA, 10)
 			frames, ipBytes := r.conversation(46000, 5353, packets, func(int) int { return 200 })
 			r.sendFrames(t, frames)
@@ -361,22 +394,39 @@ func TestPreaggregationVLANOffTheFrame(t *testing.T) {
 	}
 }
 
+// aggregations are the places pre-aggregation runs: the socket filter,
+// XDP bound to its interface (told the VLAN tags the driver takes off),
+// and XDP not bound, as where that cannot be.
+func aggregations() []Config {
+	return []Config{{Aggregate: AggregateSocket}, {Aggregate: AggregateXDP}, {Aggregate: AggregateXDP, unbound: true}}
+}
+
+// name names a test of c's pre-aggregation.
+func (c Config) name() string {
+	if c.unbound {
+		return c.Aggregate + "/unbound"
+	}
+	return c.Aggregate
+}
+
 // TestPreaggregatedFlowLastsWhileTheKernelSeesIt: a flow whose packets,
 // after its first 30 with payload, are all counted in the kernel stays
 // one flow for as long as they come, though its meter sees none of them
 // for longer than the inactive timeout: the meter asks the kernel when it
 // last saw the flow before it ends it. So too at XDP with the flow's VLAN
-// beside its frames, where the kernel's key has none.
+// beside its frames, told by the driver, or not (unbound: the kernel's
+// key has none).
 func TestPreaggregatedFlowLastsWhileTheKernelSeesIt(t *testing.T) {
-	for i, mode := range []string{AggregateSocket, AggregateXDP} {
-		t.Run(mode, func(t *testing.T) {
+	for i, cfg := range aggregations() {
+		t.Run(cfg.name(), func(t *testing.T) {
 			r := rigAt(t, veth, byte(70+i))
 			// Timeouts count whole seconds, as ipfixprobe's: 2 s is
 			// more than a second between the flow's packets.
 			r.meter.Cache.Inactive = 2 * time.Second
-			r.start(t, Config{Ports: []flowmeter.Port{{Proto: 17, Port: 5353}}, Aggregate: mode}, 1, false, nil)
+			cfg.Ports = []flowmeter.Port{{Proto: 17, Port: 5353}}
+			r.start(t, cfg, 1, false, nil)
 			vlan := uint16(0)
-			if mode == AggregateXDP {
+			if cfg.Aggregate == AggregateXDP {
 				tagOnTheWayOut(t, r.pair.A, r.pair.IfA, 10)
 				vlan = 10
 			}
@@ -439,17 +489,42 @@ func checkFlow(t *testing.T, f *flowmeter.Flow, packets int, ipBytes [2]uint64, 
 // tagOnTheWayOut puts VLAN tag vid on every packet leaving interface ifc
 // of namespace ns, beside the frame (bpf_skb_vlan_push), where a veth
 // pair carries it to the other end, as a NIC with VLAN offload hands its
-// frames over.
+// frames over. With vid 0 it moves each frame's own outer tag there.
 func tagOnTheWayOut(t *testing.T, ns, ifc string, vid int32) {
 	t.Helper()
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.SchedCLS, License: "GPL", Instructions: asm.Instructions{
-		// The context stays in R1 for the call.
-		asm.Mov.Imm(asm.R2, int32(binary.BigEndian.Uint16([]byte{0x00, 0x81}))), // 802.1Q's TPID in network order
-		asm.Mov.Imm(asm.R3, vid),
+	tpid := int32(binary.BigEndian.Uint16([]byte{0x00, 0x81})) // 802.1Q's TPID in network order
+	// The context stays in R6 for the calls; R7 is the VLAN ID.
+	insns := asm.Instructions{
+		asm.Mov.Reg(asm.R6, asm.R1),
+		asm.Mov.Imm(asm.R7, vid),
+	}
+	if vid == 0 {
+		insns = append(insns,
+			// The frame's tag: its TCI, at 14, in network order.
+			asm.Mov.Reg(asm.R1, asm.R6),
+			asm.Mov.Imm(asm.R2, 14),
+			asm.Mov.Reg(asm.R3, asm.RFP),
+			asm.Add.Imm(asm.R3, -8),
+			asm.Mov.Imm(asm.R4, 2),
+			asm.FnSkbLoadBytes.Call(),
+			asm.JNE.Imm(asm.R0, 0, "pass"),
+			asm.LoadMem(asm.R7, asm.RFP, -8, asm.Half),
+			asm.HostTo(asm.BE, asm.R7, asm.Half),
+			asm.And.Imm(asm.R7, 0x0fff),
+			asm.Mov.Reg(asm.R1, asm.R6),
+			asm.FnSkbVlanPop.Call(),
+			asm.JNE.Imm(asm.R0, 0, "pass"),
+		)
+	}
+	insns = append(insns,
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Imm(asm.R2, tpid),
+		asm.Mov.Reg(asm.R3, asm.R7),
 		asm.FnSkbVlanPush.Call(),
-		asm.Mov.Imm(asm.R0, 0), // TCX_PASS
+		asm.Mov.Imm(asm.R0, 0).WithSymbol("pass"), // TCX_PASS
 		asm.Return(),
-	}})
+	)
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.SchedCLS, License: "GPL", Instructions: insns})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,8 @@ type Config struct {
 	MaxFlows int
 	// Steer loads the fanout steering program.
 	Steer bool
+
+	unbound bool // XDP's program not bound to the interface, as where it cannot be (tests)
 }
 
 // Counts are the programs' counters, summed over the CPUs.
@@ -33,4 +35,8 @@ type Counts struct {
 	Counted  uint64 // counted in the kernel's flow table, not sent up
 	Full     uint64 // went up because the flow table was full
 	Unparsed uint64 // not IP, a later fragment, broken headers
+	// NoVLANHint counts the frames at XDP whose driver could not tell
+	// the program the VLAN tag it may have taken off (see
+	// Programs.VLANHint).
+	NoVLANHint uint64
 }

@@ -303,6 +303,9 @@ func TestFlowsLiveAgreeWithFile(t *testing.T) {
 			if strings.Contains(logs.String(), "without eBPF") {
 				t.Fatalf("the capture ran without its eBPF programs:\n%s", logs.String())
 			}
+			if strings.Contains(logs.String(), "XDP is not bound") {
+				t.Errorf("XDP's program was not bound to the veth pair's end (veth tells it VLAN tags):\n%s", logs.String())
+			}
 			// Each capture has a flow of more than 30 packets with
 			// payload: the kernel counted some packets, not the meters.
 			var metered int

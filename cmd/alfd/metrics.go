@@ -165,6 +165,7 @@ func (in *packetInput) writeMetrics(m metricWriter) {
 			}{{"passed", c.Passed}, {"filtered", c.Dropped}, {"counted", c.Counted}, {"table_full", c.Full}, {"unparsed", c.Unparsed}} {
 				m.value("alfd_bpf_packets_total", `verdict="`+v.name+`"`, float64(v.n))
 			}
+			m.one("alfd_bpf_xdp_no_vlan_hint_total", "counter", "Frames at XDP whose driver could not tell the VLAN tag it took off (a flow's copies in two VLANs share their kernel counts; turn rx-vlan-offload off).", float64(c.NoVLANHint))
 		}
 	}
 	if c := in.capture; c != nil {

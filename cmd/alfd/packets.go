@@ -184,6 +184,9 @@ func (p *packetFlags) openCapture(cfg flowmeter.Config, cpus []int, log *slog.Lo
 			// The kernel keeps the ports: the meters need not look again.
 			capCfg.Meter.Ports = nil
 			log.Info("eBPF in the capture path", "ports", p.ports, "aggregate", p.bpfAggregate, "steer", p.bpfSteer)
+			if _, err := in.bpf.VLANHint(); err != nil {
+				log.Warn("XDP is not bound to the interface, and sees no VLAN tag the NIC takes off the frames: where a flow's copies in two VLANs matter, turn that off (ethtool -K "+p.afpacket+" rxvlan off)", "err", err)
+			}
 		}
 	}
 	c, err := flowmeter.OpenAFPacket(capCfg)
@@ -340,6 +343,9 @@ func (in *packetInput) logArgs() []any {
 	if in.bpf != nil {
 		if c, err := in.bpf.Counts(); err == nil {
 			args = append(args, "bpf_passed", c.Passed, "bpf_filtered", c.Dropped, "bpf_counted", c.Counted, "bpf_table_full", c.Full)
+			if c.NoVLANHint > 0 {
+				args = append(args, "bpf_xdp_no_vlan_hint", c.NoVLANHint)
+			}
 		}
 	}
 	return args

@@ -55,6 +55,7 @@ const (
 	alfdProgSteer           = "steer"
 	alfdVarAggregateFlows   = "aggregate_flows"
 	alfdVarFilterPorts      = "filter_ports"
+	alfdVarVlanHintMissing  = "vlan_hint_missing"
 )
 
 // loadAlfd returns the embedded CollectionSpec for alfd.
@@ -118,8 +119,9 @@ type alfdMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type alfdVariableSpecs struct {
-	AggregateFlows *ebpf.VariableSpec `ebpf:"aggregate_flows"`
-	FilterPorts    *ebpf.VariableSpec `ebpf:"filter_ports"`
+	AggregateFlows  *ebpf.VariableSpec `ebpf:"aggregate_flows"`
+	FilterPorts     *ebpf.VariableSpec `ebpf:"filter_ports"`
+	VlanHintMissing *ebpf.VariableSpec `ebpf:"vlan_hint_missing"`
 }
 
 // alfdObjects contains all objects after they have been loaded into the kernel.
@@ -159,8 +161,9 @@ func (m *alfdMaps) Close() error {
 //
 // It can be passed to loadAlfdObjects or ebpf.CollectionSpec.LoadAndAssign.
 type alfdVariables struct {
-	AggregateFlows *ebpf.Variable `ebpf:"aggregate_flows"`
-	FilterPorts    *ebpf.Variable `ebpf:"filter_ports"`
+	AggregateFlows  *ebpf.Variable `ebpf:"aggregate_flows"`
+	FilterPorts     *ebpf.Variable `ebpf:"filter_ports"`
+	VlanHintMissing *ebpf.Variable `ebpf:"vlan_hint_missing"`
 }
 
 // alfdPrograms contains all programs after they have been loaded into the kernel.

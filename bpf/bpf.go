@@ -18,14 +18,17 @@ import (
 
 // Programs are alfd's loaded eBPF programs.
 type Programs struct {
-	coll       *ebpf.Collection
-	filter     *ebpf.Program
-	steer      *ebpf.Program
-	flows      *ebpf.Map // nil without pre-aggregation
-	counts     *ebpf.Map
-	xdp        link.Link
-	hintErr    error // why the XDP program is not bound to its interface
-	monoOffset int64 // CLOCK_REALTIME - CLOCK_MONOTONIC, ns
+	coll    *ebpf.Collection
+	filter  *ebpf.Program
+	steer   *ebpf.Program
+	flows   *ebpf.Map // nil without pre-aggregation
+	counts  *ebpf.Map
+	xdp     link.Link
+	hintErr error // why the XDP program is not bound to its interface
+	// hintMissing is set when the bound XDP program met a frame whose
+	// driver could not tell its VLAN tag; nil without it.
+	hintMissing *ebpf.Variable
+	monoOffset  int64 // CLOCK_REALTIME - CLOCK_MONOTONIC, ns
 }
 
 // Load loads the programs cfg asks for, and attaches the XDP one. Its
@@ -126,6 +129,9 @@ func load(cfg Config, ifindex int, hinted bool) (_ *Programs, err error) {
 		if err := coll.Maps[alfdMapWantedPorts].Put(&key, uint8(1)); err != nil {
 			return nil, fmt.Errorf("eBPF port list: %w", err)
 		}
+	}
+	if hinted {
+		p.hintMissing = coll.Variables[alfdVarVlanHintMissing]
 	}
 	if cfg.Aggregate == AggregateXDP {
 		if p.xdp, err = link.AttachXDP(link.XDPOptions{Program: coll.Programs[xdpName], Interface: ifindex}); err != nil {
@@ -269,10 +275,9 @@ func lower(a *[16]byte, ap uint16, b *[16]byte, bp uint16) bool {
 
 // find reads the kernel's counts of the flow with key k into v, and
 // deletes them when take; it reports whether the flow's source is the
-// lower endpoint, and whether there were counts. At XDP it looks for a
-// flow in a VLAN under the key without it too: a NIC that takes VLAN tags
-// off (rx-vlan-offload) does so before XDP, whose program then sees none
-// unless the driver tells it (see Programs.VLANHint).
+// lower endpoint, and whether there were counts. For a flow in a VLAN it
+// looks under the key without it too where the kernel may have counted
+// it so (see tagsUnseen).
 func (a aggregator) find(k *flowmeter.Key, v *alfdFlowCounts, take bool) (srcLo, found bool) {
 	key, srcLo := flowKey(k)
 	read := a.p.flows.Lookup
@@ -282,11 +287,27 @@ func (a aggregator) find(k *flowmeter.Key, v *alfdFlowCounts, take bool) (srcLo,
 	if read(&key, v) == nil {
 		return srcLo, true
 	}
-	if key.Vlan == 0 || a.p.xdp == nil {
+	if key.Vlan == 0 || !a.p.tagsUnseen() {
 		return srcLo, false
 	}
 	key.Vlan = 0
 	return srcLo, read(&key, v) == nil
+}
+
+// tagsUnseen reports whether the kernel may have counted a flow in a VLAN
+// under its key without it: at XDP, which comes after a NIC takes VLAN
+// tags off the frames (rx-vlan-offload), unless the program is bound to
+// the interface and its driver has told it every frame's tag so far. (A
+// frame's program sets the flag before it counts the frame.)
+func (p *Programs) tagsUnseen() bool {
+	if p.xdp == nil {
+		return false
+	}
+	if p.hintMissing == nil {
+		return true
+	}
+	var missing uint8
+	return p.hintMissing.Get(&missing) != nil || missing != 0
 }
 
 func (a aggregator) Take(k *flowmeter.Key) flowmeter.Aggregate {

@@ -348,6 +348,58 @@ func TestXDPAggregateOnSyntheticPackets(t *testing.T) {
 	}
 }
 
+// TestCountsWithoutTheVLAN: the meter takes the kernel's counts of a
+// flow in a VLAN from under the key without the VLAN only where the
+// kernel may have counted it so: at XDP not bound to its interface, or
+// bound to a driver that could not tell a frame's tag. Elsewhere such
+// counts are another flow's, one without a VLAN, and stay.
+func TestCountsWithoutTheVLAN(t *testing.T) {
+	needRoot(t)
+	pair := netnstest.NewPair(t, 0)
+	tagged := key(17, client, server, 40001, 853)
+	tagged.VLAN = 10
+	untagged, _ := flowKey(&tagged)
+	untagged.Vlan = 0
+	for _, tc := range []struct {
+		name        string
+		cfg         Config
+		hintMissing bool
+		want        bool
+	}{
+		{"socket", Config{Aggregate: AggregateSocket}, false, false},
+		{"xdp", Config{Aggregate: AggregateXDP}, false, false},
+		{"xdp/driver_without_hints", Config{Aggregate: AggregateXDP}, true, true},
+		{"xdp/unbound", Config{Aggregate: AggregateXDP, unbound: true}, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Interface = pair.IfB
+			var p *Programs
+			netnstest.In(t, pair.B, func() {
+				var err error
+				if p, err = Load(tc.cfg); err != nil {
+					t.Fatal(err)
+				}
+			})
+			defer p.Close()
+			if tc.hintMissing {
+				// As the program does when the driver says it cannot tell.
+				if err := p.hintMissing.Set(uint8(1)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			counts := alfdFlowCounts{Packets: [2]uint32{7, 5}, FirstLo: 1, LastNs: 1}
+			if err := p.flows.Put(&untagged, &counts); err != nil {
+				t.Fatal(err)
+			}
+			agg := p.Aggregator()
+			took := agg.LastSeen(&tagged) != 0
+			if got := agg.Take(&tagged); took != tc.want || (got.Packets != [2]uint32{7, 5}) != !tc.want {
+				t.Errorf("the counts without the VLAN: seen %v, taken %+v; want them %v", took, got, tc.want)
+			}
+		})
+	}
+}
+
 // TestLoadErrors: what cannot load says why.
 func TestLoadErrors(t *testing.T) {
 	if _, err := Load(Config{Aggregate: "tc"}); err == nil {

@@ -22,6 +22,12 @@
 volatile const __u8 filter_ports = 0;    // port_filter and aggregate keep only wanted ports
 volatile const __u8 aggregate_flows = 0; // port_filter pre-aggregates
 
+// Set by aggregate_hinted when a driver could not tell it a frame's VLAN
+// tag: the kernel may then have counted a flow in a VLAN under its key
+// without it, where the meters look only then. (Read in place by user
+// space, which maps it: no system call.)
+volatile __u8 vlan_hint_missing = 0;
+
 enum { PASSED, DROPPED, COUNTED, FULL, UNPARSED, NO_VLAN_HINT, COUNTERS };
 
 struct {
@@ -192,8 +198,11 @@ int aggregate_hinted(struct xdp_md *ctx)
 	__u16 tci = 0;
 	int err = bpf_xdp_metadata_rx_vlan_tag(ctx, &proto, &tci);
 	if (err != 0) {
-		if (err == -EOPNOTSUPP) // not a frame without a tag: a driver that cannot tell
+		if (err == -EOPNOTSUPP) { // not a frame without a tag: a driver that cannot tell
 			COUNT(counts, NO_VLAN_HINT);
+			if (!vlan_hint_missing) // written once: the CPUs share its line
+				vlan_hint_missing = 1;
+		}
 		tci = 0;
 	}
 	return aggregate_frame(ctx, tci & 0x0fff);

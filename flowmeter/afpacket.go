@@ -215,8 +215,35 @@ func OpenAFPacket(cfg AFPacketConfig) (_ *Capture, err error) {
 		}
 		c.meters = append(c.meters, m)
 	}
+	if cfg.Fanout > 1 {
+		// The group is whole: the sockets may take packets now.
+		for _, s := range c.socks {
+			if err := s.admit(cfg.FilterProgram); err != nil {
+				return nil, fmt.Errorf("AF_PACKET on %s: %w", cfg.Interface, err)
+			}
+		}
+	}
 	c.threads = make([]atomic.Int32, len(c.socks))
 	return c, nil
+}
+
+// takeNothing is a classic BPF filter that takes no packet.
+var takeNothing = []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}
+
+// admit lets a socket of a fanout group take packets, through the eBPF
+// socket filter filter if it is not 0.
+func (s *packetSocket) admit(filter int) error {
+	if filter > 0 {
+		// Replaces takeNothing at once.
+		if err := unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ATTACH_BPF, filter); err != nil {
+			return fmt.Errorf("attaching the eBPF filter: %w", err)
+		}
+		return nil
+	}
+	if err := unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_DETACH_FILTER, 0); err != nil {
+		return fmt.Errorf("detaching the filter that kept packets out while the fanout group formed: %w", err)
+	}
+	return nil
 }
 
 // openPacketSocket opens one socket of the group, with its ring mapped, for
@@ -253,7 +280,18 @@ func openPacketSocket(ifindex int, link LinkType, cfg AFPacketConfig) (_ *packet
 	if s.ring, err = unix.Mmap(fd, 0, cfg.BlockSize*cfg.NumBlocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
 		return nil, fmt.Errorf("mmap of the ring: %w", err)
 	}
-	if cfg.FilterProgram > 0 {
+	switch {
+	case cfg.Fanout > 1:
+		// A socket takes packets once it is bound, but may join its
+		// fanout group only then: until the whole group is formed it
+		// takes none (OpenAFPacket admits them), lest it take packets
+		// the group takes too, or a group of fewer sockets take flows
+		// that go to another socket once the rest join.
+		prog := unix.SockFprog{Len: uint16(len(takeNothing)), Filter: &takeNothing[0]}
+		if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog); err != nil {
+			return nil, fmt.Errorf("a filter that takes nothing yet: %w", err)
+		}
+	case cfg.FilterProgram > 0:
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ATTACH_BPF, cfg.FilterProgram); err != nil {
 			return nil, fmt.Errorf("attaching the eBPF filter: %w", err)
 		}

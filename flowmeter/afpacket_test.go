@@ -554,6 +554,64 @@ func TestAFPacketStopReadsTheRing(t *testing.T) {
 	}
 }
 
+// TestAFPacketOpensUnderTraffic: a fanout group that forms while packets
+// come takes none twice and splits no flow: a socket bound but not yet in
+// the group would take every packet besides the group, and a group of
+// fewer sockets than it will have would give flows to sockets that lose
+// them to others once the rest join; so no socket takes a packet before
+// the whole group is formed.
+func TestAFPacketOpensUnderTraffic(t *testing.T) {
+	pair := netnstest.NewPair(t, 0)
+	const flows = 64
+	frames := make([][]byte, flows)
+	for i := range frames {
+		frames[i] = tcpFrame(uint16(41000+i), 0)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sending := make(chan int, 1)
+	go netnstest.In(t, pair.A, func() {
+		sent, err := loadgen.Send(ctx, pair.IfA, frames, 1<<40, 100000)
+		if err != nil {
+			t.Error(err)
+		}
+		sending <- sent
+	})
+	time.Sleep(50 * time.Millisecond)
+	capture := openIn(t, pair.B, AFPacketConfig{Interface: pair.IfB, Fanout: 4})
+	defer capture.Close()
+	stop := start(capture)
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	sent := <-sending
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	meters := make(map[uint16]int)
+	packets := 0
+	for _, m := range capture.Meters() {
+		for f := m.Ring().Next(); f != nil; f = m.Ring().Next() {
+			if f.key.Proto != protoTCP {
+				continue
+			}
+			meters[f.key.SrcPort]++
+			packets += int(f.Packets() + f.PacketsRev())
+			if most := sent/flows + 1; int(f.Packets()) > most {
+				t.Errorf("flow from port %d has %d packets; at most %d were sent", f.key.SrcPort, f.Packets(), most)
+			}
+		}
+		m.Ring().Release()
+	}
+	for port, n := range meters {
+		if n != 1 {
+			t.Errorf("flow from port %d came from %d meters", port, n)
+		}
+	}
+	if len(meters) != flows || packets == 0 || packets > sent {
+		t.Errorf("%d flows, %d packets captured of %d sent", len(meters), packets, sent)
+	}
+}
+
 // TestAFPacketAgreesWithFile: the same traffic makes the same flows live
 // as from its capture file. Each of nDPI's captures is sent frame by frame
 // over a veth pair (its MTU raised for the captures' merged frames) and

@@ -54,6 +54,7 @@ const (
 	alfdProgPortFilter      = "port_filter"
 	alfdProgSteer           = "steer"
 	alfdVarAggregateFlows   = "aggregate_flows"
+	alfdVarCounting         = "counting"
 	alfdVarFilterPorts      = "filter_ports"
 	alfdVarVlanHintMissing  = "vlan_hint_missing"
 )
@@ -120,6 +121,7 @@ type alfdMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type alfdVariableSpecs struct {
 	AggregateFlows  *ebpf.VariableSpec `ebpf:"aggregate_flows"`
+	Counting        *ebpf.VariableSpec `ebpf:"counting"`
 	FilterPorts     *ebpf.VariableSpec `ebpf:"filter_ports"`
 	VlanHintMissing *ebpf.VariableSpec `ebpf:"vlan_hint_missing"`
 }
@@ -162,6 +164,7 @@ func (m *alfdMaps) Close() error {
 // It can be passed to loadAlfdObjects or ebpf.CollectionSpec.LoadAndAssign.
 type alfdVariables struct {
 	AggregateFlows  *ebpf.Variable `ebpf:"aggregate_flows"`
+	Counting        *ebpf.Variable `ebpf:"counting"`
 	FilterPorts     *ebpf.Variable `ebpf:"filter_ports"`
 	VlanHintMissing *ebpf.Variable `ebpf:"vlan_hint_missing"`
 }

@@ -28,16 +28,17 @@ type Programs struct {
 	// hintMissing is set when the bound XDP program met a frame whose
 	// driver could not tell its VLAN tag; nil without it.
 	hintMissing *ebpf.Variable
-	monoOffset  int64 // CLOCK_REALTIME - CLOCK_MONOTONIC, ns
+	counting    *ebpf.Variable // lets XDP count (Start)
+	monoOffset  int64          // CLOCK_REALTIME - CLOCK_MONOTONIC, ns
 }
 
-// Load loads the programs cfg asks for, and attaches the XDP one. Its
-// errors say what failed (no BTF, missing privileges, the verifier's
-// complaint); the caller may go on without. At XDP it binds the program
-// to the interface, so that the driver tells it the VLAN tags it takes
-// off the frames; where that cannot be (a kernel before 6.8, a driver
-// without native XDP), it loads the program that sees no such tag, and
-// VLANHint says why.
+// Load loads the programs cfg asks for, and attaches the XDP one, which
+// counts nothing until Start. Its errors say what failed (no BTF, missing
+// privileges, the verifier's complaint); the caller may go on without.
+// At XDP it binds the program to the interface, so that the driver tells
+// it the VLAN tags it takes off the frames; where that cannot be (a
+// kernel before 6.8, a driver without native XDP), it loads the program
+// that sees no such tag, and VLANHint says why.
 func Load(cfg Config) (*Programs, error) {
 	if cfg.MaxFlows == 0 {
 		cfg.MaxFlows = 1 << 18
@@ -134,6 +135,7 @@ func load(cfg Config, ifindex int, hinted bool) (_ *Programs, err error) {
 		p.hintMissing = coll.Variables[alfdVarVlanHintMissing]
 	}
 	if cfg.Aggregate == AggregateXDP {
+		p.counting = coll.Variables[alfdVarCounting]
 		if p.xdp, err = link.AttachXDP(link.XDPOptions{Program: coll.Programs[xdpName], Interface: ifindex}); err != nil {
 			return nil, fmt.Errorf("attaching XDP to %s: %w", cfg.Interface, err)
 		}
@@ -156,6 +158,20 @@ func monotonicOffset() (int64, error) {
 		return 0, fmt.Errorf("CLOCK_MONOTONIC: %w", err)
 	}
 	return time.Now().UnixNano() - ts.Nano(), nil
+}
+
+// Start lets the XDP program count flows in the kernel; until then it
+// passes every packet up. Call it once the capture's sockets are open: a
+// flow counted before would have lost the packets passed up first, which
+// no socket took. Without XDP it does nothing.
+func (p *Programs) Start() error {
+	if p.counting == nil {
+		return nil
+	}
+	if err := p.counting.Set(uint8(1)); err != nil {
+		return fmt.Errorf("starting pre-aggregation at XDP: %w", err)
+	}
+	return nil
 }
 
 // VLANHint reports whether the XDP program is bound to its interface, so

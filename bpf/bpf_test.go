@@ -305,7 +305,8 @@ func TestProgramsOnSyntheticPackets(t *testing.T) {
 }
 
 // TestXDPAggregateOnSyntheticPackets: the XDP program counts as the socket
-// filter does, and drops what it counted.
+// filter does, and drops what it counted, once started; before, it passes
+// every packet and counts none.
 func TestXDPAggregateOnSyntheticPackets(t *testing.T) {
 	needRoot(t)
 	spec, err := loadAlfd()
@@ -324,6 +325,18 @@ func TestXDPAggregateOnSyntheticPackets(t *testing.T) {
 	defer coll.Close()
 	prog := coll.Programs[alfdProgAggregate]
 	const xdpDrop, xdpPass = 1, 2
+	p := &Programs{coll: coll, flows: coll.Maps[alfdMapFlows], counts: coll.Maps[alfdMapCounts], counting: coll.Variables[alfdVarCounting]}
+	for i := range 50 {
+		if v := run(t, prog, frame(17, client, server, 40001, 853, 0, 200)); v != xdpPass {
+			t.Fatalf("packet %d before the start: verdict %d", i, v)
+		}
+	}
+	if c, err := p.Counts(); err != nil || c != (Counts{}) {
+		t.Fatalf("before the start: counters %+v, %v", c, err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
 	drops := 0
 	for i := range 50 {
 		f := frame(17, client, server, 40001, 853, 0, 200)
@@ -341,7 +354,6 @@ func TestXDPAggregateOnSyntheticPackets(t *testing.T) {
 	if drops != 20 {
 		t.Errorf("%d of 50 packets counted in the kernel, want 20", drops)
 	}
-	p := &Programs{coll: coll, flows: coll.Maps[alfdMapFlows], counts: coll.Maps[alfdMapCounts]}
 	k := key(17, client, server, 40001, 853)
 	if agg := (aggregator{p}).Take(&k); agg.Packets != [2]uint32{20, 0} || agg.Bytes != [2]uint64{20 * 228, 0} {
 		t.Errorf("the kernel counted %+v", agg)

@@ -89,6 +89,10 @@ func (r *rig) start(t testing.TB, cfg Config, fanout int, echo bool, ports []int
 			t.Error(err)
 			return
 		}
+		if err := r.progs.Start(); err != nil {
+			t.Error(err)
+			return
+		}
 		for _, port := range ports {
 			c, err := net.ListenPacket("udp", netip.AddrPortFrom(r.dst, uint16(port)).String())
 			if err != nil {

@@ -22,6 +22,13 @@
 volatile const __u8 filter_ports = 0;    // port_filter and aggregate keep only wanted ports
 volatile const __u8 aggregate_flows = 0; // port_filter pre-aggregates
 
+// Set by user space once the meters' sockets are open (Programs.Start):
+// until then the packets the XDP programs would pass up reach no meter,
+// and a flow counted here meanwhile would have lost its first packets; so
+// they pass every packet. (The socket filter needs no such gate: it runs
+// on the sockets.)
+volatile __u8 counting = 0;
+
 // Set by aggregate_hinted when a driver could not tell it a frame's VLAN
 // tag: the kernel may then have counted a flow in a VLAN under its key
 // without it, where the meters look only then. (Read in place by user
@@ -160,6 +167,8 @@ extern int bpf_xdp_metadata_rx_vlan_tag(const struct xdp_md *ctx, __be16 *vlan_p
 // in the frame, is vlan (0 for none).
 static __always_inline int aggregate_frame(struct xdp_md *ctx, __u16 vlan)
 {
+	if (!counting)
+		return XDP_PASS;
 	struct pkt p = {.vlan = vlan};
 	if (parse_pkt(ctx, AT_XDP, &p) < 0) {
 		COUNT(counts, UNPARSED);

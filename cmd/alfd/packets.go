@@ -190,6 +190,12 @@ func (p *packetFlags) openCapture(cfg flowmeter.Config, cpus []int, log *slog.Lo
 		}
 	}
 	c, err := flowmeter.OpenAFPacket(capCfg)
+	if err == nil && in.bpf != nil {
+		// The sockets are open: what XDP passes up now reaches them.
+		if err = in.bpf.Start(); err != nil {
+			c.Close()
+		}
+	}
 	if err != nil {
 		if in.bpf != nil {
 			in.bpf.Close()

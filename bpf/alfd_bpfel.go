@@ -14,14 +14,13 @@ import (
 )
 
 type alfdFlowCounts struct {
-	_              structs.HostLayout
-	Bytes          [2]uint64
-	LastNs         uint64
-	Packets        [2]uint32
-	PayloadPackets uint32
-	Flags          [2]uint8
-	FirstLo        uint8
-	Pad            uint8
+	_       structs.HostLayout
+	Bytes   [2]uint64
+	LastNs  uint64
+	Packets [2]uint32
+	Flags   [2]uint8
+	FirstLo uint8
+	Pad     [5]uint8
 }
 
 type alfdFlowKey struct {
@@ -54,7 +53,6 @@ const (
 	alfdProgPortFilter      = "port_filter"
 	alfdProgSteer           = "steer"
 	alfdVarAggregateFlows   = "aggregate_flows"
-	alfdVarCounting         = "counting"
 	alfdVarFilterPorts      = "filter_ports"
 	alfdVarVlanHintMissing  = "vlan_hint_missing"
 )
@@ -121,7 +119,6 @@ type alfdMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type alfdVariableSpecs struct {
 	AggregateFlows  *ebpf.VariableSpec `ebpf:"aggregate_flows"`
-	Counting        *ebpf.VariableSpec `ebpf:"counting"`
 	FilterPorts     *ebpf.VariableSpec `ebpf:"filter_ports"`
 	VlanHintMissing *ebpf.VariableSpec `ebpf:"vlan_hint_missing"`
 }
@@ -164,7 +161,6 @@ func (m *alfdMaps) Close() error {
 // It can be passed to loadAlfdObjects or ebpf.CollectionSpec.LoadAndAssign.
 type alfdVariables struct {
 	AggregateFlows  *ebpf.Variable `ebpf:"aggregate_flows"`
-	Counting        *ebpf.Variable `ebpf:"counting"`
 	FilterPorts     *ebpf.Variable `ebpf:"filter_ports"`
 	VlanHintMissing *ebpf.Variable `ebpf:"vlan_hint_missing"`
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -28,17 +29,17 @@ type Programs struct {
 	// hintMissing is set when the bound XDP program met a frame whose
 	// driver could not tell its VLAN tag; nil without it.
 	hintMissing *ebpf.Variable
-	counting    *ebpf.Variable // lets XDP count (Start)
-	monoOffset  int64          // CLOCK_REALTIME - CLOCK_MONOTONIC, ns
+	full        atomic.Uint64 // flows the table had no room for (Counts.Full)
+	monoOffset  int64         // CLOCK_REALTIME - CLOCK_MONOTONIC, ns
 }
 
-// Load loads the programs cfg asks for, and attaches the XDP one, which
-// counts nothing until Start. Its errors say what failed (no BTF, missing
-// privileges, the verifier's complaint); the caller may go on without.
-// At XDP it binds the program to the interface, so that the driver tells
-// it the VLAN tags it takes off the frames; where that cannot be (a
-// kernel before 6.8, a driver without native XDP), it loads the program
-// that sees no such tag, and VLANHint says why.
+// Load loads the programs cfg asks for, and attaches the XDP one. Its
+// errors say what failed (no BTF, missing privileges, the verifier's
+// complaint); the caller may go on without. At XDP it binds the program
+// to the interface, so that the driver tells it the VLAN tags it takes
+// off the frames; where that cannot be (a kernel before 6.8, a driver
+// without native XDP), it loads the program that sees no such tag, and
+// VLANHint says why.
 func Load(cfg Config) (*Programs, error) {
 	if cfg.MaxFlows == 0 {
 		cfg.MaxFlows = 1 << 18
@@ -135,7 +136,6 @@ func load(cfg Config, ifindex int, hinted bool) (_ *Programs, err error) {
 		p.hintMissing = coll.Variables[alfdVarVlanHintMissing]
 	}
 	if cfg.Aggregate == AggregateXDP {
-		p.counting = coll.Variables[alfdVarCounting]
 		if p.xdp, err = link.AttachXDP(link.XDPOptions{Program: coll.Programs[xdpName], Interface: ifindex}); err != nil {
 			return nil, fmt.Errorf("attaching XDP to %s: %w", cfg.Interface, err)
 		}
@@ -158,20 +158,6 @@ func monotonicOffset() (int64, error) {
 		return 0, fmt.Errorf("CLOCK_MONOTONIC: %w", err)
 	}
 	return time.Now().UnixNano() - ts.Nano(), nil
-}
-
-// Start lets the XDP program count flows in the kernel; until then it
-// passes every packet up. Call it once the capture's sockets are open: a
-// flow counted before would have lost the packets passed up first, which
-// no socket took. Without XDP it does nothing.
-func (p *Programs) Start() error {
-	if p.counting == nil {
-		return nil
-	}
-	if err := p.counting.Set(uint8(1)); err != nil {
-		return fmt.Errorf("starting pre-aggregation at XDP: %w", err)
-	}
-	return nil
 }
 
 // VLANHint reports whether the XDP program is bound to its interface, so
@@ -210,7 +196,8 @@ func (p *Programs) Aggregator() flowmeter.Aggregator {
 // Counts reads the counters.
 func (p *Programs) Counts() (Counts, error) {
 	var c Counts
-	for i, dst := range []*uint64{&c.Passed, &c.Dropped, &c.Counted, &c.Full, &c.Unparsed, &c.NoVLANHint} {
+	c.Full = p.full.Load()
+	for i, dst := range []*uint64{&c.Passed, &c.Dropped, &c.Counted, &c.Unparsed, &c.NoVLANHint} {
 		var perCPU []uint64
 		if err := p.counts.Lookup(uint32(i), &perCPU); err != nil {
 			return c, fmt.Errorf("eBPF counters: %w", err)
@@ -265,7 +252,8 @@ func (p *Programs) Close() error {
 	return errors.Join(errs...)
 }
 
-// aggregator reads and clears the kernel's flow table for the meters.
+// aggregator fills, reads and clears the kernel's flow table for the
+// meters.
 type aggregator struct{ p *Programs }
 
 // flowKey is the kernel's key of a flow: the lower endpoint first, and its
@@ -289,32 +277,24 @@ func lower(a *[16]byte, ap uint16, b *[16]byte, bp uint16) bool {
 	return ap < bp
 }
 
-// find reads the kernel's counts of the flow with key k into v, and
-// deletes them when take; it reports whether the flow's source is the
-// lower endpoint, and whether there were counts. For a flow in a VLAN it
-// looks under the key without it too where the kernel may have counted
-// it so (see tagsUnseen).
-func (a aggregator) find(k *flowmeter.Key, v *alfdFlowCounts, take bool) (srcLo, found bool) {
-	key, srcLo := flowKey(k)
-	read := a.p.flows.Lookup
-	if take {
-		read = a.p.flows.LookupAndDelete
+// keys are the kernel's keys of the flow with key k: its own, and for a
+// flow in a VLAN the key without it too where the kernel may count the
+// flow so (see tagsUnseen). srcLo reports whether the flow's source is the
+// lower endpoint.
+func (a aggregator) keys(k *flowmeter.Key) (keys [2]alfdFlowKey, n int, srcLo bool) {
+	keys[0], srcLo = flowKey(k)
+	if k.VLAN == 0 || !a.p.tagsUnseen() {
+		return keys, 1, srcLo
 	}
-	if read(&key, v) == nil {
-		return srcLo, true
-	}
-	if key.Vlan == 0 || !a.p.tagsUnseen() {
-		return srcLo, false
-	}
-	key.Vlan = 0
-	return srcLo, read(&key, v) == nil
+	keys[1] = keys[0]
+	keys[1].Vlan = 0
+	return keys, 2, srcLo
 }
 
-// tagsUnseen reports whether the kernel may have counted a flow in a VLAN
-// under its key without it: at XDP, which comes after a NIC takes VLAN
-// tags off the frames (rx-vlan-offload), unless the program is bound to
-// the interface and its driver has told it every frame's tag so far. (A
-// frame's program sets the flag before it counts the frame.)
+// tagsUnseen reports whether the kernel may see a flow in a VLAN without
+// it: at XDP, which comes after a NIC takes VLAN tags off the frames
+// (rx-vlan-offload), unless the program is bound to the interface and its
+// driver has told it every frame's tag so far.
 func (p *Programs) tagsUnseen() bool {
 	if p.xdp == nil {
 		return false
@@ -326,32 +306,60 @@ func (p *Programs) tagsUnseen() bool {
 	return p.hintMissing.Get(&missing) != nil || missing != 0
 }
 
+func (a aggregator) Watch(k *flowmeter.Key) bool {
+	keys, n, srcLo := a.keys(k)
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	v := alfdFlowCounts{FirstLo: b2u8(srcLo), LastNs: uint64(ts.Nano())}
+	watched := false
+	for i := range n {
+		// An entry there already is one the flow shares (its copy in
+		// another VLAN, where the kernel cannot tell VLANs apart).
+		err := a.p.flows.Update(&keys[i], &v, ebpf.UpdateNoExist)
+		watched = watched || err == nil || errors.Is(err, ebpf.ErrKeyExist)
+	}
+	if !watched {
+		a.p.full.Add(1)
+	}
+	return watched
+}
+
 func (a aggregator) Take(k *flowmeter.Key) flowmeter.Aggregate {
-	var v alfdFlowCounts
-	srcLo, found := a.find(k, &v, true)
-	if !found {
-		return flowmeter.Aggregate{}
-	}
-	fwd, rev := 0, 1
-	if (v.FirstLo != 0) != srcLo {
-		// The kernel's first sender is the flow's other end.
-		fwd, rev = 1, 0
-	}
-	agg := flowmeter.Aggregate{
-		Packets:  [2]uint32{v.Packets[fwd], v.Packets[rev]},
-		Bytes:    [2]uint64{v.Bytes[fwd], v.Bytes[rev]},
-		TCPFlags: [2]uint8{v.Flags[fwd], v.Flags[rev]},
-	}
-	if v.Packets[0]+v.Packets[1] > 0 {
-		agg.LastMicros = (int64(v.LastNs) + a.p.monoOffset) / 1e3
+	keys, n, srcLo := a.keys(k)
+	var agg flowmeter.Aggregate
+	for i := range n {
+		var v alfdFlowCounts
+		if a.p.flows.LookupAndDelete(&keys[i], &v) != nil {
+			continue
+		}
+		fwd, rev := 0, 1
+		if (v.FirstLo != 0) != srcLo {
+			// The kernel's first sender is the flow's other end.
+			fwd, rev = 1, 0
+		}
+		for d, kd := range [2]int{fwd, rev} {
+			agg.Packets[d] += v.Packets[kd]
+			agg.Bytes[d] += v.Bytes[kd]
+			agg.TCPFlags[d] |= v.Flags[kd]
+		}
+		if v.Packets[0]+v.Packets[1] > 0 {
+			agg.LastMicros = max(agg.LastMicros, a.p.micros(v.LastNs))
+		}
 	}
 	return agg
 }
 
 func (a aggregator) LastSeen(k *flowmeter.Key) int64 {
-	var v alfdFlowCounts
-	if _, found := a.find(k, &v, false); !found {
-		return 0
+	keys, n, _ := a.keys(k)
+	last := int64(0)
+	for i := range n {
+		var v alfdFlowCounts
+		if a.p.flows.Lookup(&keys[i], &v) == nil {
+			last = max(last, a.p.micros(v.LastNs))
+		}
 	}
-	return (int64(v.LastNs) + a.p.monoOffset) / 1e3
+	return last
 }
+
+// micros turns a kernel time into microseconds since the epoch.
+func (p *Programs) micros(monoNs uint64) int64 { return (int64(monoNs) + p.monoOffset) / 1e3 }

@@ -22,6 +22,5 @@ func (p *Programs) SteeringFD() int                  { return 0 }
 func (p *Programs) Aggregator() flowmeter.Aggregator { return nil }
 func (p *Programs) Counts() (Counts, error)          { return Counts{}, errNoBPF }
 func (p *Programs) VLANHint() (bool, error)          { return false, errNoBPF }
-func (p *Programs) Start() error                     { return errNoBPF }
 func (p *Programs) Sweep(time.Duration) (int, error) { return 0, errNoBPF }
 func (p *Programs) Close() error                     { return nil }

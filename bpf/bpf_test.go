@@ -254,8 +254,15 @@ func TestProgramsOnSyntheticPackets(t *testing.T) {
 		t.Run("aggregate in the socket filter/"+ends[0].String(), func(t *testing.T) {
 			cl, sv := ends[0], ends[1]
 			const packets = 100
+			k := key(6, cl, sv, 40000, 443)
 			up, upPayload := 0, 0
 			for i := range packets {
+				if i == 32 {
+					// The meter has the flow's 30 packets with payload.
+					if !p.Aggregator().Watch(&k) {
+						t.Fatal("the kernel's table has no room")
+					}
+				}
 				var f []byte
 				switch {
 				case i == 0:
@@ -280,7 +287,6 @@ func TestProgramsOnSyntheticPackets(t *testing.T) {
 			if up != 2+30+1 || upPayload != 30 {
 				t.Errorf("%d packets up, %d with payload", up, upPayload)
 			}
-			k := key(6, cl, sv, 40000, 443)
 			agg := p.Aggregator().Take(&k)
 			// Of packets 2..98 (97 with payload, 49 forward, 48 back), the
 			// first 30 went up: packets 32..98 were counted, 34 forward
@@ -305,8 +311,7 @@ func TestProgramsOnSyntheticPackets(t *testing.T) {
 }
 
 // TestXDPAggregateOnSyntheticPackets: the XDP program counts as the socket
-// filter does, and drops what it counted, once started; before, it passes
-// every packet and counts none.
+// filter does, and drops what it counted.
 func TestXDPAggregateOnSyntheticPackets(t *testing.T) {
 	needRoot(t)
 	spec, err := loadAlfd()
@@ -325,20 +330,13 @@ func TestXDPAggregateOnSyntheticPackets(t *testing.T) {
 	defer coll.Close()
 	prog := coll.Programs[alfdProgAggregate]
 	const xdpDrop, xdpPass = 1, 2
-	p := &Programs{coll: coll, flows: coll.Maps[alfdMapFlows], counts: coll.Maps[alfdMapCounts], counting: coll.Variables[alfdVarCounting]}
-	for i := range 50 {
-		if v := run(t, prog, frame(17, client, server, 40001, 853, 0, 200)); v != xdpPass {
-			t.Fatalf("packet %d before the start: verdict %d", i, v)
-		}
-	}
-	if c, err := p.Counts(); err != nil || c != (Counts{}) {
-		t.Fatalf("before the start: counters %+v, %v", c, err)
-	}
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
+	p := &Programs{coll: coll, flows: coll.Maps[alfdMapFlows], counts: coll.Maps[alfdMapCounts]}
+	k := key(17, client, server, 40001, 853)
 	drops := 0
 	for i := range 50 {
+		if i == 30 && !p.Aggregator().Watch(&k) {
+			t.Fatal("the kernel's table has no room")
+		}
 		f := frame(17, client, server, 40001, 853, 0, 200)
 		switch run(t, prog, f) {
 		case xdpDrop:
@@ -354,17 +352,16 @@ func TestXDPAggregateOnSyntheticPackets(t *testing.T) {
 	if drops != 20 {
 		t.Errorf("%d of 50 packets counted in the kernel, want 20", drops)
 	}
-	k := key(17, client, server, 40001, 853)
 	if agg := (aggregator{p}).Take(&k); agg.Packets != [2]uint32{20, 0} || agg.Bytes != [2]uint64{20 * 228, 0} {
 		t.Errorf("the kernel counted %+v", agg)
 	}
 }
 
-// TestCountsWithoutTheVLAN: the meter takes the kernel's counts of a
-// flow in a VLAN from under the key without the VLAN only where the
-// kernel may have counted it so: at XDP not bound to its interface, or
-// bound to a driver that could not tell a frame's tag. Elsewhere such
-// counts are another flow's, one without a VLAN, and stay.
+// TestCountsWithoutTheVLAN: the meter hands a flow in a VLAN to the
+// kernel under the key without the VLAN too, and takes its counts from
+// there, only where the kernel may count it so: at XDP not bound to its
+// interface, or bound to a driver that could not tell a frame's tag.
+// Elsewhere such counts are another flow's, one without a VLAN, and stay.
 func TestCountsWithoutTheVLAN(t *testing.T) {
 	needRoot(t)
 	pair := netnstest.NewPair(t, 0)
@@ -408,7 +405,37 @@ func TestCountsWithoutTheVLAN(t *testing.T) {
 			if got := agg.Take(&tagged); took != tc.want || (got.Packets != [2]uint32{7, 5}) != !tc.want {
 				t.Errorf("the counts without the VLAN: seen %v, taken %+v; want them %v", took, got, tc.want)
 			}
+			p.flows.Delete(&untagged)
+			if !agg.Watch(&tagged) {
+				t.Fatal("the kernel's table has no room")
+			}
+			own, _ := flowKey(&tagged)
+			var v alfdFlowCounts
+			if p.flows.Lookup(&own, &v) != nil || (p.flows.Lookup(&untagged, &v) == nil) != tc.want {
+				t.Errorf("handed over: under its own key %v, without the VLAN %v; want %v", p.flows.Lookup(&own, &v) == nil, p.flows.Lookup(&untagged, &v) == nil, tc.want)
+			}
 		})
+	}
+}
+
+// TestTableFull: a flow the kernel's table has no room for is left to its
+// meter, and counted.
+func TestTableFull(t *testing.T) {
+	needRoot(t)
+	p, err := Load(Config{Aggregate: AggregateSocket, MaxFlows: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	a, b := key(17, client, server, 1, 853), key(17, client, server, 2, 853)
+	if !p.Aggregator().Watch(&a) || !p.Aggregator().Watch(&a) {
+		t.Fatal("a table of one: no room for the first flow, or for it again")
+	}
+	if p.Aggregator().Watch(&b) {
+		t.Error("a table of one took a second flow")
+	}
+	if c, err := p.Counts(); err != nil || c.Full != 1 {
+		t.Errorf("counts %+v, %v; want one flow the table had no room for", c, err)
 	}
 }
 

@@ -89,10 +89,6 @@ func (r *rig) start(t testing.TB, cfg Config, fanout int, echo bool, ports []int
 			t.Error(err)
 			return
 		}
-		if err := r.progs.Start(); err != nil {
-			t.Error(err)
-			return
-		}
 		for _, port := range ports {
 			c, err := net.ListenPacket("udp", netip.AddrPortFrom(r.dst, uint16(port)).String())
 			if err != nil {
@@ -208,12 +204,15 @@ func TestFilter(t *testing.T) {
 }
 
 // TestPreaggregation: long flows come out with exactly the packets and
-// bytes sent, while user space read at most 30 of each; in the socket
+// bytes sent, while user space read only those sent before the meter
+// handed the flow to the kernel, once it had read 30; in the socket
 // filter (both directions; also on a loopback) and at XDP (ingress; on a
 // loopback, which has no XDP of its own, the program that is not bound to
 // its interface, and the reason why not).
 func TestPreaggregation(t *testing.T) {
-	const flows, packets = 4, 300
+	// Each flow's first packets first: the meter hands it to the kernel
+	// once it has read 30 (with their echoes, when they are).
+	const flows, packets, first = 4, 300, 40
 	for i, tc := range []struct {
 		mode  string
 		echo  bool
@@ -228,7 +227,11 @@ func TestPreaggregation(t *testing.T) {
 				t.Logf("XDP not bound to %s: %v", r.ifc, err)
 			}
 			for f := range flows {
-				r.send(t, 42000+f, 5353, packets, tc.echo)
+				r.send(t, 42000+f, 5353, first, tc.echo)
+			}
+			r.waitCounting(t, flows)
+			for f := range flows {
+				r.send(t, 42000+f, 5353, packets-first, tc.echo)
 			}
 			got, read := r.stop(t)
 			back := uint32(0)
@@ -247,8 +250,12 @@ func TestPreaggregation(t *testing.T) {
 						p.Packets(), p.PacketsRev(), p.Bytes(), p.BytesRev(), p.NPPI(), packets, back)
 				}
 			}
-			if sum(read) > flows*30 {
-				t.Errorf("user space read %d packets of %d flows: more than 30 each", sum(read), flows)
+			up := first
+			if tc.echo {
+				up *= 2
+			}
+			if sum(read) > uint64(flows*up) {
+				t.Errorf("user space read %d packets of %d flows: more than the %d each sent before the kernel counted", sum(read), flows, up)
 			}
 			c, _ := r.progs.Counts()
 			t.Logf("%s on %s: user space read %d packets of %d sent; kernel counted %d", tc.mode, tc.where, sum(read), flows*(packets+int(back)), c.Counted)
@@ -279,7 +286,9 @@ func TestLargeFrames(t *testing.T) {
 			// service tag) around 300; port 9999's filtered out.
 			payload := func(p int) int { return [...]int{6000, 6000, 100, 100}[p%4] }
 			vlans := [][][2]uint16{nil, {{0x8100, 100}}, {{0x88a8, 200}, {0x8100, 300}}}
-			var frames [][]byte
+			// Each flow's first 40 frames first: the meter hands it to the
+			// kernel once it has read 30.
+			var firsts, rests [][]byte
 			var ipBytes [2]uint64
 			for f := range flows + 1 {
 				port := uint16(5353)
@@ -287,12 +296,18 @@ func TestLargeFrames(t *testing.T) {
 					port = 9999
 				}
 				conv, b := r.conversation(uint16(44000+f), port, packets, payload)
-				for _, fr := range conv {
-					frames = append(frames, withVLANs(fr, vlans[f%3]...))
+				for i, fr := range conv {
+					if fr = withVLANs(fr, vlans[f%3]...); i < 40 {
+						firsts = append(firsts, fr)
+					} else {
+						rests = append(rests, fr)
+					}
 				}
 				ipBytes = b
 			}
-			r.sendFrames(t, frames)
+			r.sendFrames(t, firsts)
+			r.waitCounting(t, flows)
+			r.sendFrames(t, rests)
 			got, read := r.stop(t)
 			for f := range flows {
 				fl := got[uint16(44000+f)]
@@ -313,7 +328,7 @@ func TestLargeFrames(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.Unparsed != 0 || c.Dropped < packets || c.Counted < flows*(packets-30) {
+			if c.Unparsed != 0 || c.Dropped < packets || c.Counted < flows*(packets-40) {
 				t.Errorf("the programs' counts: %+v; user space read %d packets", c, sum(read))
 			}
 		})
@@ -349,7 +364,9 @@ func TestPreaggregationKeepsVLANsApart(t *testing.T) {
 			for _, fr := range conv {
 				frames = append(frames, withVLANs(fr, [2]uint16{0x8100, 10}), withVLANs(fr, [2]uint16{0x8100, 20}))
 			}
-			r.sendFrames(t, frames)
+			r.sendFrames(t, frames[:80])
+			r.waitCounting(t, 2)
+			r.sendFrames(t, frames[80:])
 			got, _ := r.stop(t)
 			fl := got[45000]
 			if len(fl) != 2 || fl[0].Key().VLAN == fl[1].Key().VLAN {
@@ -384,14 +401,16 @@ func TestPreaggregationVLANOffTheFrame(t *testing.T) {
 			r := newRig(t, veth, byte(60+i), cfg, 1, false)
 			tagOnTheWayOut(t, r.pair.A, r.pair.IfA, 10)
 			frames, ipBytes := r.conversation(46000, 5353, packets, func(int) int { return 200 })
-			r.sendFrames(t, frames)
+			r.sendFrames(t, frames[:40])
+			r.waitCounting(t, 1)
+			r.sendFrames(t, frames[40:])
 			got, read := r.stop(t)
 			fl := got[46000]
 			if len(fl) != 1 {
 				t.Fatalf("the flow came out %d times", len(fl))
 			}
 			checkFlow(t, &fl[0], packets, ipBytes, 10)
-			if sum(read) > 30 {
+			if sum(read) > 40 {
 				t.Errorf("user space read %d packets: the kernel counted none", sum(read))
 			}
 		})
@@ -414,7 +433,7 @@ func (c Config) name() string {
 }
 
 // TestPreaggregatedFlowLastsWhileTheKernelSeesIt: a flow whose packets,
-// after its first 30 with payload, are all counted in the kernel stays
+// once its meter handed it over, are all counted in the kernel stays
 // one flow for as long as they come, though its meter sees none of them
 // for longer than the inactive timeout: the meter asks the kernel when it
 // last saw the flow before it ends it. So too at XDP with the flow's VLAN
@@ -437,6 +456,7 @@ func TestPreaggregatedFlowLastsWhileTheKernelSeesIt(t *testing.T) {
 			// 40 packets at once, then 10 every 250 ms for 3 s.
 			frames, ipBytes := r.conversation(47000, 5353, 160, func(int) int { return 200 })
 			r.sendFrames(t, frames[:40])
+			r.waitCounting(t, 1)
 			for k := 40; k < len(frames); k += 10 {
 				time.Sleep(250 * time.Millisecond)
 				r.sendFrames(t, frames[k:k+10])
@@ -447,7 +467,7 @@ func TestPreaggregatedFlowLastsWhileTheKernelSeesIt(t *testing.T) {
 			} else {
 				checkFlow(t, &fl[0], len(frames), ipBytes, vlan)
 			}
-			if sum(read) > 30 {
+			if sum(read) > 40 {
 				t.Errorf("user space read %d packets: the kernel counted none", sum(read))
 			}
 		})
@@ -478,6 +498,30 @@ func (r *rig) sendFrames(t *testing.T, frames [][]byte) {
 			t.Errorf("sent %d of %d frames: %v", sent, len(frames), err)
 		}
 	})
+}
+
+// waitCounting waits until the kernel counts flows flows: the meters
+// hand a flow over once they have its first 30 packets with payload, which
+// they read from the ring up to 50 ms after they came (a block not filled
+// is handed over then).
+func (r *rig) waitCounting(t testing.TB, flows int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, it := 0, r.progs.flows.Iterate()
+		var k alfdFlowKey
+		var v alfdFlowCounts
+		for it.Next(&k, &v) {
+			n++
+		}
+		if n >= flows {
+			return
+		}
+		if it.Err() != nil || time.Now().After(deadline) {
+			t.Fatalf("the kernel counts %d flows, want %d (%v)", n, flows, it.Err())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // checkFlow fails t unless f, a conversation of packets, has half of them

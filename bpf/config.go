@@ -18,9 +18,10 @@ type Config struct {
 	Aggregate string
 	// Interface is where XDP attaches.
 	Interface string
-	// MaxFlows sizes the kernel's flow table (default 2^18 flows, 72
-	// bytes each and the hash table's overhead); when it is full, new
-	// flows' packets go up as without pre-aggregation, counted as Full.
+	// MaxFlows sizes the kernel's flow table (default 2^18 flows, 80
+	// bytes each and the hash table's overhead): the long flows the
+	// kernel counts at once; when it is full, a new long flow's packets
+	// go up as without pre-aggregation, counted as Full.
 	MaxFlows int
 	// Steer loads the fanout steering program.
 	Steer bool
@@ -33,8 +34,11 @@ type Counts struct {
 	Passed   uint64 // went up to user space
 	Dropped  uint64 // not of a wanted port
 	Counted  uint64 // counted in the kernel's flow table, not sent up
-	Full     uint64 // went up because the flow table was full
 	Unparsed uint64 // not IP, a later fragment, broken headers
+	// Full counts the long flows the meters would have had the kernel
+	// count, for which its flow table had no room: their packets all went
+	// up.
+	Full uint64
 	// NoVLANHint counts the frames at XDP whose driver could not tell
 	// the program the VLAN tag it may have taken off (see
 	// Programs.VLANHint).

@@ -6,11 +6,11 @@
 //     by default TCP and UDP 443 and 853) before the kernel copies
 //     anything to the rings, by the rule a meter keeps them by
 //     (flowmeter.Config.Ports);
-//   - pre-aggregation of long flows, in that socket filter or at XDP: a
-//     flow's first packets, which the per-packet information needs, and
-//     its SYN, FIN and RST go up; the rest are counted in a kernel flow
-//     table that the flow meter reads when the flow ends
-//     (flowmeter.Aggregator);
+//   - pre-aggregation of long flows, in that socket filter or at XDP: once
+//     the flow meter has a flow's first packets, which the per-packet
+//     information needs, it hands the flow to the kernel, whose flow
+//     table counts the rest but SYN, FIN and RST, and which the meter
+//     reads when the flow ends (flowmeter.Aggregator);
 //   - a PACKET_FANOUT_EBPF program that steers both directions of a flow
 //     to one socket.
 //

@@ -2,16 +2,22 @@ package flowmeter
 
 // An Aggregator keeps, in the kernel, the counts of the packets of long
 // flows that never come up to user space (eBPF pre-aggregation: package
-// bpf). The kernel sends up each flow's first packets, all the per-packet
-// information needs, and every SYN, FIN and RST; the meter adds the rest
-// to the flow when it exports it, and asks for the kernel's last sighting
-// before it lets a flow time out.
+// bpf). The meter asks the kernel to count a flow once it holds the
+// flow's per-packet information (its first 30 packets, of those it
+// keeps); from then on the kernel counts its packets and sends up only
+// SYN, FIN and RST, and the meter adds the counts to the flow when it
+// exports it, and asks for the kernel's last sighting before it lets the
+// flow time out. Short flows, most of them, cost the kernel nothing.
 type Aggregator interface {
-	// Take returns what the kernel counted of the flow with key k, whose
-	// source is the flow's first sender, and forgets the flow.
+	// Watch asks the kernel to count the later packets of the flow with
+	// key k, whose source is the flow's first sender; it reports false
+	// when the kernel cannot (its table is full).
+	Watch(k *Key) bool
+	// Take returns what the kernel counted of a flow it watches, and
+	// forgets the flow.
 	Take(k *Key) Aggregate
-	// LastSeen is when the kernel last saw a packet of the flow, in
-	// microseconds since the epoch; 0 when it knows of none.
+	// LastSeen is when the kernel last saw a packet of a flow it
+	// watches, in microseconds since the epoch; 0 when it knows of none.
 	LastSeen(k *Key) int64
 }
 

@@ -408,7 +408,7 @@ func (k *cache) create(t uint16, start int, now int64, p *Packet) {
 	if p.Proto == protoTCP {
 		f.tcpFlags[0] = p.TCPFlags
 	}
-	f.nPPI, f.sniLen, f.tlsDone = 0, 0, false
+	f.nPPI, f.sniLen, f.tlsDone, f.inKernel = 0, 0, false, false
 	k.c.created++
 	k.perPacket(f, p, 0)
 }
@@ -430,7 +430,11 @@ func (k *cache) perPacket(f *Flow, p *Packet, dir int) {
 	if f.nPPI < MaxPPI && (p.PayloadLen > 0 || k.cfg.IncludeZeroPayload) {
 		f.ppi[f.nPPI] = ppiEntry{dt: int32(p.TimeMicros - f.first), length: uint16(min(p.PayloadLen, 0xffff)),
 			flags: p.TCPFlags, dir: int8(1 - 2*dir)}
-		f.nPPI++
+		if f.nPPI++; f.nPPI == MaxPPI && k.agg != nil {
+			// All the flow's information is here: the kernel may count
+			// the rest.
+			f.inKernel = k.agg.Watch(&f.key)
+		}
 	}
 	if !f.tlsDone && len(p.Payload) > 0 {
 		sni, done := tlsHello(p.Payload)
@@ -460,7 +464,7 @@ func (k *cache) export(s int, reason EndReason) {
 	if f.packets[0]+f.packets[1] <= 1 && (f.tcpFlags[0]|f.tcpFlags[1])&tcpSYN != 0 {
 		f.nPPI = 0
 	}
-	if k.agg != nil {
+	if f.inKernel {
 		a := k.agg.Take(&f.key)
 		f.merge(&a)
 		if reason == EndInactive {
@@ -577,10 +581,10 @@ func (k *cache) expire(first, n int, now int64, exact bool) (exported bool) {
 }
 
 // idle confirms that flow f in slot s, quiet here for the inactive timeout,
-// was quiet in the kernel too: a flow whose packets the kernel keeps back
-// (it has all its per-packet information) may have gone on there.
+// was quiet in the kernel too: a flow whose packets the kernel counts may
+// have gone on there.
 func (k *cache) idle(s int, f *Flow, now int64) bool {
-	if k.agg == nil || f.nPPI < MaxPPI {
+	if !f.inKernel {
 		return true
 	}
 	if last := k.agg.LastSeen(&f.key); now-seconds(last) < k.inactiveSec {

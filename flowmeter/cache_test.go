@@ -558,19 +558,26 @@ func TestPcapWaitsForConsumer(t *testing.T) {
 
 // fakeAggregator stands for the kernel's flow table.
 type fakeAggregator struct {
-	last         int64
-	agg          Aggregate
-	taken, asked int
+	full                  bool // Watch refuses
+	last                  int64
+	agg                   Aggregate
+	watched, taken, asked map[uint16]int // by source port
 }
 
-func (a *fakeAggregator) Take(*Key) Aggregate { a.taken++; return a.agg }
-func (a *fakeAggregator) LastSeen(*Key) int64 { a.asked++; return a.last }
+func newFakeAggregator() *fakeAggregator {
+	return &fakeAggregator{watched: map[uint16]int{}, taken: map[uint16]int{}, asked: map[uint16]int{}}
+}
 
-// TestAggregatorMerges: with the kernel counting a long flow's packets,
-// the flow does not time out while the kernel still sees it, and leaves
-// with the kernel's counts added.
+func (a *fakeAggregator) Watch(k *Key) bool     { a.watched[k.SrcPort]++; return !a.full }
+func (a *fakeAggregator) Take(k *Key) Aggregate { a.taken[k.SrcPort]++; return a.agg }
+func (a *fakeAggregator) LastSeen(k *Key) int64 { a.asked[k.SrcPort]++; return a.last }
+
+// TestAggregatorMerges: a flow is handed to the kernel once its 30th
+// packet with payload came; with the kernel counting its packets, the
+// flow does not time out while the kernel still sees it, and leaves with
+// the kernel's counts added.
 func TestAggregatorMerges(t *testing.T) {
-	agg := &fakeAggregator{}
+	agg := newFakeAggregator()
 	m, err := NewMeter(Config{RingSize: 64, Aggregator: agg}, LinkEthernet)
 	if err != nil {
 		t.Fatal(err)
@@ -579,6 +586,9 @@ func TestAggregatorMerges(t *testing.T) {
 	for i := range 40 {
 		p := pkt(1, i%2 == 1, 100, int64(i), pshAck, 100)
 		m.cache.add(&p)
+		if want := min(1, max(0, i-28)); agg.watched[1] != want {
+			t.Fatalf("after packet %d with payload the kernel was asked to count the flow %d times, want %d", i+1, agg.watched[1], want)
+		}
 	}
 	// User space saw nothing for 60 s, the kernel a packet 10 s ago.
 	agg.last = 150e6
@@ -591,8 +601,8 @@ func TestAggregatorMerges(t *testing.T) {
 	// is not asked again before 30 s after it.
 	m.Expire(165e6)
 	m.Expire(179e6)
-	if agg.asked != 1 {
-		t.Errorf("the kernel was asked %d times, want 1", agg.asked)
+	if agg.asked[1] != 1 {
+		t.Errorf("the kernel was asked %d times, want 1", agg.asked[1])
 	}
 	agg.agg = Aggregate{Packets: [2]uint32{500, 400}, Bytes: [2]uint64{5000, 4000}, TCPFlags: [2]uint8{tcpFIN, 0}, LastMicros: 181e6}
 	m.Expire(181e6) // 31 s after the kernel's last sighting
@@ -601,8 +611,56 @@ func TestAggregatorMerges(t *testing.T) {
 	if f == nil {
 		t.Fatal("the flow did not time out")
 	}
-	if f.Packets() != 520 || f.PacketsRev() != 420 || f.Bytes() != 20*140+5000 || f.TCPFlags() != pshAck|tcpFIN || f.LastMicros() != 181e6 || agg.taken != 1 || f.End() != EndOfFlow {
-		t.Errorf("flow %d/%d packets, %d bytes, flags %#x, last %d; taken %d times", f.Packets(), f.PacketsRev(), f.Bytes(), f.TCPFlags(), f.LastMicros(), agg.taken)
+	if f.Packets() != 520 || f.PacketsRev() != 420 || f.Bytes() != 20*140+5000 || f.TCPFlags() != pshAck|tcpFIN || f.LastMicros() != 181e6 || agg.taken[1] != 1 || f.End() != EndOfFlow {
+		t.Errorf("flow %d/%d packets, %d bytes, flags %#x, last %d; taken %d times", f.Packets(), f.PacketsRev(), f.Bytes(), f.TCPFlags(), f.LastMicros(), agg.taken[1])
+	}
+}
+
+// TestAggregatorLeavesShortFlows: the kernel is never asked about a flow
+// it does not count: one with fewer than 30 packets with payload (most
+// flows: they cost no system call), or one its table had no room for;
+// with zero-payload packets kept, 30 packets of any kind make a flow long.
+func TestAggregatorLeavesShortFlows(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		zeroes      bool
+		full        bool
+		payload     int
+		wantWatched int
+		wantCounted int // the flow's counts taken, and its last packet asked for
+	}{
+		{"29 with payload", false, false, 100, 0, 0},
+		{"40 without payload", false, false, 0, 0, 0},
+		{"40 without payload, kept", true, false, 0, 1, 1},
+		{"40 with payload, table full", false, true, 100, 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			agg := newFakeAggregator()
+			agg.full = tc.full
+			m, err := NewMeter(Config{RingSize: 64, Aggregator: agg, Cache: CacheConfig{IncludeZeroPayload: tc.zeroes}}, LinkEthernet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			n := 40
+			if tc.payload > 0 && !tc.full {
+				n = 29
+			}
+			for i := range n {
+				p := pkt(1, i%2 == 1, 100, int64(i), pshAck, tc.payload)
+				m.cache.add(&p)
+			}
+			m.Expire(200e6)
+			m.Flush()
+			f := m.Ring().Next()
+			if f == nil || f.Packets()+f.PacketsRev() != uint32(n) {
+				t.Fatalf("flow %v: want it timed out with its %d packets", f, n)
+			}
+			if agg.watched[1] != tc.wantWatched || agg.taken[1] != tc.wantCounted || agg.asked[1] != tc.wantCounted {
+				t.Errorf("the kernel was asked to count the flow %d times (want %d), its counts taken %d times, its last packet asked %d times (want %d)",
+					agg.watched[1], tc.wantWatched, agg.taken[1], agg.asked[1], tc.wantCounted)
+			}
+		})
 	}
 }
 

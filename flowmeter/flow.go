@@ -46,6 +46,7 @@ type Flow struct {
 	sniLen   uint8
 	tlsDone  bool // a TLS hello was parsed: look no further
 	end      EndReason
+	inKernel bool // the kernel counts its packets (Aggregator.Watch)
 	bytes    [2]uint64
 	first    int64
 	// The per-packet information (pstats), a packet's in one place.

@@ -7,12 +7,13 @@
 // makes a socket buffer: earlier and cheaper, but only for ingress, and its
 // drops are the host's too (for capture ports).
 //
-// Pre-aggregation: each flow's first packets go up to user space, which
-// needs them for the per-packet information (its first 30 packets with
-// payload), and so do SYN, FIN and RST, which end flows; after that the
-// flow's packets and bytes are counted in the flows map and the packets
-// dropped. The flow meter adds the counts to the flow when it exports it,
-// and removes the entry.
+// Pre-aggregation: the flow meter asks the kernel to count a flow once it
+// holds the flow's per-packet information (its first 30 packets with
+// payload), by putting the flow in the flows map; from then on the
+// flow's packets are counted there and dropped, but for SYN, FIN and RST,
+// which end flows and go up. The meter adds the counts to the flow when
+// it exports it, and removes the entry. A flow the meter never asks about
+// (most: they are short) costs the kernel one lookup a packet.
 
 #include "parse.h"
 #include <linux/if_packet.h>
@@ -22,20 +23,13 @@
 volatile const __u8 filter_ports = 0;    // port_filter and aggregate keep only wanted ports
 volatile const __u8 aggregate_flows = 0; // port_filter pre-aggregates
 
-// Set by user space once the meters' sockets are open (Programs.Start):
-// until then the packets the XDP programs would pass up reach no meter,
-// and a flow counted here meanwhile would have lost its first packets; so
-// they pass every packet. (The socket filter needs no such gate: it runs
-// on the sockets.)
-volatile __u8 counting = 0;
-
 // Set by aggregate_hinted when a driver could not tell it a frame's VLAN
-// tag: the kernel may then have counted a flow in a VLAN under its key
-// without it, where the meters look only then. (Read in place by user
+// tag: the kernel may then see a flow in a VLAN without it, and the
+// meters hand such a flow over under both keys. (Read in place by user
 // space, which maps it: no system call.)
 volatile __u8 vlan_hint_missing = 0;
 
-enum { PASSED, DROPPED, COUNTED, FULL, UNPARSED, NO_VLAN_HINT, COUNTERS };
+enum { PASSED, DROPPED, COUNTED, UNPARSED, NO_VLAN_HINT, COUNTERS };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -43,10 +37,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } counts SEC(".maps");
-
-// Packets with payload a flow sends up before it is aggregated: the
-// per-packet information's.
-#define PPI_PACKETS 30
 
 // A flow's key: its endpoints in a fixed order, the lower first, and its
 // outer VLAN, as the flow meter keys flows (a flow routed from one VLAN to
@@ -61,14 +51,14 @@ struct flow_key {
 	__u16 vlan;
 };
 
+// A flow's counts, its entry put there by the flow meter.
 struct flow_counts {
-	__u64 bytes[2];        // forward (the first sender's), reverse
-	__u64 last_ns;         // CLOCK_MONOTONIC of the last packet seen here
-	__u32 packets[2];      // packets counted here, not sent up
-	__u32 payload_packets; // packets with payload sent up
-	__u8 flags[2];         // TCP flags of the packets counted here
-	__u8 first_lo;         // the first sender is the lower endpoint
-	__u8 pad;
+	__u64 bytes[2];   // forward (the first sender's), reverse
+	__u64 last_ns;    // CLOCK_MONOTONIC of the last packet seen here
+	__u32 packets[2]; // packets counted here, not sent up
+	__u8 flags[2];    // TCP flags of the packets counted here
+	__u8 first_lo;    // the first sender is the lower endpoint
+	__u8 pad[5];
 };
 
 struct {
@@ -107,18 +97,11 @@ static __always_inline int keep(const struct pkt *p)
 		k.hi_port = p->sport;
 	}
 	struct flow_counts *c = bpf_map_lookup_elem(&flows, &k);
-	if (!c) {
-		struct flow_counts n = {.first_lo = src_lo, .last_ns = bpf_ktime_get_ns(), .payload_packets = p->payload > 0};
-		if (bpf_map_update_elem(&flows, &k, &n, BPF_NOEXIST) != 0)
-			COUNT(counts, FULL); // up, as without pre-aggregation
-		return 1;
-	}
+	if (!c)
+		return 1; // not a flow the meter handed over
 	c->last_ns = bpf_ktime_get_ns();
-	if (c->payload_packets < PPI_PACKETS || (p->tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST))) {
-		if (p->payload > 0 && c->payload_packets < PPI_PACKETS)
-			__sync_fetch_and_add(&c->payload_packets, 1);
+	if (p->tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST))
 		return 1;
-	}
 	// Without a branch: an index that paths set to different constants
 	// may not move a map value's address without CAP_PERFMON (the
 	// verifier's Spectre v1 mitigation); one it cannot tell apart may.
@@ -167,8 +150,6 @@ extern int bpf_xdp_metadata_rx_vlan_tag(const struct xdp_md *ctx, __be16 *vlan_p
 // in the frame, is vlan (0 for none).
 static __always_inline int aggregate_frame(struct xdp_md *ctx, __u16 vlan)
 {
-	if (!counting)
-		return XDP_PASS;
 	struct pkt p = {.vlan = vlan};
 	if (parse_pkt(ctx, AT_XDP, &p) < 0) {
 		COUNT(counts, UNPARSED);

@@ -158,13 +158,14 @@ func (in *packetInput) writeMetrics(m metricWriter) {
 	}
 	if p := in.bpf; p != nil {
 		if c, err := p.Counts(); err == nil {
-			m.family("alfd_bpf_packets_total", "counter", "Packets alfd's eBPF programs saw, by what they did: passed up, filtered out (unwanted port), counted in the kernel's flow table, passed up because the table was full, unparsed.")
+			m.family("alfd_bpf_packets_total", "counter", "Packets alfd's eBPF programs saw, by what they did: passed up, filtered out (unwanted port), counted in the kernel's flow table, unparsed.")
 			for _, v := range []struct {
 				name string
 				n    uint64
-			}{{"passed", c.Passed}, {"filtered", c.Dropped}, {"counted", c.Counted}, {"table_full", c.Full}, {"unparsed", c.Unparsed}} {
+			}{{"passed", c.Passed}, {"filtered", c.Dropped}, {"counted", c.Counted}, {"unparsed", c.Unparsed}} {
 				m.value("alfd_bpf_packets_total", `verdict="`+v.name+`"`, float64(v.n))
 			}
+			m.one("alfd_bpf_table_full_flows_total", "counter", "Long flows the meters would have had the kernel count, for which its table (--bpf-flows) had no room: their packets all went up.", float64(c.Full))
 			m.one("alfd_bpf_xdp_no_vlan_hint_total", "counter", "Frames at XDP whose driver could not tell the VLAN tag it took off (a flow's copies in two VLANs share their kernel counts; turn rx-vlan-offload off).", float64(c.NoVLANHint))
 		}
 	}

@@ -64,8 +64,8 @@ func (p *packetFlags) register(fs *flag.FlagSet) {
 	const ports = "tcp:443,udp:443,tcp:853,udp:853"
 	fs.StringVar(&p.ports, "ports", ports, "meter only these protocols and ports (all: every packet); a packet is kept when either of its ports is listed: in the kernel by eBPF with --afpacket, else by the meter")
 	fs.StringVar(&p.ports, "bpf-ports", ports, "the same as --ports (its name before)")
-	fs.StringVar(&p.bpfAggregate, "bpf-aggregate", "off", "with --afpacket: count long flows' packets in the kernel after their first 30 with payload: off, socket (in the sockets' filter) or xdp (earlier; ingress only, and its drops are the host's: for capture ports)")
-	fs.IntVar(&p.bpfFlows, "bpf-flows", 1<<18, "with --bpf-aggregate: flows the kernel's table holds (about 200 bytes each); when it is full, packets go up as without")
+	fs.StringVar(&p.bpfAggregate, "bpf-aggregate", "off", "with --afpacket: count long flows' packets in the kernel once their meter has their first 30 with payload: off, socket (in the sockets' filter) or xdp (earlier; ingress only, and its drops are the host's: for capture ports)")
+	fs.IntVar(&p.bpfFlows, "bpf-flows", 1<<18, "with --bpf-aggregate: long flows the kernel's table holds at once (about 200 bytes each); a long flow it has no room for goes up whole, as without")
 	fs.BoolVar(&p.bpfSteer, "bpf-steer", false, "with --afpacket and --fanout: steer flows to the sockets by alfd's eBPF program rather than the kernel's hash")
 }
 
@@ -190,12 +190,6 @@ func (p *packetFlags) openCapture(cfg flowmeter.Config, cpus []int, log *slog.Lo
 		}
 	}
 	c, err := flowmeter.OpenAFPacket(capCfg)
-	if err == nil && in.bpf != nil {
-		// The sockets are open: what XDP passes up now reaches them.
-		if err = in.bpf.Start(); err != nil {
-			c.Close()
-		}
-	}
 	if err != nil {
 		if in.bpf != nil {
 			in.bpf.Close()
@@ -348,7 +342,7 @@ func (in *packetInput) logArgs() []any {
 	}
 	if in.bpf != nil {
 		if c, err := in.bpf.Counts(); err == nil {
-			args = append(args, "bpf_passed", c.Passed, "bpf_filtered", c.Dropped, "bpf_counted", c.Counted, "bpf_table_full", c.Full)
+			args = append(args, "bpf_passed", c.Passed, "bpf_filtered", c.Dropped, "bpf_counted", c.Counted, "bpf_table_full_flows", c.Full)
 			if c.NoVLANHint > 0 {
 				args = append(args, "bpf_xdp_no_vlan_hint", c.NoVLANHint)
 			}

@@ -353,8 +353,10 @@ func (a aggregator) LastSeen(k *flowmeter.Key) int64 {
 	keys, n, _ := a.keys(k)
 	last := int64(0)
 	for i := range n {
+		// A time is a packet's once the kernel has counted one: the
+		// entry's first is the hand-over's.
 		var v alfdFlowCounts
-		if a.p.flows.Lookup(&keys[i], &v) == nil {
+		if a.p.flows.Lookup(&keys[i], &v) == nil && v.Packets[0]+v.Packets[1] > 0 {
 			last = max(last, a.p.micros(v.LastNs))
 		}
 	}

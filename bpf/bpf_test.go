@@ -418,6 +418,29 @@ func TestCountsWithoutTheVLAN(t *testing.T) {
 	}
 }
 
+// TestHandedOverWithoutPackets: a flow handed to the kernel that sends no
+// more packets has no last packet there, nor counts: the hand-over's time
+// is no packet's.
+func TestHandedOverWithoutPackets(t *testing.T) {
+	needRoot(t)
+	p, err := Load(Config{Aggregate: AggregateSocket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	k := key(17, client, server, 1, 853)
+	a := p.Aggregator()
+	if !a.Watch(&k) {
+		t.Fatal("the kernel's table has no room")
+	}
+	if last := a.LastSeen(&k); last != 0 {
+		t.Errorf("last packet at %d; want none", last)
+	}
+	if got := a.Take(&k); got != (flowmeter.Aggregate{}) {
+		t.Errorf("took %+v; want nothing", got)
+	}
+}
+
 // TestTableFull: a flow the kernel's table has no room for is left to its
 // meter, and counted.
 func TestTableFull(t *testing.T) {

@@ -209,9 +209,9 @@ func (p *Programs) Counts() (Counts, error) {
 	return c, nil
 }
 
-// Sweep removes the kernel's flows that have seen no packet for longer
-// than idle: flows the meters never exported (their packets were not
-// read, or they were dropped). It returns how many.
+// Sweep removes the kernel's flows that have seen no packet, nor their
+// hand-over, for longer than idle: flows no meter took back. It returns
+// how many.
 func (p *Programs) Sweep(idle time.Duration) (int, error) {
 	if p.flows == nil {
 		return 0, nil

@@ -213,8 +213,9 @@ func (p *packetFlags) openCapture(cfg flowmeter.Config, cpus []int, log *slog.Lo
 			return c.Run(ctx)
 		}
 		defer in.bpf.Close()
-		// Flows the meters never ended (their packets were not read)
-		// leave the kernel's table after twice the inactive timeout.
+		// Flows handed to the kernel that no meter took back (a meter
+		// takes each when it ends it: none should be) leave the
+		// kernel's table after twice the inactive timeout.
 		sweepCtx, stop := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		wg.Go(func() {

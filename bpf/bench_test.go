@@ -91,3 +91,25 @@ func BenchmarkPreaggregation(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHandOver is what a long flow costs its meter in system calls
+// with pre-aggregation: its hand-over to the kernel (Watch) once the meter
+// has its first 30 packets with payload, and the counts taken back when
+// the flow ends (Take). Short flows cost none of it. An op is a flow.
+func BenchmarkHandOver(b *testing.B) {
+	needRoot(b)
+	p, err := Load(Config{Aggregate: AggregateSocket})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	a := p.Aggregator()
+	k := key(6, client, server, 40000, 443)
+	b.ReportAllocs()
+	for b.Loop() {
+		if !a.Watch(&k) {
+			b.Fatal("the kernel's table has no room")
+		}
+		a.Take(&k)
+	}
+}

@@ -3,12 +3,14 @@
 package bpf
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
-	"strings"
+	"runtime"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -23,12 +25,14 @@ type Programs struct {
 	filter  *ebpf.Program
 	steer   *ebpf.Program
 	flows   *ebpf.Map // nil without pre-aggregation
+	flowsFD uint32    // its descriptor
 	counts  *ebpf.Map
 	xdp     link.Link
 	hintErr error // why the XDP program is not bound to its interface
-	// hintMissing is set when the bound XDP program met a frame whose
-	// driver could not tell its VLAN tag; nil without it.
-	hintMissing *ebpf.Variable
+	// hintMissing, at hintOff, is set when the bound XDP program met a
+	// frame whose driver could not tell its VLAN tag; nil without it.
+	hintMissing *ebpf.Memory
+	hintOff     int64
 	full        atomic.Uint64 // flows the table had no room for (Counts.Full)
 	monoOffset  int64         // CLOCK_REALTIME - CLOCK_MONOTONIC, ns
 }
@@ -122,6 +126,7 @@ func load(cfg Config, ifindex int, hinted bool) (_ *Programs, err error) {
 	}()
 	if cfg.Aggregate != AggregateOff {
 		p.flows = coll.Maps[alfdMapFlows]
+		p.flowsFD = uint32(p.flows.FD())
 		if p.monoOffset, err = monotonicOffset(); err != nil {
 			return nil, err
 		}
@@ -133,7 +138,12 @@ func load(cfg Config, ifindex int, hinted bool) (_ *Programs, err error) {
 		}
 	}
 	if hinted {
-		p.hintMissing = coll.Variables[alfdVarVlanHintMissing]
+		// Read in place: no system call, no allocation.
+		v := spec.Variables[alfdVarVlanHintMissing]
+		if p.hintMissing, err = coll.Maps[v.SectionName].Memory(); err != nil {
+			return nil, fmt.Errorf("eBPF programs: mapping %s: %w", v.Name, err)
+		}
+		p.hintOff = int64(v.Offset)
 	}
 	if cfg.Aggregate == AggregateXDP {
 		if p.xdp, err = link.AttachXDP(link.XDPOptions{Program: coll.Programs[xdpName], Interface: ifindex}); err != nil {
@@ -271,7 +281,7 @@ func flowKey(k *flowmeter.Key) (alfdFlowKey, bool) {
 
 // lower orders endpoints as the kernel does: address bytes, then port.
 func lower(a *[16]byte, ap uint16, b *[16]byte, bp uint16) bool {
-	if c := strings.Compare(string(a[:]), string(b[:])); c != 0 {
+	if c := bytes.Compare(a[:], b[:]); c != 0 {
 		return c < 0
 	}
 	return ap < bp
@@ -302,8 +312,36 @@ func (p *Programs) tagsUnseen() bool {
 	if p.hintMissing == nil {
 		return true
 	}
-	var missing uint8
-	return p.hintMissing.Get(&missing) != nil || missing != 0
+	var missing [1]byte
+	_, err := p.hintMissing.ReadAt(missing[:], p.hintOff)
+	return err != nil || missing[0] != 0
+}
+
+// flowElem runs the bpf(2) map element command cmd on the flows map's
+// entry under key, with value and flags: the meters' calls, once or twice
+// a long flow, without the allocations of cilium/ebpf's, whose keys and
+// values are interfaces. key and value cannot move while the kernel reads
+// their addresses: nothing from the conversions to the system call's
+// return grows the stack (the call's path is nosplit).
+func (p *Programs) flowElem(cmd uintptr, key *alfdFlowKey, value *alfdFlowCounts, flags uint64) error {
+	attr := mapElem{mapFD: p.flowsFD, flags: flags}
+	attr.key, attr.value = uint64(uintptr(unsafe.Pointer(key))), uint64(uintptr(unsafe.Pointer(value)))
+	_, _, errno := unix.Syscall(unix.SYS_BPF, cmd, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	runtime.KeepAlive(key)
+	runtime.KeepAlive(value)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// mapElem is bpf(2)'s attribute for the map element commands.
+type mapElem struct {
+	mapFD uint32
+	_     uint32
+	key   uint64 // addresses
+	value uint64
+	flags uint64
 }
 
 func (a aggregator) Watch(k *flowmeter.Key) bool {
@@ -315,8 +353,8 @@ func (a aggregator) Watch(k *flowmeter.Key) bool {
 	for i := range n {
 		// An entry there already is one the flow shares (its copy in
 		// another VLAN, where the kernel cannot tell VLANs apart).
-		err := a.p.flows.Update(&keys[i], &v, ebpf.UpdateNoExist)
-		watched = watched || err == nil || errors.Is(err, ebpf.ErrKeyExist)
+		err := a.p.flowElem(unix.BPF_MAP_UPDATE_ELEM, &keys[i], &v, unix.BPF_NOEXIST)
+		watched = watched || err == nil || err == unix.EEXIST
 	}
 	if !watched {
 		a.p.full.Add(1)
@@ -329,7 +367,7 @@ func (a aggregator) Take(k *flowmeter.Key) flowmeter.Aggregate {
 	var agg flowmeter.Aggregate
 	for i := range n {
 		var v alfdFlowCounts
-		if a.p.flows.LookupAndDelete(&keys[i], &v) != nil {
+		if a.p.flowElem(unix.BPF_MAP_LOOKUP_AND_DELETE_ELEM, &keys[i], &v, 0) != nil {
 			continue
 		}
 		fwd, rev := 0, 1
@@ -356,7 +394,7 @@ func (a aggregator) LastSeen(k *flowmeter.Key) int64 {
 		// A time is a packet's once the kernel has counted one: the
 		// entry's first is the hand-over's.
 		var v alfdFlowCounts
-		if a.p.flows.Lookup(&keys[i], &v) == nil && v.Packets[0]+v.Packets[1] > 0 {
+		if a.p.flowElem(unix.BPF_MAP_LOOKUP_ELEM, &keys[i], &v, 0) == nil && v.Packets[0]+v.Packets[1] > 0 {
 			last = max(last, a.p.micros(v.LastNs))
 		}
 	}

@@ -98,13 +98,7 @@ func BenchmarkPreaggregation(b *testing.B) {
 // the flow ends (Take). Short flows cost none of it. An op is a flow; it
 // allocates nothing (TestHandOverAllocatesNothing).
 func BenchmarkHandOver(b *testing.B) {
-	needRoot(b)
-	p, err := Load(Config{Aggregate: AggregateSocket})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer p.Close()
-	a := p.Aggregator()
+	a := mustLoad(b, "", Config{Aggregate: AggregateSocket}).Aggregator()
 	k := key(6, client, server, 40000, 443)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -26,6 +26,27 @@ func needRoot(t testing.TB) {
 	}
 }
 
+// mustLoad loads the programs cfg asks for in network namespace ns (the
+// test's own when ""), or ends the test; they are closed with it.
+func mustLoad(t testing.TB, ns string, cfg Config) *Programs {
+	t.Helper()
+	needRoot(t)
+	var p *Programs
+	load := func() {
+		var err error
+		if p, err = Load(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ns == "" {
+		load()
+	} else {
+		netnstest.In(t, ns, load)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
 // frame is an Ethernet frame of an IP packet, IPv4 or IPv6 as src and dst
 // are, from src:sport to dst:dport with payload bytes of payload.
 func frame(proto uint8, src, dst netip.Addr, sport, dport uint16, flags uint8, payload int) []byte {
@@ -157,12 +178,7 @@ func runFilter(p *Programs, frame []byte) (uint32, error) {
 // TestProgramsOnSyntheticPackets runs the programs on packets made here,
 // through the kernel's test run: deterministic, no network needed.
 func TestProgramsOnSyntheticPackets(t *testing.T) {
-	needRoot(t)
-	p, err := Load(Config{Ports: []flowmeter.Port{{Proto: 6, Port: 443}, {Proto: 17, Port: 853}}, Aggregate: AggregateSocket, Steer: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := mustLoad(t, "", Config{Ports: []flowmeter.Port{{Proto: 6, Port: 443}, {Proto: 17, Port: 853}}, Aggregate: AggregateSocket, Steer: true})
 
 	t.Run("filter", func(t *testing.T) {
 		for _, tc := range []struct {
@@ -382,14 +398,7 @@ func TestCountsWithoutTheVLAN(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.Interface = pair.IfB
-			var p *Programs
-			netnstest.In(t, pair.B, func() {
-				var err error
-				if p, err = Load(tc.cfg); err != nil {
-					t.Fatal(err)
-				}
-			})
-			defer p.Close()
+			p := mustLoad(t, pair.B, tc.cfg)
 			if tc.hintMissing {
 				// As the program does when the driver says it cannot tell.
 				if _, err := p.hintMissing.WriteAt([]byte{1}, p.hintOff); err != nil {
@@ -422,12 +431,7 @@ func TestCountsWithoutTheVLAN(t *testing.T) {
 // more packets has no last packet there, nor counts: the hand-over's time
 // is no packet's.
 func TestHandedOverWithoutPackets(t *testing.T) {
-	needRoot(t)
-	p, err := Load(Config{Aggregate: AggregateSocket})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := mustLoad(t, "", Config{Aggregate: AggregateSocket})
 	k := key(17, client, server, 1, 853)
 	a := p.Aggregator()
 	if !a.Watch(&k) {
@@ -448,14 +452,7 @@ func TestHandedOverWithoutPackets(t *testing.T) {
 func TestHandOverAllocatesNothing(t *testing.T) {
 	needRoot(t)
 	pair := netnstest.NewPair(t, 0)
-	var p *Programs
-	netnstest.In(t, pair.B, func() {
-		var err error
-		if p, err = Load(Config{Aggregate: AggregateXDP, Interface: pair.IfB}); err != nil {
-			t.Fatal(err)
-		}
-	})
-	defer p.Close()
+	p := mustLoad(t, pair.B, Config{Aggregate: AggregateXDP, Interface: pair.IfB})
 	if bound, err := p.VLANHint(); !bound {
 		t.Fatalf("XDP not bound: %v", err)
 	}
@@ -478,12 +475,7 @@ func TestHandOverAllocatesNothing(t *testing.T) {
 // TestTableFull: a flow the kernel's table has no room for is left to its
 // meter, and counted.
 func TestTableFull(t *testing.T) {
-	needRoot(t)
-	p, err := Load(Config{Aggregate: AggregateSocket, MaxFlows: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := mustLoad(t, "", Config{Aggregate: AggregateSocket, MaxFlows: 1})
 	a, b := key(17, client, server, 1, 853), key(17, client, server, 2, 853)
 	for range 2 {
 		if !p.Aggregator().Watch(&a) {

@@ -305,9 +305,7 @@ func TestLargeFrames(t *testing.T) {
 				}
 				ipBytes = b
 			}
-			r.sendFrames(t, firsts)
-			r.waitCounting(t, flows)
-			r.sendFrames(t, rests)
+			r.sendHandingOver(t, firsts, rests, flows)
 			got, read := r.stop(t)
 			for f := range flows {
 				fl := got[uint16(44000+f)]
@@ -364,9 +362,7 @@ func TestPreaggregationKeepsVLANsApart(t *testing.T) {
 			for _, fr := range conv {
 				frames = append(frames, withVLANs(fr, [2]uint16{0x8100, 10}), withVLANs(fr, [2]uint16{0x8100, 20}))
 			}
-			r.sendFrames(t, frames[:80])
-			r.waitCounting(t, 2)
-			r.sendFrames(t, frames[80:])
+			r.sendHandingOver(t, frames[:80], frames[80:], 2)
 			got, _ := r.stop(t)
 			fl := got[45000]
 			if len(fl) != 2 || fl[0].Key().VLAN == fl[1].Key().VLAN {
@@ -401,9 +397,7 @@ func TestPreaggregationVLANOffTheFrame(t *testing.T) {
 			r := newRig(t, veth, byte(60+i), cfg, 1, false)
 			tagOnTheWayOut(t, r.pair.A, r.pair.IfA, 10)
 			frames, ipBytes := r.conversation(46000, 5353, packets, func(int) int { return 200 })
-			r.sendFrames(t, frames[:40])
-			r.waitCounting(t, 1)
-			r.sendFrames(t, frames[40:])
+			r.sendHandingOver(t, frames[:40], frames[40:], 1)
 			got, read := r.stop(t)
 			fl := got[46000]
 			if len(fl) != 1 {
@@ -498,6 +492,15 @@ func (r *rig) sendFrames(t *testing.T, frames [][]byte) {
 			t.Errorf("sent %d of %d frames: %v", sent, len(frames), err)
 		}
 	})
+}
+
+// sendHandingOver sends first, waits until the kernel counts flows flows
+// (the meters have handed them over), and sends rest.
+func (r *rig) sendHandingOver(t *testing.T, first, rest [][]byte, flows int) {
+	t.Helper()
+	r.sendFrames(t, first)
+	r.waitCounting(t, flows)
+	r.sendFrames(t, rest)
 }
 
 // waitCounting waits until the kernel counts flows flows: the meters

@@ -16,13 +16,8 @@ import (
 // skips, and counts (a TCP header cut short, say): it reads fewer bytes.
 // It needs root.
 func FuzzFilterAgreesWithMeter(f *testing.F) {
-	needRoot(f)
 	ports := []flowmeter.Port{{Proto: 6, Port: 443}, {Proto: 17, Port: 853}}
-	p, err := Load(Config{Ports: ports})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { p.Close() })
+	p := mustLoad(f, "", Config{Ports: ports})
 	m, err := flowmeter.NewMeter(flowmeter.Config{Ports: ports, Cache: flowmeter.CacheConfig{Size: 1024}}, flowmeter.LinkEthernet)
 	if err != nil {
 		f.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -571,7 +572,7 @@ func TestAFPacketOpensUnderTraffic(t *testing.T) {
 	defer cancel()
 	sending := make(chan int, 1)
 	go netnstest.In(t, pair.A, func() {
-		sent, err := loadgen.Send(ctx, pair.IfA, frames, 1<<40, 100000)
+		sent, err := loadgen.Send(ctx, pair.IfA, frames, math.MaxInt, 100000)
 		if err != nil {
 			t.Error(err)
 		}

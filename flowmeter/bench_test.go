@@ -93,20 +93,23 @@ func syntheticMix(n, flows int) preloaded {
 // round: times go forward); mix is 10^6 packets of 10^5 concurrent flows.
 // Frames go in by Meter.Frames, 64 at a time, as a capture hands them
 // over; mix-packet is mix one frame at a time (Meter.Packet), which cannot
-// fetch ahead.
+// fetch ahead. ndpi-fingerprints adds the TLS fingerprints of the
+// ClientHellos (one in some 50 of the replay's packets).
 func BenchmarkMeter(b *testing.B) {
 	for _, tc := range []struct {
 		name    string
 		load    func() preloaded
 		batched bool
+		cache   CacheConfig
 	}{
-		{"ndpi", func() preloaded { return ndpiFrames(b) }, true},
-		{"mix", func() preloaded { return syntheticMix(1_000_000, 100_000) }, true},
-		{"mix-packet", func() preloaded { return syntheticMix(1_000_000, 100_000) }, false},
+		{"ndpi", func() preloaded { return ndpiFrames(b) }, true, CacheConfig{}},
+		{"ndpi-fingerprints", func() preloaded { return ndpiFrames(b) }, true, CacheConfig{TLSFingerprints: true}},
+		{"mix", func() preloaded { return syntheticMix(1_000_000, 100_000) }, true, CacheConfig{}},
+		{"mix-packet", func() preloaded { return syntheticMix(1_000_000, 100_000) }, false, CacheConfig{}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			p := tc.load()
-			m, err := NewMeter(Config{}, LinkEthernet)
+			m, err := NewMeter(Config{Cache: tc.cache}, LinkEthernet)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -25,6 +25,10 @@ type CacheConfig struct {
 	// IncludeZeroPayload keeps packets without payload in the per-packet
 	// information (pstats' include_zeroes); they are skipped by default.
 	IncludeZeroPayload bool
+	// TLSFingerprints computes the JA3 and JA4 fingerprints of each flow's
+	// ClientHello (see Flow.JA3), some 1.3 µs a hello; without, flows have
+	// none.
+	TLSFingerprints bool
 }
 
 // maxActive bounds the active timeout: per-packet times are kept as
@@ -98,6 +102,10 @@ type cache struct {
 	ring        *Ring
 	c           *counters
 	agg         Aggregator // nil without pre-aggregation
+	// hello and fingerprints read ClientHellos for their fingerprints;
+	// fingerprints is nil without CacheConfig.TLSFingerprints.
+	hello        helloParts
+	fingerprints *fingerprinter
 	// waitRoom, when set, is called while the ring is full before a flow
 	// would be dropped: a file's meter, and any meter ending its flows,
 	// waits there for its consumer (Meter.whileFull); a live capture
@@ -132,6 +140,9 @@ func newCache(cfg CacheConfig, ringSize int, c *counters) (*cache, error) {
 		activeSec:   int64(cfg.Active / time.Second),
 		inactiveSec: int64(cfg.Inactive / time.Second),
 		c:           c,
+	}
+	if cfg.TLSFingerprints {
+		k.fingerprints = newFingerprinter()
 	}
 	if ringSize < 2 || ringSize&(ringSize-1) != 0 {
 		return nil, fmt.Errorf("ring size %d: want a power of two, at least 2", ringSize)
@@ -408,7 +419,7 @@ func (k *cache) create(t uint16, start int, now int64, p *Packet) {
 	if p.Proto == protoTCP {
 		f.tcpFlags[0] = p.TCPFlags
 	}
-	f.nPPI, f.sniLen, f.tlsDone, f.inKernel = 0, 0, false, false
+	f.nPPI, f.sniLen, f.tlsDone, f.inKernel, f.hasTLSFP = 0, 0, false, false, false
 	k.c.created++
 	k.perPacket(f, p, 0)
 }
@@ -437,13 +448,16 @@ func (k *cache) perPacket(f *Flow, p *Packet, dir int) {
 		}
 	}
 	if !f.tlsDone && len(p.Payload) > 0 {
-		sni, done := tlsHello(p.Payload)
+		sni, done := tlsHello(p.Payload, &k.hello)
 		if len(sni) > maxSNI {
 			k.c.sniTruncated++
 			sni = sni[:maxSNI]
 		}
 		f.sniLen = uint8(copy(f.sni[:], sni))
 		f.tlsDone = done
+		if f.hasTLSFP = k.fingerprints != nil && k.hello.whole && p.Proto == protoTCP; f.hasTLSFP {
+			k.fingerprints.fingerprint(&k.hello, &f.ja3, &f.ja4)
+		}
 	}
 }
 

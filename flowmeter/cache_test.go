@@ -420,18 +420,7 @@ func TestSNIAndLoneSYN(t *testing.T) {
 
 // clientHello makes a TLS 1.2 ClientHello record naming server.
 func clientHello(server string) []byte {
-	name := []byte(server)
-	sni := append([]byte{byte((len(name) + 3) >> 8), byte(len(name) + 3), 0, byte(len(name) >> 8), byte(len(name))}, name...)
-	ext := append([]byte{0, 0, byte(len(sni) >> 8), byte(len(sni))}, sni...)
-	body := []byte{3, 3}
-	body = append(body, make([]byte, 32)...) // random
-	body = append(body, 0)                   // session id
-	body = append(body, 0, 2, 0x13, 0x01)    // one cipher suite
-	body = append(body, 1, 0)                // compression: null
-	body = append(body, byte(len(ext)>>8), byte(len(ext)))
-	body = append(body, ext...)
-	hs := append([]byte{1, 0, byte(len(body) >> 8), byte(len(body))}, body...)
-	return append([]byte{22, 3, 1, byte(len(hs) >> 8), byte(len(hs))}, hs...)
+	return helloRecord(0x0303, []uint16{0x1301}, []tlsExt{sniExt(server)})
 }
 
 // TestRingDropsWhenFull: a consumer that does not keep up loses flows,

@@ -3,8 +3,9 @@
 // cooked captures, raw IP; IPv4 and IPv6 with extension headers; TCP and
 // UDP), a preallocated set-associative flow cache per meter with
 // ipfixprobe's timeouts and end-of-flow rules, the per-packet information
-// of the first 30 packets (ipfixprobe's pstats plugin) and the TLS server
-// name (its tls plugin), and the inputs that feed it: pcap and pcapng
+// of the first 30 packets (ipfixprobe's pstats plugin), the TLS server
+// name and, on request, the JA3 and JA4 fingerprints of the ClientHello
+// (its tls plugin), and the inputs that feed it: pcap and pcapng
 // files or standard input, and AF_PACKET (TPACKET_V3 rings read in place, with eBPF filters
 // and steering when given) with a fanout group, one meter per core. A
 // meter may keep only some protocols and ports (Config.Ports), by the rule

@@ -1,6 +1,8 @@
 package flowmeter
 
 import (
+	"crypto/md5"
+	"encoding/hex"
 	"net/netip"
 
 	"github.com/alfd/alfd/features"
@@ -14,8 +16,9 @@ const MaxPPI = features.MaxPackets
 // maxSNI is the longest TLS server name a flow keeps whole; a longer one
 // is cut there and counted (Stats.SNITruncated). It fills a flow's record
 // to 496 bytes, 508 with its place in the cache (BytesPerFlow); server
-// names this long are rare (ipfixprobe keeps 254 bytes).
-const maxSNI = 168
+// names this long are rare (ipfixprobe keeps 254 bytes; the longest of
+// the 10^4 in CESNET's trapcaps has 64).
+const maxSNI = 130
 
 // EndReason says why a flow was exported, as ipfixprobe's FLOW_END_*.
 type EndReason uint8
@@ -47,10 +50,13 @@ type Flow struct {
 	tlsDone  bool // a TLS hello was parsed: look no further
 	end      EndReason
 	inKernel bool // the kernel counts its packets (Aggregator.Watch)
+	hasTLSFP bool // ja3 and ja4 hold its ClientHello's fingerprints
 	bytes    [2]uint64
 	first    int64
 	// The per-packet information (pstats), a packet's in one place.
 	ppi [MaxPPI]ppiEntry
+	ja3 [md5.Size]byte
+	ja4 [ja4Len]byte
 	sni [maxSNI]byte
 }
 
@@ -92,6 +98,31 @@ func (f *Flow) End() EndReason { return f.end }
 // SNI is the TLS server name of the flow's ClientHello, a view into the
 // flow; empty when there was none.
 func (f *Flow) SNI() []byte { return f.sni[:f.sniLen] }
+
+// JA3 is the JA3 fingerprint of the flow's ClientHello, the MD5 digest
+// itself (ipfixprobe's TLS_JA3_FINGERPRINT), a view into the flow; nil
+// without one. A flow has fingerprints when its meter computes them
+// (CacheConfig.TLSFingerprints) and its first packet with payload that
+// reads as a TLS hello is a whole ClientHello over TCP.
+func (f *Flow) JA3() []byte {
+	if !f.hasTLSFP {
+		return nil
+	}
+	return f.ja3[:]
+}
+
+// AppendJA4 appends the JA4 fingerprint of the flow's ClientHello, as
+// t13d1516h2_8daaf6152771_e5627efa2ab1, to dst; nothing without one.
+func (f *Flow) AppendJA4(dst []byte) []byte {
+	if !f.hasTLSFP {
+		return dst
+	}
+	dst = append(dst, f.ja4[:10]...)
+	dst = append(dst, '_')
+	dst = hex.AppendEncode(dst, f.ja4[10:16])
+	dst = append(dst, '_')
+	return hex.AppendEncode(dst, f.ja4[16:])
+}
 
 // NPPI is how many packets' information the flow holds.
 func (f *Flow) NPPI() int { return int(f.nPPI) }

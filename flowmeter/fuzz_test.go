@@ -10,7 +10,7 @@ import (
 
 // seedFrames are frames for the fuzzers to start from.
 func seedFrames() [][]byte {
-	hello := clientHello("dns.example.net")
+	hello := specHello(true)
 	ipv4 := []byte{0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 192, 0, 2, 1}
 	tcp := []byte{0xc3, 0x50, 1, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0}
 	v4 := append(append(append([]byte(nil), ipv4...), tcp...), hello...)
@@ -33,6 +33,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add(seedFrames()[0][14:], uint16(LinkRaw))
 	f.Add(append([]byte{2, 0, 0, 0}, seedFrames()[0][14:]...), uint16(LinkNull))
+	fp := newFingerprinter()
 	f.Fuzz(func(t *testing.T, frame []byte, link uint16) {
 		var p Packet
 		if (Decoder{Link: LinkType(link)}).Decode(frame, 0, &p) != Decoded {
@@ -44,8 +45,25 @@ func FuzzDecode(f *testing.F) {
 		if len(p.Payload) > 0 && cap(p.Payload) > cap(frame) {
 			t.Fatal("payload outside the frame")
 		}
-		tlsHello(p.Payload)
+		var h helloParts
+		if tlsHello(p.Payload, &h); h.whole {
+			var ja3 [16]byte
+			var ja4 [ja4Len]byte
+			fp.fingerprint(&h, &ja3, &ja4)
+			if a := ja4[:10]; a[0] != 't' || a[3] != 'd' && a[3] != 'i' || !isDigits(a[4:8]) || !alnum(a[8]) || !alnum(a[9]) {
+				t.Fatalf("JA4 starts %q", a)
+			}
+		}
 	})
+}
+
+func isDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // FuzzMeter: any frames, through a small cache, keep the meter's counts
@@ -58,7 +76,7 @@ func FuzzMeter(f *testing.F) {
 		f.Add(fr, fr, int64(1))
 	}
 	f.Fuzz(func(t *testing.T, a, b []byte, dt int64) {
-		cfg := Config{Cache: CacheConfig{Size: 4, LineSize: 2}, RingSize: 4}
+		cfg := Config{Cache: CacheConfig{Size: 4, LineSize: 2, TLSFingerprints: true}, RingSize: 4}
 		one, err := NewMeter(cfg, LinkEthernet)
 		if err != nil {
 			t.Fatal(err)

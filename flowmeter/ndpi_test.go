@@ -3,6 +3,7 @@ package flowmeter
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -18,10 +19,15 @@ type ndpiFlow struct {
 	// bytesAB and bytesBA count whole frames on the wire.
 	bytesAB, bytesBA uint64
 	sni              string
+	ja3, ja4         string // the client's TLS fingerprints, JA3 in hex
 }
 
 var ndpiLine = regexp.MustCompile(`^\s+\d+\s+TCP (\S+) <-> (\S+) .*?\[(\d+) pkts/(\d+) bytes <-> (\d+) pkts/(\d+) bytes\]`)
-var ndpiSNI = regexp.MustCompile(`\[Hostname/SNI: ([^\]]*)\]`)
+var (
+	ndpiSNI = regexp.MustCompile(`\[Hostname/SNI: ([^\]]*)\]`)
+	ndpiJA3 = regexp.MustCompile(`\[JA3C: ([0-9a-f]{32})\]`)
+	ndpiJA4 = regexp.MustCompile(`\[JA4: ([^\]]*)\]`)
+)
 
 func readNDPI(t *testing.T, path string) []ndpiFlow {
 	t.Helper()
@@ -43,6 +49,12 @@ func readNDPI(t *testing.T, path string) []ndpiFlow {
 			pktsAB: n(m[3]), bytesAB: n(m[4]), pktsBA: n(m[5]), bytesBA: n(m[6])}
 		if s := ndpiSNI.FindStringSubmatch(sc.Text()); s != nil {
 			fl.sni = s[1]
+		}
+		if s := ndpiJA3.FindStringSubmatch(sc.Text()); s != nil {
+			fl.ja3 = s[1]
+		}
+		if s := ndpiJA4.FindStringSubmatch(sc.Text()); s != nil {
+			fl.ja4 = s[1]
 		}
 		if fl.a.Port() == 443 || fl.b.Port() == 443 {
 			flows = append(flows, fl)
@@ -81,6 +93,21 @@ func meterPcap(t *testing.T, path string, cfg Config) ([]Flow, *Meter) {
 	return flows, m
 }
 
+// ndpiJA4Fixed is nDPI's JA4 with its fourth character as JA4 has it: "d"
+// when the hello names a server, "i" when it does not. The nDPI that wrote
+// the .out files took "d" for "the server name is not an IP address", and
+// so for hellos that name none too (ntop/nDPI#2916, fixed in 2025).
+func ndpiJA4Fixed(w ndpiFlow) string {
+	if len(w.ja4) < 4 {
+		return w.ja4
+	}
+	sni := "d"
+	if w.sni == "" {
+		sni = "i"
+	}
+	return w.ja4[:3] + sni + w.ja4[4:]
+}
+
 // linkOverhead sums, per flow and direction, what a frame has on the wire
 // beyond its IP packet (Ethernet header, padding), so that IP bytes can be
 // compared with nDPI's frame bytes.
@@ -112,11 +139,11 @@ func linkOverhead(t *testing.T, path string) map[[2]netip.AddrPort]uint64 {
 // on the wire and we count IP bytes, as ipfixprobe does: the test adds
 // each direction's link-layer bytes, read from the pcap, to ours.
 func TestAgreesWithNDPI(t *testing.T) {
-	total := 0
+	total, fingerprints := 0, 0
 	for _, path := range ndpiPcaps(t) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			want := readNDPI(t, path+".out")
-			flows, m := meterPcap(t, path, Config{})
+			flows, m := meterPcap(t, path, Config{Cache: CacheConfig{TLSFingerprints: true}})
 			over := linkOverhead(t, path)
 			byEnds := make(map[[2]netip.AddrPort]*Flow)
 			n443 := 0
@@ -158,6 +185,12 @@ func TestAgreesWithNDPI(t *testing.T) {
 				if got := string(f.SNI()); got != w.sni {
 					t.Errorf("%v <-> %v: SNI %q, nDPI %q", w.a, w.b, got, w.sni)
 				}
+				if ja3, ja4 := hex.EncodeToString(f.JA3()), string(f.AppendJA4(nil)); ja3 != w.ja3 || ja4 != ndpiJA4Fixed(w) {
+					t.Errorf("%v <-> %v: JA3 %q, JA4 %q; nDPI %q, %q", w.a, w.b, ja3, ja4, w.ja3, w.ja4)
+				}
+				if w.ja3 != "" {
+					fingerprints++
+				}
 				total++
 			}
 			st := m.Stats()
@@ -166,7 +199,7 @@ func TestAgreesWithNDPI(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("%d flows agree with nDPI", total)
+	t.Logf("%d flows agree with nDPI, %d with TLS fingerprints", total, fingerprints)
 	if total < 30 {
 		t.Errorf("only %d flows compared", total)
 	}

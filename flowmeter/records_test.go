@@ -15,7 +15,8 @@ import (
 // the records ipfixprobe exported on CESNET's link (basic, pstats and tls
 // plugins), by the same name and of the same type, so that a NEMEA
 // consumer reads either alike; but VLAN_ID, which is ipfixprobe's vlan
-// plugin's (uint16 VLAN_ID), not run there.
+// plugin's (uint16 VLAN_ID), not run there, and TLS_JA4, which its tls
+// plugin has exported since 2025 (string TLS_JA4).
 func TestUniRecSpecAsIpfixprobe(t *testing.T) {
 	spec, err := trap.ParseIfcSpec("f:" + shareddata.Path(t, "alf", "trapcaps", "data.trapcap.202112071115"))
 	if err != nil {
@@ -41,6 +42,10 @@ func TestUniRecSpecAsIpfixprobe(t *testing.T) {
 		case f.Name == "VLAN_ID":
 			if f.Type != trap.TypeUint16 {
 				t.Errorf("%s %s: ipfixprobe's vlan plugin exports uint16 VLAN_ID", f.Type, f.Name)
+			}
+		case f.Name == "TLS_JA4":
+			if f.Type != trap.TypeString {
+				t.Errorf("%s %s: ipfixprobe's tls plugin exports string TLS_JA4", f.Type, f.Name)
 			}
 		case g == nil:
 			t.Errorf("%s %s: not in ipfixprobe's records %q", f.Type, f.Name, theirs.Spec())

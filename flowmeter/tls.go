@@ -14,8 +14,11 @@ const (
 // ipfixprobe's tls plugin does: one packet, no reassembly. done reports a
 // hello that ends the search, a ClientHello or a ServerHello that names an
 // ALPN protocol; sni is the first host name of a ClientHello's server_name
-// extension, a view into payload, or nil.
-func tlsHello(payload []byte) (sni []byte, done bool) {
+// extension, a view into payload, or nil. h gets the parts of a
+// ClientHello its fingerprints are made of; h.whole is false unless it is
+// one whose extensions all lie in this packet, well formed.
+func tlsHello(payload []byte, h *helloParts) (sni []byte, done bool) {
+	h.whole = false
 	// The record header: content type, version 3.x with x <= 3, length.
 	if len(payload) < 5 || payload[0] != tlsHandshake || payload[1] != 3 || payload[2] > 3 {
 		return nil, false
@@ -28,20 +31,22 @@ func tlsHello(payload []byte) (sni []byte, done bool) {
 	if typ != tlsClientHello && typ != tlsServerHello || b[4] != 3 || b[5] < 1 || b[5] > 3 {
 		return nil, false
 	}
+	client := typ == tlsClientHello
 	p := 4 + 2 + 32 // type and length, version, random
 	sessionID := int(b[p])
 	if p+sessionID+2 > len(b) {
 		return nil, false
 	}
 	p += 1 + sessionID
-	if typ == tlsClientHello {
+	if client {
 		if p+2 > len(b) {
 			return nil, false
 		}
-		p += 2 + int(be.Uint16(b[p:])) // cipher suites
-		if p >= len(b) {
+		ciphers := int(be.Uint16(b[p:]))
+		if p += 2 + ciphers; p >= len(b) {
 			return nil, false
 		}
+		*h = helloParts{version: be.Uint16(b[4:]), ciphers: b[p-ciphers : p]}
 		compression := int(b[p])
 		if p+compression+3 > len(b) {
 			return nil, false
@@ -54,33 +59,74 @@ func tlsHello(payload []byte) (sni []byte, done bool) {
 		return nil, false
 	}
 	end := len(b)
-	if extEnd := p + 2 + int(be.Uint16(b[p:])); extEnd <= end {
+	extEnd := p + 2 + int(be.Uint16(b[p:]))
+	whole := client && extEnd <= end
+	if extEnd <= end {
 		end = extEnd
 	}
 	p += 2
+	exts := p
 	for p+4 <= end {
 		extType, extLen := be.Uint16(b[p:]), int(be.Uint16(b[p+2:]))
-		p += 4
-		if p+extLen > end {
+		if p+4+extLen > end {
 			break
 		}
-		ext := b[p : p+extLen]
-		switch {
-		case typ == tlsClientHello && extType == tlsExtSNI:
-			name, ok := firstHostName(ext)
-			if !ok {
+		ext := b[p+4 : p+4+extLen]
+		p += 4 + extLen
+		if !client {
+			if extType == tlsExtALPN {
+				return nil, true
+			}
+			continue
+		}
+		ok := true
+		switch extType {
+		case tlsExtSNI:
+			name, nameOK := firstHostName(ext)
+			if !nameOK {
 				// A broken server_name list voids the hello.
 				return nil, false
 			}
 			if sni == nil {
 				sni = name
 			}
-		case typ == tlsServerHello && extType == tlsExtALPN:
-			return nil, true
+			h.sni = true
+		case tlsExtALPN:
+			var list []byte
+			if list, ok = sublist(ext, 2); ok && len(list) > 0 {
+				h.alpn, ok = sublist(list, 1)
+			}
+		case tlsExtGroups:
+			h.groups, ok = sublist(ext, 2)
+		case tlsExtPointFormats:
+			h.formats, ok = sublist(ext, 1)
+		case tlsExtSigAlgs:
+			h.sigAlgs, ok = sublist(ext, 2)
+		case tlsExtSupportedVersions:
+			h.versions, ok = sublist(ext, 1)
 		}
-		p += extLen
+		whole = whole && ok
 	}
-	return sni, typ == tlsClientHello
+	if whole && p == end {
+		h.exts, h.whole = b[exts:end], true
+	}
+	return sni, client
+}
+
+// sublist returns the list at the start of b whose length, big-endian,
+// takes its first size bytes; ok is false when the list overruns b.
+func sublist(b []byte, size int) (list []byte, ok bool) {
+	if len(b) < size {
+		return nil, false
+	}
+	n := int(b[0])
+	if size == 2 {
+		n = int(be.Uint16(b))
+	}
+	if size+n > len(b) {
+		return nil, false
+	}
+	return b[size : size+n], true
 }
 
 // firstHostName returns the first name of a server_name extension's list

@@ -6,11 +6,14 @@ import (
 
 // UniRecSpec is the UniRec format of exported flows: the fields of
 // ipfixprobe's basic, pstats and tls plugins that DoH detection uses,
-// named and typed as in the trapcaps ipfixprobe wrote for ALF, and the
-// outer VLAN ID as its vlan plugin names it.
+// named and typed as in the trapcaps ipfixprobe wrote for ALF (the JA3
+// fingerprint its MD5 digest itself), the JA4 fingerprint as ipfixprobe's
+// tls plugin names it now, and the outer VLAN ID as its vlan plugin
+// names it.
 const UniRecSpec = "ipaddr DST_IP,ipaddr SRC_IP,uint64 BYTES,uint64 BYTES_REV,time TIME_FIRST,time TIME_LAST," +
 	"uint32 PACKETS,uint32 PACKETS_REV,uint16 DST_PORT,uint16 SRC_PORT,uint16 VLAN_ID,uint8 PROTOCOL,uint8 TCP_FLAGS,uint8 TCP_FLAGS_REV," +
-	"int8* PPI_PKT_DIRECTIONS,uint8* PPI_PKT_FLAGS,uint16* PPI_PKT_LENGTHS,time* PPI_PKT_TIMES,string TLS_SNI"
+	"int8* PPI_PKT_DIRECTIONS,uint8* PPI_PKT_FLAGS,uint16* PPI_PKT_LENGTHS,time* PPI_PKT_TIMES,string TLS_SNI," +
+	"bytes TLS_JA3_FINGERPRINT,string TLS_JA4"
 
 // An Encoder writes flows as UniRec records of UniRecSpec.
 type Encoder struct {
@@ -21,10 +24,12 @@ type Encoder struct {
 	lengths  [MaxPPI]uint16
 	pktFlags [MaxPPI]uint8
 	dirs     [MaxPPI]int8
+	ja4      [36]byte
 
 	dst, src, bytes, bytesRev, first, last, packets, packetsRev *trap.Field
 	dstPort, srcPort, vlan, proto, flags, flagsRev              *trap.Field
 	dirField, flagsField, lengthField, timeField, sni           *trap.Field
+	ja3, ja4Field                                               *trap.Field
 }
 
 // NewEncoder returns an Encoder.
@@ -42,6 +47,7 @@ func NewEncoder() *Encoder {
 		flags: f("TCP_FLAGS"), flagsRev: f("TCP_FLAGS_REV"),
 		dirField: f("PPI_PKT_DIRECTIONS"), flagsField: f("PPI_PKT_FLAGS"), lengthField: f("PPI_PKT_LENGTHS"),
 		timeField: f("PPI_PKT_TIMES"), sni: f("TLS_SNI"),
+		ja3: f("TLS_JA3_FINGERPRINT"), ja4Field: f("TLS_JA4"),
 	}
 }
 
@@ -77,5 +83,7 @@ func (e *Encoder) Append(dst []byte, f *Flow) ([]byte, error) {
 	trap.SetArray(b, e.lengthField, e.lengths[:n])
 	trap.SetArray(b, e.timeField, e.times[:n])
 	b.SetVar(e.sni, f.SNI())
+	b.SetVar(e.ja3, f.JA3())
+	b.SetVar(e.ja4Field, f.AppendJA4(e.ja4[:0]))
 	return b.Append(dst)
 }

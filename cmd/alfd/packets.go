@@ -36,6 +36,7 @@ type packetFlags struct {
 	active       time.Duration
 	inactive     time.Duration
 	includeZeros bool
+	fingerprints bool
 	ports        string
 	bpfAggregate string
 	bpfFlows     int
@@ -61,6 +62,7 @@ func (p *packetFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&p.active, "active-timeout", 300*time.Second, "end a flow that has lasted this long (1 s to 30 min)")
 	fs.DurationVar(&p.inactive, "inactive-timeout", 30*time.Second, "end a flow that has seen no packet for this long (1 s to 8 h)")
 	fs.BoolVar(&p.includeZeros, "include-zeros", false, "keep packets without payload in the per-packet information (pstats' include_zeroes)")
+	fs.BoolVar(&p.fingerprints, "tls-fingerprints", false, "compute the JA3 and JA4 fingerprints of each flow's TLS ClientHello (TLS_JA3_FINGERPRINT, TLS_JA4; empty without), some 1.3 µs a hello")
 	const ports = "tcp:443,udp:443,tcp:853,udp:853"
 	fs.StringVar(&p.ports, "ports", ports, "meter only these protocols and ports (all: every packet); a packet is kept when either of its ports is listed: in the kernel by eBPF with --afpacket, else by the meter")
 	fs.StringVar(&p.ports, "bpf-ports", ports, "the same as --ports (its name before)")
@@ -138,7 +140,7 @@ func (p *packetFlags) open(log *slog.Logger) (*packetInput, error) {
 		return nil, err
 	}
 	cfg := flowmeter.Config{Cache: flowmeter.CacheConfig{Size: p.cacheSize, LineSize: p.lineSize,
-		Active: p.active, Inactive: p.inactive, IncludeZeroPayload: p.includeZeros}, Ports: ports}
+		Active: p.active, Inactive: p.inactive, IncludeZeroPayload: p.includeZeros, TLSFingerprints: p.fingerprints}, Ports: ports}
 	cpus, err := p.meterCPUs()
 	switch {
 	case err != nil:

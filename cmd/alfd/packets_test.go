@@ -129,8 +129,8 @@ func TestFlowsAndExport(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "DST_IP,SRC_IP,BYTES,") || !strings.Contains(lines[1], "104.16.248.249,172.20.10.4,") ||
-		!strings.Contains(lines[1], ",86,56,") || !strings.Contains(lines[1], "mozilla.cloudflare-dns.com") {
-		t.Errorf("alfd flows:\n%s", out)
+		!strings.Contains(lines[1], ",86,56,") || !strings.Contains(lines[1], "mozilla.cloudflare-dns.com") || strings.Contains(lines[1], "t13d") {
+		t.Errorf("alfd flows (no TLS fingerprints):\n%s", out)
 	}
 	if _, _, err := runCmd(t, context.Background(), "flows", "--pcap", pcap, "-o", "/dev/full"); err == nil || !strings.Contains(err.Error(), "no space left on device") {
 		t.Errorf("flows -o /dev/full: %v", err)
@@ -153,15 +153,20 @@ func TestFlowsAndExport(t *testing.T) {
 		}
 	}
 	// --pcap FILE...: both captures' flows, in the order given, as a
-	// shell's glob hands them over; options may follow.
+	// shell's glob hands them over; options may follow. With their
+	// ClientHellos' fingerprints, as nDPI computed them.
 	curl := shareddata.Path(t, "pcap", "ndpi", "443-curl.pcap")
-	out, stderr, err = runCmd(t, context.Background(), "flows", "--pcap", pcap, curl, "--format", "json")
+	out, stderr, err = runCmd(t, context.Background(), "flows", "--pcap", pcap, curl, "--format", "json", "--tls-fingerprints")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
 	lines = strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 2 || !strings.Contains(lines[0], "mozilla.cloudflare-dns.com") || !strings.Contains(lines[1], "www.ntop.org") {
-		t.Errorf("alfd flows --pcap dns_doh.pcap 443-curl.pcap:\n%s", out)
+	if len(lines) != 2 || !strings.Contains(lines[0], "mozilla.cloudflare-dns.com") || !strings.Contains(lines[1], "www.ntop.org") ||
+		!strings.Contains(lines[0], `"TLS_JA3_FINGERPRINT":"b20b44b18b853ef29ab773e921b03422"`) ||
+		!strings.Contains(lines[0], `"TLS_JA4":"t13d1814h2_29a2cd9e9f10_d267a5f792d4"`) ||
+		!strings.Contains(lines[1], `"TLS_JA3_FINGERPRINT":"2a26b1a62e40d25d4de3babc9d532f30"`) ||
+		!strings.Contains(lines[1], `"TLS_JA4":"t12d6707h2_2955a3196ffa_c83f907a73d3"`) {
+		t.Errorf("alfd flows --pcap dns_doh.pcap 443-curl.pcap --tls-fingerprints:\n%s", out)
 	}
 	for _, args := range [][]string{
 		{"flows"},

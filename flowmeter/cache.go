@@ -106,6 +106,7 @@ type cache struct {
 	// fingerprints is nil without CacheConfig.TLSFingerprints.
 	hello        helloParts
 	fingerprints *fingerprinter
+	hellos       *helloAssembler
 	// waitRoom, when set, is called while the ring is full before a flow
 	// would be dropped: a file's meter, and any meter ending its flows,
 	// waits there for its consumer (Meter.whileFull); a live capture
@@ -144,6 +145,7 @@ func newCache(cfg CacheConfig, ringSize int, c *counters) (*cache, error) {
 	if cfg.TLSFingerprints {
 		k.fingerprints = newFingerprinter()
 	}
+	k.hellos = newHelloAssembler(min(helloBuffers, max(1, cfg.Size/2048)))
 	if ringSize < 2 || ringSize&(ringSize-1) != 0 {
 		return nil, fmt.Errorf("ring size %d: want a power of two, at least 2", ringSize)
 	}
@@ -419,7 +421,7 @@ func (k *cache) create(t uint16, start int, now int64, p *Packet) {
 	if p.Proto == protoTCP {
 		f.tcpFlags[0] = p.TCPFlags
 	}
-	f.nPPI, f.sniLen, f.tlsDone, f.inKernel, f.hasTLSFP = 0, 0, false, false, false
+	f.nPPI, f.sniLen, f.tls, f.inKernel, f.hasTLSFP = 0, 0, tlsLooking, false, false
 	k.c.created++
 	k.perPacket(f, p, 0)
 }
@@ -447,17 +449,41 @@ func (k *cache) perPacket(f *Flow, p *Packet, dir int) {
 			f.inKernel = k.agg.Watch(&f.key)
 		}
 	}
-	if !f.tlsDone && len(p.Payload) > 0 {
-		sni, done := tlsHello(p.Payload, &k.hello)
-		if len(sni) > maxSNI {
-			k.c.sniTruncated++
-			sni = sni[:maxSNI]
-		}
-		f.sniLen = uint8(copy(f.sni[:], sni))
-		f.tlsDone = done
-		if f.hasTLSFP = k.fingerprints != nil && k.hello.whole && p.Proto == protoTCP; f.hasTLSFP {
-			k.fingerprints.fingerprint(&k.hello, &f.ja3, &f.ja4)
-		}
+	if f.tls != tlsDone && len(p.Payload) > 0 {
+		k.tls(f, p, dir)
+	}
+}
+
+// tls looks for a TLS hello in p, or adds p to the ClientHello being put
+// back together (see hellos.go).
+func (k *cache) tls(f *Flow, p *Packet, dir int) {
+	if f.tls == tlsAssembling {
+		k.continueHello(f, p, dir)
+		return
+	}
+	sni, done := tlsHello(p.Payload, &k.hello)
+	tcp := p.Proto == protoTCP
+	if k.hello.need > 0 && tcp && k.startHello(f, p, dir, k.hello.need, seconds(p.TimeMicros)) {
+		return
+	}
+	k.keepHello(f, sni, done, tcp)
+}
+
+// keepHello keeps what tlsHello read into k.hello for flow f: the server
+// name, whether to look further, and the fingerprints of a ClientHello
+// over TCP.
+func (k *cache) keepHello(f *Flow, sni []byte, done, tcp bool) {
+	if len(sni) > maxSNI {
+		k.c.sniTruncated++
+		sni = sni[:maxSNI]
+	}
+	f.sniLen = uint8(copy(f.sni[:], sni))
+	f.tls = tlsLooking
+	if done {
+		f.tls = tlsDone
+	}
+	if f.hasTLSFP = k.fingerprints != nil && k.hello.whole && tcp; f.hasTLSFP {
+		k.fingerprints.fingerprint(&k.hello, &f.ja3, &f.ja4)
 	}
 }
 
@@ -477,6 +503,9 @@ func (k *cache) export(s int, reason EndReason) {
 	// pstats drops the packet information of a lone SYN (port scans).
 	if f.packets[0]+f.packets[1] <= 1 && (f.tcpFlags[0]|f.tcpFlags[1])&tcpSYN != 0 {
 		f.nPPI = 0
+	}
+	if f.tls == tlsAssembling {
+		k.abandonHello(f)
 	}
 	if f.inKernel {
 		a := k.agg.Take(&f.key)

@@ -112,12 +112,14 @@ type Packet struct {
 	PayloadLen uint32
 	// Payload is the captured part of the transport payload.
 	Payload  []byte
+	TCPSeq   uint32 // a TCP segment's sequence number
 	TCPFlags uint8
 	// FirstFragment is set for the first fragment of a fragmented packet.
 	FirstFragment bool
 }
 
-// A Decoder reads frames of one link type. Its zero value reads Ethernet.
+// A Decoder reads frames of one link type, pcap's numbers: its zero value
+// reads BSD loopback (LinkNull), not Ethernet.
 type Decoder struct {
 	Link LinkType
 }
@@ -290,7 +292,7 @@ func decodeIPv6(b []byte, p *Packet) Skip {
 // decodeTransport decodes the TCP or UDP header in b; ipLeft is how much
 // of the IP packet the headers say is left, which the capture may have cut.
 func decodeTransport(b []byte, ipLeft int, p *Packet) Skip {
-	p.TCPFlags = 0
+	p.TCPSeq, p.TCPFlags = 0, 0
 	p.SrcPort, p.DstPort = 0, 0
 	hdr := 0
 	switch p.Proto {
@@ -306,7 +308,7 @@ func decodeTransport(b []byte, ipLeft int, p *Packet) Skip {
 			return Truncated
 		}
 		p.SrcPort, p.DstPort = be.Uint16(b), be.Uint16(b[2:])
-		p.TCPFlags = b[13]
+		p.TCPSeq, p.TCPFlags = be.Uint32(b[4:]), b[13]
 	case protoUDP:
 		if len(b) < 8 {
 			return Truncated

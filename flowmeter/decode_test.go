@@ -41,6 +41,7 @@ type want struct {
 	proto            uint8
 	ipLen            uint32
 	payloadLen       uint32
+	tcpSeq           uint32
 	tcpFlags         uint8
 	vlan             uint16
 }
@@ -86,7 +87,7 @@ func gopacketSays(frame []byte, link gopacket.Decoder) want {
 	switch t := pkt.TransportLayer().(type) {
 	case *layers.TCP:
 		w.srcPort, w.dstPort = uint16(t.SrcPort), uint16(t.DstPort)
-		w.tcpFlags = tcpFlags(t)
+		w.tcpSeq, w.tcpFlags = t.Seq, tcpFlags(t)
 		w.payloadLen = uint32(ipLeft - int(t.DataOffset)*4)
 	case *layers.UDP:
 		w.srcPort, w.dstPort = uint16(t.SrcPort), uint16(t.DstPort)
@@ -113,7 +114,7 @@ func (p *Packet) got(skip Skip) want {
 		return want{skip: skip}
 	}
 	return want{src: p.SrcAddr(), dst: p.DstAddr(), srcPort: p.SrcPort, dstPort: p.DstPort, proto: p.Proto,
-		ipLen: p.IPLen, payloadLen: p.PayloadLen, tcpFlags: p.TCPFlags, vlan: p.VLAN}
+		ipLen: p.IPLen, payloadLen: p.PayloadLen, tcpSeq: p.TCPSeq, tcpFlags: p.TCPFlags, vlan: p.VLAN}
 }
 
 // TestDecodeAgreesWithGopacket decodes every packet of the shared pcaps
@@ -208,16 +209,16 @@ func TestDecodeLinkTypesAndHeaders(t *testing.T) {
 		frame []byte
 		want  want
 	}{
-		{"ethernet ipv4 tcp", LinkEthernet, plain, want{src: mustAddr("10.0.0.1"), dst: mustAddr("192.0.2.53"), srcPort: 51000, dstPort: 443, proto: 6, ipLen: 59, payloadLen: 15, tcpFlags: 0x12}},
+		{"ethernet ipv4 tcp", LinkEthernet, plain, want{src: mustAddr("10.0.0.1"), dst: mustAddr("192.0.2.53"), srcPort: 51000, dstPort: 443, proto: 6, ipLen: 59, payloadLen: 15, tcpSeq: 1, tcpFlags: 0x12}},
 		{"ipv4 options udp", LinkEthernet, frame(t, eth(layers.EthernetTypeIPv4), ip4opts, udp, payload), want{src: mustAddr("10.0.0.1"), dst: mustAddr("192.0.2.53"), srcPort: 5353, dstPort: 53, proto: 17, ipLen: 47, payloadLen: 15}},
-		{"802.1Q", LinkEthernet, frame(t, eth(layers.EthernetTypeDot1Q), vlan, ip4, tcp(), payload), want{src: mustAddr("10.0.0.1"), dst: mustAddr("192.0.2.53"), srcPort: 51000, dstPort: 443, proto: 6, ipLen: 59, payloadLen: 15, tcpFlags: 0x12, vlan: 42}},
-		{"QinQ keeps the outer tag", LinkEthernet, frame(t, eth(layers.EthernetTypeDot1Q), qinqOuter, qinqInner, ip6, tcp(), payload), want{src: mustAddr("2001:db8::1"), dst: mustAddr("2001:db8:53::1"), srcPort: 51000, dstPort: 443, proto: 6, ipLen: 79, payloadLen: 15, tcpFlags: 0x12, vlan: 7}},
-		{"ipv6 hop-by-hop", LinkEthernet, frame(t, eth(layers.EthernetTypeIPv6), ip6hop, hop, tcp(), payload), want{src: mustAddr("2001:db8::1"), dst: mustAddr("2001:db8:53::1"), srcPort: 51000, dstPort: 443, proto: 6, ipLen: 87, payloadLen: 15, tcpFlags: 0x12}},
-		{"raw ipv4", LinkRaw, ipv4Bytes, want{src: mustAddr("10.0.0.1"), dst: mustAddr("192.0.2.53"), srcPort: 51000, dstPort: 443, proto: 6, ipLen: 59, payloadLen: 15, tcpFlags: 0x12}},
-		{"raw ipv6", LinkRaw, ipv6Bytes, want{src: mustAddr("2001:db8::1"), dst: mustAddr("2001:db8:53::1"), srcPort: 51000, dstPort: 443, proto: 6, ipLen: 79, payloadLen: 15, tcpFlags: 0x12}},
-		{"linux sll", LinkLinuxSLL, append([]byte{0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00}, ipv4Bytes...), want{src: mustAddr("10.0.0.1"), dst: mustAddr("192.0.2.53"), srcPort: 51000, dstPort: 443, proto: 6, ipLen: 59, payloadLen: 15, tcpFlags: 0x12}},
-		{"linux sll2", LinkLinuxSLL2, append([]byte{0x86, 0xdd, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0}, ipv6Bytes...), want{src: mustAddr("2001:db8::1"), dst: mustAddr("2001:db8:53::1"), srcPort: 51000, dstPort: 443, proto: 6, ipLen: 79, payloadLen: 15, tcpFlags: 0x12}},
-		{"bsd loopback", LinkNull, append([]byte{2, 0, 0, 0}, ipv4Bytes...), want{src: mustAddr("10.0.0.1"), dst: mustAddr("192.0.2.53"), srcPort: 51000, dstPort: 443, proto: 6, ipLen: 59, payloadLen: 15, tcpFlags: 0x12}},
+		{"802.1Q", LinkEthernet, frame(t, eth(layers.EthernetTypeDot1Q), vlan, ip4, tcp(), payload), want{src: mustAddr("10.0.0.1"), dst: mustAddr("192.0.2.53"), srcPort: 51000, dstPort: 443, proto: 6, ipLen: 59, payloadLen: 15, tcpSeq: 1, tcpFlags: 0x12, vlan: 42}},
+		{"QinQ keeps the outer tag", LinkEthernet, frame(t, eth(layers.EthernetTypeDot1Q), qinqOuter, qinqInner, ip6, tcp(), payload), want{src: mustAddr("2001:db8::1"), dst: mustAddr("2001:db8:53::1"), srcPort: 51000, dstPort: 443, proto: 6, ipLen: 79, payloadLen: 15, tcpSeq: 1, tcpFlags: 0x12, vlan: 7}},
+		{"ipv6 hop-by-hop", LinkEthernet, frame(t, eth(layers.EthernetTypeIPv6), ip6hop, hop, tcp(), payload), want{src: mustAddr("2001:db8::1"), dst: mustAddr("2001:db8:53::1"), srcPort: 51000, dstPort: 443, proto: 6, ipLen: 87, payloadLen: 15, tcpSeq: 1, tcpFlags: 0x12}},
+		{"raw ipv4", LinkRaw, ipv4Bytes, want{src: mustAddr("10.0.0.1"), dst: mustAddr("192.0.2.53"), srcPort: 51000, dstPort: 443, proto: 6, ipLen: 59, payloadLen: 15, tcpSeq: 1, tcpFlags: 0x12}},
+		{"raw ipv6", LinkRaw, ipv6Bytes, want{src: mustAddr("2001:db8::1"), dst: mustAddr("2001:db8:53::1"), srcPort: 51000, dstPort: 443, proto: 6, ipLen: 79, payloadLen: 15, tcpSeq: 1, tcpFlags: 0x12}},
+		{"linux sll", LinkLinuxSLL, append([]byte{0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00}, ipv4Bytes...), want{src: mustAddr("10.0.0.1"), dst: mustAddr("192.0.2.53"), srcPort: 51000, dstPort: 443, proto: 6, ipLen: 59, payloadLen: 15, tcpSeq: 1, tcpFlags: 0x12}},
+		{"linux sll2", LinkLinuxSLL2, append([]byte{0x86, 0xdd, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0}, ipv6Bytes...), want{src: mustAddr("2001:db8::1"), dst: mustAddr("2001:db8:53::1"), srcPort: 51000, dstPort: 443, proto: 6, ipLen: 79, payloadLen: 15, tcpSeq: 1, tcpFlags: 0x12}},
+		{"bsd loopback", LinkNull, append([]byte{2, 0, 0, 0}, ipv4Bytes...), want{src: mustAddr("10.0.0.1"), dst: mustAddr("192.0.2.53"), srcPort: 51000, dstPort: 443, proto: 6, ipLen: 59, payloadLen: 15, tcpSeq: 1, tcpFlags: 0x12}},
 		{"arp", LinkEthernet, frame(t, eth(layers.EthernetTypeARP), &layers.ARP{AddrType: 1, Protocol: 0x800, HwAddressSize: 6, ProtAddressSize: 4, SourceHwAddress: make([]byte, 6), SourceProtAddress: make([]byte, 4), DstHwAddress: make([]byte, 6), DstProtAddress: make([]byte, 4)}), want{skip: NotIP}},
 		{"cut in the ip header", LinkEthernet, plain[:14+12], want{skip: Truncated}},
 		{"cut in the tcp header", LinkEthernet, plain[:14+20+10], want{skip: Truncated}},
@@ -283,7 +284,7 @@ func TestDecodeIPv6ExtensionHeaders(t *testing.T) {
 	}
 	decoded := func(extBytes uint32) want {
 		return want{src: mustAddr("2001:db8::1"), dst: mustAddr("2001:db8:53::1"), srcPort: 51000, dstPort: 443, proto: 6,
-			ipLen: 40 + extBytes + 20 + 15, payloadLen: 15, tcpFlags: 0x18}
+			ipLen: 40 + extBytes + 20 + 15, payloadLen: 15, tcpSeq: 1, tcpFlags: 0x18}
 	}
 	chain := withExts(options(0, 1), options(60, 0), routing, auth, fragment(0, true))
 	for _, tc := range []struct {

@@ -5,7 +5,8 @@
 // ipfixprobe's timeouts and end-of-flow rules, the per-packet information
 // of the first 30 packets (ipfixprobe's pstats plugin), the TLS server
 // name and, on request, the JA3 and JA4 fingerprints of the ClientHello
-// (its tls plugin), and the inputs that feed it: pcap and pcapng
+// (its tls plugin; a hello over several TCP segments is put back
+// together, which ipfixprobe does not do), and the inputs that feed it: pcap and pcapng
 // files or standard input, and AF_PACKET (TPACKET_V3 rings read in place, with eBPF filters
 // and steering when given) with a fanout group, one meter per core. A
 // meter may keep only some protocols and ports (Config.Ports), by the rule

@@ -10,6 +10,7 @@ import (
 // helloParts are the parts of a ClientHello its fingerprints are made of,
 // views into the packet: tlsHello fills them.
 type helloParts struct {
+	need     int    // the bytes of the record of a ClientHello that goes on past the packet, its header's included
 	whole    bool   // a ClientHello whose extensions all lie in the packet, well formed
 	version  uint16 // legacy_version
 	ciphers  []byte // cipher suites, 2 bytes each

@@ -47,7 +47,7 @@ type Flow struct {
 	tcpFlags [2]uint8
 	nPPI     uint8
 	sniLen   uint8
-	tlsDone  bool // a TLS hello was parsed: look no further
+	tls      tlsState
 	end      EndReason
 	inKernel bool // the kernel counts its packets (Aggregator.Watch)
 	hasTLSFP bool // ja3 and ja4 hold its ClientHello's fingerprints
@@ -59,6 +59,15 @@ type Flow struct {
 	ja4 [ja4Len]byte
 	sni [maxSNI]byte
 }
+
+// tlsState is where a flow is in the search for its TLS hello.
+type tlsState uint8
+
+const (
+	tlsLooking    tlsState = iota // its packets may start a hello
+	tlsAssembling                 // its ClientHello is being put back together (hellos.go)
+	tlsDone                       // a hello was read: look no further
+)
 
 // ppiEntry is one packet's information.
 type ppiEntry struct {
@@ -102,8 +111,9 @@ func (f *Flow) SNI() []byte { return f.sni[:f.sniLen] }
 // JA3 is the JA3 fingerprint of the flow's ClientHello, the MD5 digest
 // itself (ipfixprobe's TLS_JA3_FINGERPRINT), a view into the flow; nil
 // without one. A flow has fingerprints when its meter computes them
-// (CacheConfig.TLSFingerprints) and its first packet with payload that
-// reads as a TLS hello is a whole ClientHello over TCP.
+// (CacheConfig.TLSFingerprints) and the first TLS hello of its packets
+// with payload is a ClientHello over TCP, whole in its packet or put back
+// together from its segments.
 func (f *Flow) JA3() []byte {
 	if !f.hasTLSFP {
 		return nil

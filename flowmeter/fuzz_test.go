@@ -8,14 +8,30 @@ import (
 	"testing"
 )
 
+// seedTCP is a TCP header, its sequence number 1.
+var seedTCP = []byte{0xc3, 0x50, 1, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0}
+
+// seedIPv4 is an IPv4 packet of a TCP segment carrying payload, its
+// sequence number seq.
+func seedIPv4(seq uint32, payload []byte) []byte {
+	ipv4 := []byte{0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 192, 0, 2, 1}
+	v4 := append(append(ipv4, seedTCP...), payload...)
+	binary.BigEndian.PutUint16(v4[2:], uint16(len(v4)))
+	binary.BigEndian.PutUint32(v4[20+4:], seq)
+	return v4
+}
+
+// seedEthernet is seedIPv4's packet in an Ethernet frame.
+func seedEthernet(seq uint32, payload []byte) []byte {
+	return append([]byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00}, seedIPv4(seq, payload)...)
+}
+
 // seedFrames are frames for the fuzzers to start from.
 func seedFrames() [][]byte {
 	hello := specHello(true)
-	ipv4 := []byte{0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 192, 0, 2, 1}
-	tcp := []byte{0xc3, 0x50, 1, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0}
-	v4 := append(append(append([]byte(nil), ipv4...), tcp...), hello...)
-	binary.BigEndian.PutUint16(v4[2:], uint16(len(v4)))
-	eth := append([]byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00}, v4...)
+	tcp := seedTCP
+	v4 := seedIPv4(1, hello)
+	eth := seedEthernet(1, hello)
 	vlan := append([]byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x81, 0x00, 0, 42, 0x08, 0x00}, v4...)
 	ipv6 := append([]byte{0x60, 0, 0, 0, 0, 0, 0, 64}, make([]byte, 32)...)
 	ipv6[6] = 0 // hop-by-hop
@@ -75,6 +91,9 @@ func FuzzMeter(f *testing.F) {
 	for _, fr := range seedFrames() {
 		f.Add(fr, fr, int64(1))
 	}
+	// A ClientHello over two segments.
+	hello := specHello(true)
+	f.Add(seedEthernet(1, hello[:100]), seedEthernet(101, hello[100:]), int64(1))
 	f.Fuzz(func(t *testing.T, a, b []byte, dt int64) {
 		cfg := Config{Cache: CacheConfig{Size: 4, LineSize: 2, TLSFingerprints: true}, RingSize: 4}
 		one, err := NewMeter(cfg, LinkEthernet)

@@ -31,6 +31,8 @@ type counters struct {
 	created        uint64
 	exported       [numEndReasons]uint64
 	sniTruncated   uint64
+	// ClientHellos over several segments put back together, and not.
+	hellosAssembled, hellosUnassembled uint64
 }
 
 // Stats are a meter's counters; they may be read from any goroutine, and
@@ -47,7 +49,12 @@ type Stats struct {
 	Exported     [numEndReasons]atomic.Uint64
 	RingDrops    atomic.Uint64
 	SNITruncated atomic.Uint64 // server names longer than the flow keeps
-	Flows        atomic.Int64  // flows in the cache at the last Flush
+	// HellosAssembled counts the ClientHellos put back together from
+	// several segments; HellosUnassembled those that were not: longer than
+	// 4 KiB, no buffer free, a segment missing, out of order or cut by the
+	// capture, or the flow ended first.
+	HellosAssembled, HellosUnassembled atomic.Uint64
+	Flows                              atomic.Int64 // flows in the cache at the last Flush
 }
 
 // SocketCounts are a capture socket's counters, as the kernel reports
@@ -307,6 +314,8 @@ func (m *Meter) Flush() {
 		s.Exported[i].Add(c.exported[i])
 	}
 	s.SNITruncated.Add(c.sniTruncated)
+	s.HellosAssembled.Add(c.hellosAssembled)
+	s.HellosUnassembled.Add(c.hellosUnassembled)
 	s.RingDrops.Store(m.ring.Dropped())
 	s.Flows.Add(int64(c.created) - sumExported(c))
 	*c = counters{}

@@ -10,20 +10,25 @@ const (
 	tlsHelloMinSize = 44 // type, length, version, random, session id, ciphers, compression, extensions' length
 )
 
-// tlsHello reads a TLS hello at the start of a packet's payload, as
-// ipfixprobe's tls plugin does: one packet, no reassembly. done reports a
-// hello that ends the search, a ClientHello or a ServerHello that names an
-// ALPN protocol; sni is the first host name of a ClientHello's server_name
-// extension, a view into payload, or nil. h gets the parts of a
-// ClientHello its fingerprints are made of; h.whole is false unless it is
-// one whose extensions all lie in this packet, well formed.
+// tlsHello reads a TLS hello at the start of payload, a packet's or a
+// ClientHello's put back together from its segments (hellos.go), as
+// ipfixprobe's tls plugin reads a packet's. done reports a hello that ends
+// the search, a ClientHello or a ServerHello that names an ALPN protocol;
+// sni is the first host name of a ClientHello's server_name extension, a
+// view into payload, or nil. h gets the parts of a ClientHello its
+// fingerprints are made of; h.whole is false unless it is one whose
+// extensions all lie in payload, well formed; h.need is the length of the
+// record of a ClientHello that goes on past payload.
 func tlsHello(payload []byte, h *helloParts) (sni []byte, done bool) {
-	h.whole = false
+	*h = helloParts{}
 	// The record header: content type, version 3.x with x <= 3, length.
 	if len(payload) < 5 || payload[0] != tlsHandshake || payload[1] != 3 || payload[2] > 3 {
 		return nil, false
 	}
 	b := payload[5:]
+	if n := 5 + int(be.Uint16(payload[3:])); n > len(payload) && (len(b) == 0 || b[0] == tlsClientHello) {
+		h.need = n // a ClientHello's record that goes on past the packet
+	}
 	if len(b) < tlsHelloMinSize {
 		return nil, false
 	}
@@ -46,7 +51,7 @@ func tlsHello(payload []byte, h *helloParts) (sni []byte, done bool) {
 		if p += 2 + ciphers; p >= len(b) {
 			return nil, false
 		}
-		*h = helloParts{version: be.Uint16(b[4:]), ciphers: b[p-ciphers : p]}
+		h.version, h.ciphers = be.Uint16(b[4:]), b[p-ciphers:p]
 		compression := int(b[p])
 		if p+compression+3 > len(b) {
 			return nil, false

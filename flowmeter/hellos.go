@@ -1,0 +1,138 @@
+package flowmeter
+
+// A ClientHello may span several TCP segments: those of browsers that
+// offer post-quantum key shares (1.5-2 KB) do, and some clients split
+// theirs on purpose. ipfixprobe reads a flow's first hello packet alone,
+// and finds in it the server name when it comes early enough, and never
+// the fingerprints. A meter puts a flow's first ClientHello back together
+// from its client's segments, in order, up to maxHello bytes, in buffers
+// it keeps for the purpose, and reads it whole.
+
+// maxHello is the longest ClientHello (with its record header) a meter
+// puts back together, and helloBuffers how many it puts back together at
+// once at most: a hello's segments come together, as the client's first
+// flight, so few are under way at a time.
+const (
+	maxHello     = 4096
+	helloBuffers = 64
+)
+
+// helloReclaimSec is how long, in seconds, a hello that waits for its next
+// segment keeps its buffer when another needs one: its segment was lost.
+const helloReclaimSec = 1
+
+// helloAssembly is a ClientHello being put back together.
+type helloAssembly struct {
+	flow  *Flow
+	start uint32 // the TCP sequence number of its first byte
+	n     int    // bytes held
+	need  int    // bytes it takes
+	dir   int    // the client's direction in the flow
+	since int64  // the second it began
+}
+
+// helloAssembler holds the hellos a meter is putting back together.
+type helloAssembler struct {
+	under []helloAssembly
+	bufs  []byte  // maxHello bytes a hello
+	free  []uint8 // hellos' places not in use
+}
+
+// newHelloAssembler returns an assembler of n hellos at once, n <= 256.
+func newHelloAssembler(n int) *helloAssembler {
+	a := &helloAssembler{under: make([]helloAssembly, n), bufs: make([]byte, n*maxHello), free: make([]uint8, n)}
+	for i := range a.free {
+		a.free[i] = uint8(n - 1 - i)
+	}
+	return a
+}
+
+// buf is the buffer of hello i.
+func (a *helloAssembler) buf(i int) []byte { return a.bufs[i*maxHello : (i+1)*maxHello] }
+
+// startHello begins to put back together the ClientHello of flow f, of
+// need bytes, whose first segment p (from direction dir) holds part. It
+// reports false, and counts it, when no buffer is free.
+func (k *cache) startHello(f *Flow, p *Packet, dir, need int, now int64) bool {
+	a := k.hellos
+	if len(a.free) == 0 {
+		k.reclaimHello(now)
+	}
+	if need > maxHello || len(a.free) == 0 || len(p.Payload) < int(p.PayloadLen) {
+		k.c.hellosUnassembled++
+		return false
+	}
+	i := a.free[len(a.free)-1]
+	a.free = a.free[:len(a.free)-1]
+	n := copy(a.buf(int(i))[:need], p.Payload)
+	a.under[i] = helloAssembly{flow: f, start: p.TCPSeq, n: n, need: need, dir: dir, since: now}
+	f.tls = tlsAssembling
+	return true
+}
+
+// reclaimHello frees the buffer of the hello that has waited longest for
+// its next segment, if it has waited helloReclaimSec.
+func (k *cache) reclaimHello(now int64) {
+	a := k.hellos
+	oldest := -1
+	for i := range a.under {
+		if a.under[i].flow != nil && (oldest < 0 || a.under[i].since < a.under[oldest].since) {
+			oldest = i
+		}
+	}
+	if oldest >= 0 && now-a.under[oldest].since >= helloReclaimSec {
+		k.abandonHello(a.under[oldest].flow)
+	}
+}
+
+// continueHello adds segment p (from direction dir) to the hello of flow
+// f, and reads the hello once whole. A segment from the server is passed
+// by; one that leaves a gap, or that the capture cut short, ends the
+// attempt, and the flow keeps what its first segment told.
+func (k *cache) continueHello(f *Flow, p *Packet, dir int) {
+	i := k.hellos.of(f)
+	a := &k.hellos.under[i]
+	if dir != a.dir {
+		return
+	}
+	at := p.TCPSeq - a.start // where the segment starts in the hello
+	if at > uint32(a.n) || len(p.Payload) < int(p.PayloadLen) {
+		k.abandonHello(f)
+		return
+	}
+	if end := int(at) + len(p.Payload); end > a.n {
+		a.n += copy(k.hellos.buf(i)[a.n:a.need], p.Payload[a.n-int(at):])
+	}
+	if a.n == a.need {
+		k.c.hellosAssembled++
+		k.endHello(f)
+	}
+}
+
+// abandonHello gives up putting f's hello back together: the flow keeps
+// what the part there is tells.
+func (k *cache) abandonHello(f *Flow) {
+	k.c.hellosUnassembled++
+	k.endHello(f)
+}
+
+// endHello reads the hello of f as far as it is put back together, and
+// gives its buffer back.
+func (k *cache) endHello(f *Flow) {
+	a := k.hellos
+	i := a.of(f)
+	sni, _ := tlsHello(a.buf(i)[:a.under[i].n], &k.hello)
+	k.keepHello(f, sni, true, true)
+	a.under[i] = helloAssembly{}
+	a.free = append(a.free, uint8(i))
+}
+
+// of is the place of the hello of f, which is being put back together.
+func (a *helloAssembler) of(f *Flow) int {
+	for i := range a.under {
+		if a.under[i].flow == f {
+			return i
+		}
+	}
+	panic("BUG: flowmeter: no hello being put back together for the flow")
+}

@@ -56,9 +56,7 @@ func readNDPI(t *testing.T, path string) []ndpiFlow {
 		if s := ndpiJA4.FindStringSubmatch(sc.Text()); s != nil {
 			fl.ja4 = s[1]
 		}
-		if fl.a.Port() == 443 || fl.b.Port() == 443 {
-			flows = append(flows, fl)
-		}
+		flows = append(flows, fl)
 	}
 	return flows
 }
@@ -134,10 +132,11 @@ func linkOverhead(t *testing.T, path string) map[[2]netip.AddrPort]uint64 {
 }
 
 // TestAgreesWithNDPI is the flow meter's acceptance test: for each pcap,
-// its TCP/443 flows agree with nDPI's verdicts: the flows, the packets and
-// bytes of each direction, and the server name. nDPI counts whole frames
-// on the wire and we count IP bytes, as ipfixprobe does: the test adds
-// each direction's link-layer bytes, read from the pcap, to ours.
+// its TCP flows (on 443, and DNS over TLS's on 853) agree with nDPI's
+// verdicts: the flows, the packets and bytes of each direction, the server
+// name, and the TLS fingerprints. nDPI counts whole frames on the wire and
+// we count IP bytes, as ipfixprobe does: the test adds each direction's
+// link-layer bytes, read from the pcap, to ours.
 func TestAgreesWithNDPI(t *testing.T) {
 	total, fingerprints := 0, 0
 	for _, path := range ndpiPcaps(t) {
@@ -146,21 +145,21 @@ func TestAgreesWithNDPI(t *testing.T) {
 			flows, m := meterPcap(t, path, Config{Cache: CacheConfig{TLSFingerprints: true}})
 			over := linkOverhead(t, path)
 			byEnds := make(map[[2]netip.AddrPort]*Flow)
-			n443 := 0
+			nTCP := 0
 			for i := range flows {
 				f := &flows[i]
-				if f.key.Proto != protoTCP || f.key.SrcPort != 443 && f.key.DstPort != 443 {
+				if f.key.Proto != protoTCP {
 					continue
 				}
-				n443++
+				nTCP++
 				ends := [2]netip.AddrPort{netip.AddrPortFrom(f.Src(), f.key.SrcPort), netip.AddrPortFrom(f.Dst(), f.key.DstPort)}
 				if byEnds[ends] != nil {
 					t.Errorf("two flows %v", ends)
 				}
 				byEnds[ends] = f
 			}
-			if n443 != len(want) {
-				t.Errorf("%d TCP/443 flows, nDPI has %d", n443, len(want))
+			if nTCP != len(want) {
+				t.Errorf("%d TCP flows, nDPI has %d", nTCP, len(want))
 			}
 			for _, w := range want {
 				ab, ba := [2]netip.AddrPort{w.a, w.b}, [2]netip.AddrPort{w.b, w.a}

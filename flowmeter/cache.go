@@ -102,8 +102,9 @@ type cache struct {
 	ring        *Ring
 	c           *counters
 	agg         Aggregator // nil without pre-aggregation
-	// hello and fingerprints read ClientHellos for their fingerprints;
-	// fingerprints is nil without CacheConfig.TLSFingerprints.
+	// hello is what tlsHello read last; fingerprints (nil without
+	// CacheConfig.TLSFingerprints) and hellos (hellos.go) serve the
+	// ClientHellos.
 	hello        helloParts
 	fingerprints *fingerprinter
 	hellos       *helloAssembler

@@ -8,7 +8,9 @@ import (
 )
 
 // helloParts are the parts of a ClientHello its fingerprints are made of,
-// views into the packet: tlsHello fills them.
+// views into what tlsHello read (a packet's payload, or a hello put back
+// together), and the length of one that goes on past it: tlsHello fills
+// them.
 type helloParts struct {
 	need     int    // the bytes of the record of a ClientHello that goes on past the packet, its header's included
 	whole    bool   // a ClientHello whose extensions all lie in the packet, well formed

@@ -10,8 +10,9 @@ package flowmeter
 
 // maxHello is the longest ClientHello (with its record header) a meter
 // puts back together, and helloBuffers how many it puts back together at
-// once at most: a hello's segments come together, as the client's first
-// flight, so few are under way at a time.
+// once at most (a cache of fewer than 2^17 flows, one for 2048 flows): a
+// hello's segments come together, as the client's first flight, so few
+// are under way at a time.
 const (
 	maxHello     = 4096
 	helloBuffers = 64
@@ -52,7 +53,8 @@ func (a *helloAssembler) buf(i int) []byte { return a.bufs[i*maxHello : (i+1)*ma
 
 // startHello begins to put back together the ClientHello of flow f, of
 // need bytes, whose first segment p (from direction dir) holds part. It
-// reports false, and counts it, when no buffer is free.
+// reports false, and counts it, when the hello is longer than maxHello,
+// the capture cut p short, or no buffer is free.
 func (k *cache) startHello(f *Flow, p *Packet, dir, need int, now int64) bool {
 	a := k.hellos
 	if len(a.free) == 0 {

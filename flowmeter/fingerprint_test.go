@@ -5,6 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -164,6 +167,14 @@ func TestFingerprintRules(t *testing.T) {
 		return append(record, make([]byte, n)...)
 	}
 	withSNI := []tlsExt{sniExt("a.example"), {tlsExtGroups, list16(2, 0x001d)}}
+	// 300 cipher suites: texts longer than the hashes' buffer.
+	var many []uint16
+	var manyDecimal, manyHex []string
+	for i := range 300 {
+		many = append(many, uint16(0x0100+i))
+		manyDecimal = append(manyDecimal, strconv.Itoa(0x0100+i))
+		manyHex = append(manyHex, fmt.Sprintf("%04x", 0x0100+i))
+	}
 	for _, tc := range []struct {
 		name          string
 		record        []byte
@@ -187,6 +198,9 @@ func TestFingerprintRules(t *testing.T) {
 		{"an ALPN protocol that starts or ends in other than a letter or digit: its hex's first and last digit",
 			helloRecord(0x0303, ciphers, []tlsExt{alpnExt("\x01h2\xfe", "h2")}),
 			"771,49199-4865,16,,", "t12i02010e_" + sha("1301,c02f") + "_000000000000", ""},
+		{"300 cipher suites: their count 99",
+			helloRecord(0x0303, many, nil),
+			"771," + strings.Join(manyDecimal, "-") + ",,,", "t12i9900" + "00_" + sha(strings.Join(manyHex, ",")) + "_000000000000", ""},
 		{"a record after the hello's",
 			append(helloRecord(0x0303, ciphers, withSNI), 20, 3, 3, 0, 1, 1),
 			"771,49199-4865,0-10,29,", "t12d020200_" + sha("1301,c02f") + "_" + sha("000a"), "a.example"},

@@ -506,7 +506,7 @@ func (k *cache) export(s int, reason EndReason) {
 		f.nPPI = 0
 	}
 	if f.tls == tlsAssembling {
-		k.abandonHello(f)
+		k.abandonHello(f, k.hellos.of(f))
 	}
 	if f.inKernel {
 		a := k.agg.Take(&f.key)

@@ -83,7 +83,7 @@ func (k *cache) reclaimHello(now int64) {
 		}
 	}
 	if oldest >= 0 && now-a.under[oldest].since >= helloReclaimSec {
-		k.abandonHello(a.under[oldest].flow)
+		k.abandonHello(a.under[oldest].flow, oldest)
 	}
 }
 
@@ -99,7 +99,7 @@ func (k *cache) continueHello(f *Flow, p *Packet, dir int) {
 	}
 	at := p.TCPSeq - a.start // where the segment starts in the hello
 	if at > uint32(a.n) || len(p.Payload) < int(p.PayloadLen) {
-		k.abandonHello(f)
+		k.abandonHello(f, i)
 		return
 	}
 	if end := int(at) + len(p.Payload); end > a.n {
@@ -107,22 +107,21 @@ func (k *cache) continueHello(f *Flow, p *Packet, dir int) {
 	}
 	if a.n == a.need {
 		k.c.hellosAssembled++
-		k.endHello(f)
+		k.endHello(f, i)
 	}
 }
 
-// abandonHello gives up putting f's hello back together: the flow keeps
-// what the part there is tells.
-func (k *cache) abandonHello(f *Flow) {
+// abandonHello gives up putting f's hello, in place i, back together: the
+// flow keeps what the part there is tells.
+func (k *cache) abandonHello(f *Flow, i int) {
 	k.c.hellosUnassembled++
-	k.endHello(f)
+	k.endHello(f, i)
 }
 
-// endHello reads the hello of f as far as it is put back together, and
-// gives its buffer back.
-func (k *cache) endHello(f *Flow) {
+// endHello reads the hello of f, in place i, as far as it is put back
+// together, and gives its buffer back.
+func (k *cache) endHello(f *Flow, i int) {
 	a := k.hellos
-	i := a.of(f)
 	sni, _ := tlsHello(a.buf(i)[:a.under[i].n], &k.hello)
 	k.keepHello(f, sni, true, true)
 	a.under[i] = helloAssembly{}

@@ -24,7 +24,7 @@ test: vet check-generate
 	$(GO) test -race $(RACE_PKGS)
 	$(GO) test $$($(GO) list ./... | grep -v -e '/trap' -e '/cmd/' -e '/infer' -e '/learner$$' -e '/classify$$' -e '/flowmeter$$' -e '/bpf$$')
 	# The Go paths that assembly replaces on amd64 (other architectures').
-	$(GO) test -tags purego ./infer ./flowmeter ./features
+	$(GO) test -tags purego ./infer ./flowmeter ./features ./internal/quic
 
 # One table of every stage beside its baseline (bench/README.md keeps it).
 bench:

@@ -9,7 +9,9 @@ import (
 )
 
 // EndpointSpec lists the UniRec fields that name a flow's endpoints, which
-// the oracles label it by; TLS_SNI (string) is read when present.
+// the oracles label it by; the server name is read from TLS_SNI (string)
+// when present, else from QUIC_SNI (ipfixprobe's quic plugin's, and
+// alfd's flow meter's with --quic).
 const EndpointSpec = "ipaddr SRC_IP,ipaddr DST_IP,uint16 SRC_PORT,uint16 DST_PORT"
 
 // A RecordReader reads what alfd needs of the UniRec flow records of one
@@ -19,7 +21,7 @@ type RecordReader struct {
 	features     *features.RecordReader
 	src, dst     *trap.Field
 	sport, dport *trap.Field
-	sni          *trap.Field // nil when the records carry no TLS_SNI
+	sni, quicSNI *trap.Field // nil when the records carry no TLS_SNI, QUIC_SNI
 }
 
 // NewRecordReader prepares to read records of template t. A template that
@@ -43,6 +45,7 @@ func NewRecordReader(t *trap.Template) (*RecordReader, error) {
 		}
 	}
 	r.sni, _ = t.Lookup("TLS_SNI", trap.TypeString)
+	r.quicSNI, _ = t.Lookup("QUIC_SNI", trap.TypeString)
 	return r, nil
 }
 
@@ -60,11 +63,15 @@ func (r *RecordReader) Read(rec trap.Record, f *features.Flow, e *annotate.Flow)
 	return r.features.Read(rec, f)
 }
 
-// SNI is rec's TLS server name, a view into the record; nil when the
-// records carry none.
+// SNI is rec's TLS server name, over TCP or QUIC, a view into the record;
+// empty when it has none.
 func (r *RecordReader) SNI(rec trap.Record) []byte {
-	if r.sni == nil {
-		return nil
+	var sni []byte
+	if r.sni != nil {
+		sni = rec.String(r.sni)
 	}
-	return rec.String(r.sni)
+	if len(sni) == 0 && r.quicSNI != nil {
+		sni = rec.String(r.quicSNI)
+	}
+	return sni
 }

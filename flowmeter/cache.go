@@ -9,6 +9,8 @@ import (
 	"unsafe"
 
 	farm "github.com/dgryski/go-farm"
+
+	"github.com/alfd/alfd/internal/quic"
 )
 
 // CacheConfig sets up a meter's flow cache; zero values take ipfixprobe's
@@ -29,6 +31,10 @@ type CacheConfig struct {
 	// ClientHello (see Flow.JA3), some 1.3 µs a hello; without, flows have
 	// none.
 	TLSFingerprints bool
+	// QUIC reads the ClientHellos of QUIC clients (versions 1 and 2) in
+	// their Initial packets, which it decrypts (see quic.go), some 2 µs a
+	// connection; without, UDP flows have no server name.
+	QUIC bool
 }
 
 // maxActive bounds the active timeout: per-packet times are kept as
@@ -108,6 +114,8 @@ type cache struct {
 	hello        helloParts
 	fingerprints *fingerprinter
 	hellos       *helloAssembler
+	quic         *quic.Opener  // nil without CacheConfig.QUIC
+	quicScratch  helloAssembly // a QUIC hello's first packets (quic.go)
 	// waitRoom, when set, is called while the ring is full before a flow
 	// would be dropped: a file's meter, and any meter ending its flows,
 	// waits there for its consumer (Meter.whileFull); a live capture
@@ -147,6 +155,9 @@ func newCache(cfg CacheConfig, ringSize int, c *counters) (*cache, error) {
 		k.fingerprints = newFingerprinter()
 	}
 	k.hellos = newHelloAssembler(min(helloBuffers, max(1, cfg.Size/2048)))
+	if cfg.QUIC {
+		k.quic = quic.NewOpener()
+	}
 	if ringSize < 2 || ringSize&(ringSize-1) != 0 {
 		return nil, fmt.Errorf("ring size %d: want a power of two, at least 2", ringSize)
 	}
@@ -422,7 +433,7 @@ func (k *cache) create(t uint16, start int, now int64, p *Packet) {
 	if p.Proto == protoTCP {
 		f.tcpFlags[0] = p.TCPFlags
 	}
-	f.nPPI, f.sniLen, f.tls, f.inKernel, f.hasTLSFP = 0, 0, tlsLooking, false, false
+	f.nPPI, f.sniLen, f.tls, f.inKernel, f.hello = 0, 0, tlsLooking, false, 0
 	k.c.created++
 	k.perPacket(f, p, 0)
 }
@@ -456,8 +467,13 @@ func (k *cache) perPacket(f *Flow, p *Packet, dir int) {
 }
 
 // tls looks for a TLS hello in p, or adds p to the ClientHello being put
-// back together (see hellos.go).
+// back together (see hellos.go); with CacheConfig.QUIC, a UDP flow's long
+// header packets go to quicPacket.
 func (k *cache) tls(f *Flow, p *Packet, dir int) {
+	if p.Proto == protoUDP && k.quic != nil && (f.tls == tlsAssembling || p.Payload[0]&0x80 != 0) {
+		k.quicPacket(f, p, dir)
+		return
+	}
 	if f.tls == tlsAssembling {
 		k.continueHello(f, p, dir)
 		return
@@ -467,13 +483,18 @@ func (k *cache) tls(f *Flow, p *Packet, dir int) {
 	if k.hello.need > 0 && tcp && k.startHello(f, p, dir, k.hello.need, seconds(p.TimeMicros)) {
 		return
 	}
-	k.keepHello(f, sni, done, tcp)
+	transport := byte(0)
+	if tcp {
+		transport = 't'
+	}
+	k.keepHello(f, sni, done, transport)
 }
 
-// keepHello keeps what tlsHello read into k.hello for flow f: the server
-// name, whether to look further, and the fingerprints of a ClientHello
-// over TCP.
-func (k *cache) keepHello(f *Flow, sni []byte, done, tcp bool) {
+// keepHello keeps what tlsHello or helloMessage read into k.hello for flow
+// f: the server name, whether to look further, and the fingerprints of a
+// ClientHello over transport, 't' for TCP or 'q' for QUIC (JA4's first
+// letter), none over 0.
+func (k *cache) keepHello(f *Flow, sni []byte, done bool, transport byte) {
 	if len(sni) > maxSNI {
 		k.c.sniTruncated++
 		sni = sni[:maxSNI]
@@ -483,8 +504,10 @@ func (k *cache) keepHello(f *Flow, sni []byte, done, tcp bool) {
 	if done {
 		f.tls = tlsDone
 	}
-	if f.hasTLSFP = k.fingerprints != nil && k.hello.whole && tcp; f.hasTLSFP {
-		k.fingerprints.fingerprint(&k.hello, &f.ja3, &f.ja4)
+	f.hello = 0
+	if k.fingerprints != nil && k.hello.whole && transport != 0 {
+		k.fingerprints.fingerprint(&k.hello, transport, &f.ja3, &f.ja4)
+		f.hello = helloFingerprinted
 	}
 }
 

@@ -59,15 +59,15 @@ func newFingerprinter() *fingerprinter {
 	return &fingerprinter{md5: md5.New(), sha: sha256.New()}
 }
 
-// fingerprint writes the JA3 and JA4 fingerprints of the ClientHello h
-// (over TCP) to ja3 and ja4.
+// fingerprint writes the JA3 and JA4 fingerprints of the ClientHello h,
+// which came over transport ('t' TCP, 'q' QUIC), to ja3 and ja4.
 //
 // JA3 (Salesforce's) is the MD5 of "version,ciphers,extensions,groups,
 // point formats", each list's values in decimal in the hello's order,
 // joined by '-'.
 //
 // JA4 (FoxIO's, for TLS clients) is kept as its first part's text and its
-// hashes' first 6 bytes: "t", the highest version offered, "d" with a
+// hashes' first 6 bytes: the transport, the highest version offered, "d" with a
 // server name or "i", the counts of cipher suites and of extensions, the
 // first ALPN protocol's first and last character; then the SHA-256 of the
 // cipher suites sorted, in 4-digit hex joined by ','; then that of the
@@ -76,7 +76,7 @@ func newFingerprinter() *fingerprinter {
 // to zeros.
 //
 // GREASE values count in neither.
-func (fp *fingerprinter) fingerprint(h *helloParts, ja3 *[md5.Size]byte, ja4 *[ja4Len]byte) {
+func (fp *fingerprinter) fingerprint(h *helloParts, transport byte, ja3 *[md5.Size]byte, ja4 *[ja4Len]byte) {
 	ciphers, rest := appendValues(fp.values[:0], h.ciphers)
 	exts := rest
 	for e := h.exts; len(e) >= 4; e = e[4+int(be.Uint16(e[2:])):] {
@@ -103,7 +103,7 @@ func (fp *fingerprinter) fingerprint(h *helloParts, ja3 *[md5.Size]byte, ja4 *[j
 	}
 	w.sum(ja3[:0])
 
-	ja4[0] = 't'
+	ja4[0] = transport
 	copy(ja4[1:3], ja4Version(h))
 	ja4[3] = "id"[b2i(h.sni)]
 	putCount(ja4[4:6], len(ciphers))

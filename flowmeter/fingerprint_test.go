@@ -255,7 +255,7 @@ func TestFingerprintAllocatesNothing(t *testing.T) {
 	fp := newFingerprinter()
 	var ja3 [md5.Size]byte
 	var ja4 [ja4Len]byte
-	if n := testing.AllocsPerRun(100, func() { fp.fingerprint(&h, &ja3, &ja4) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { fp.fingerprint(&h, 't', &ja3, &ja4) }); n != 0 {
 		t.Errorf("%v allocations a hello", n)
 	}
 }
@@ -271,6 +271,6 @@ func BenchmarkFingerprint(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		tlsHello(record, &h)
-		fp.fingerprint(&h, &ja3, &ja4)
+		fp.fingerprint(&h, 't', &ja3, &ja4)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/alfd/alfd/features"
+	"github.com/alfd/alfd/internal/quic"
 	"github.com/alfd/alfd/trap"
 )
 
@@ -50,7 +51,7 @@ type Flow struct {
 	tls      tlsState
 	end      EndReason
 	inKernel bool // the kernel counts its packets (Aggregator.Watch)
-	hasTLSFP bool // ja3 and ja4 hold its ClientHello's fingerprints
+	hello    helloKind
 	bytes    [2]uint64
 	first    int64
 	// The per-packet information (pstats), a packet's in one place.
@@ -67,6 +68,15 @@ const (
 	tlsLooking    tlsState = iota // its packets may start a hello
 	tlsAssembling                 // its ClientHello is being put back together (hellos.go)
 	tlsDone                       // a hello was read: look no further
+)
+
+// helloKind says what a flow's ClientHello gave besides its server name.
+type helloKind uint8
+
+const (
+	helloFingerprinted helloKind = 1 << iota // ja3 and ja4 hold its fingerprints
+	helloQUIC1                               // it came in QUIC version 1 Initial packets
+	helloQUIC2                               // in QUIC version 2's
 )
 
 // ppiEntry is one packet's information.
@@ -105,17 +115,31 @@ func (f *Flow) LastMicros() int64  { return f.last }
 func (f *Flow) End() EndReason { return f.end }
 
 // SNI is the TLS server name of the flow's ClientHello, a view into the
-// flow; empty when there was none.
+// flow; empty when there was none. A UDP flow has one when its meter reads
+// QUIC (CacheConfig.QUIC) and it began with a QUIC client's Initial
+// packets; QUICVersion then tells their version.
 func (f *Flow) SNI() []byte { return f.sni[:f.sniLen] }
+
+// QUICVersion is the version of the QUIC Initial packets the flow's
+// ClientHello came in (1, or 0x6b3343cf for version 2), or 0.
+func (f *Flow) QUICVersion() uint32 {
+	switch {
+	case f.hello&helloQUIC1 != 0:
+		return quic.Version1
+	case f.hello&helloQUIC2 != 0:
+		return quic.Version2
+	}
+	return 0
+}
 
 // JA3 is the JA3 fingerprint of the flow's ClientHello, the MD5 digest
 // itself (ipfixprobe's TLS_JA3_FINGERPRINT), a view into the flow; nil
 // without one. A flow has fingerprints when its meter computes them
 // (CacheConfig.TLSFingerprints) and the first TLS hello of its packets
 // with payload is a ClientHello over TCP, whole in its packet or put back
-// together from its segments.
+// together from its segments, or one of QUIC (its JA4 starts with q).
 func (f *Flow) JA3() []byte {
-	if !f.hasTLSFP {
+	if f.hello&helloFingerprinted == 0 {
 		return nil
 	}
 	return f.ja3[:]
@@ -124,7 +148,7 @@ func (f *Flow) JA3() []byte {
 // AppendJA4 appends the JA4 fingerprint of the flow's ClientHello, as
 // t13d1516h2_8daaf6152771_e5627efa2ab1, to dst; nothing without one.
 func (f *Flow) AppendJA4(dst []byte) []byte {
-	if !f.hasTLSFP {
+	if f.hello&helloFingerprinted == 0 {
 		return dst
 	}
 	dst = append(dst, f.ja4[:10]...)

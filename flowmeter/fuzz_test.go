@@ -6,6 +6,9 @@ import (
 	"encoding/binary"
 	"reflect"
 	"testing"
+
+	"github.com/alfd/alfd/internal/quic"
+	"github.com/alfd/alfd/internal/quic/quictest"
 )
 
 // seedTCP is a TCP header, its sequence number 1.
@@ -24,6 +27,16 @@ func seedIPv4(seq uint32, payload []byte) []byte {
 // seedEthernet is seedIPv4's packet in an Ethernet frame.
 func seedEthernet(seq uint32, payload []byte) []byte {
 	return append([]byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00}, seedIPv4(seq, payload)...)
+}
+
+// seedUDP is an Ethernet frame of a UDP datagram to port 443 carrying
+// payload.
+func seedUDP(payload []byte) []byte {
+	ipv4 := []byte{0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 192, 0, 2, 1}
+	v4 := append(append(ipv4, 0xc3, 0x50, 1, 0xbb, 0, 0, 0, 0), payload...)
+	binary.BigEndian.PutUint16(v4[2:], uint16(len(v4)))
+	binary.BigEndian.PutUint16(v4[24:], uint16(8+len(payload)))
+	return append([]byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00}, v4...)
 }
 
 // seedFrames are frames for the fuzzers to start from.
@@ -65,7 +78,7 @@ func FuzzDecode(f *testing.F) {
 		if tlsHello(p.Payload, &h); h.whole {
 			var ja3 [16]byte
 			var ja4 [ja4Len]byte
-			fp.fingerprint(&h, &ja3, &ja4)
+			fp.fingerprint(&h, 't', &ja3, &ja4)
 			if a := ja4[:10]; a[0] != 't' || a[3] != 'd' && a[3] != 'i' || !isDigits(a[4:8]) || !alnum(a[8]) || !alnum(a[9]) {
 				t.Fatalf("JA4 starts %q", a)
 			}
@@ -94,8 +107,12 @@ func FuzzMeter(f *testing.F) {
 	// A ClientHello over two segments.
 	hello := specHello(true)
 	f.Add(seedEthernet(1, hello[:100]), seedEthernet(101, hello[100:]), int64(1))
+	// A QUIC ClientHello in one Initial packet, and over two.
+	message := hello[5:]
+	f.Add(seedUDP(initial(quic.Version1, 0, quictest.Crypto(nil, 0, message))), seedUDP(initial(quic.Version2, 0, quictest.Crypto(nil, 0, message))), int64(1))
+	f.Add(seedUDP(initial(quic.Version1, 0, quictest.Crypto(nil, 0, message[:100]))), seedUDP(initial(quic.Version1, 1, quictest.Crypto(nil, 100, message[100:]))), int64(1))
 	f.Fuzz(func(t *testing.T, a, b []byte, dt int64) {
-		cfg := Config{Cache: CacheConfig{Size: 4, LineSize: 2, TLSFingerprints: true}, RingSize: 4}
+		cfg := Config{Cache: CacheConfig{Size: 4, LineSize: 2, TLSFingerprints: true, QUIC: true}, RingSize: 4}
 		one, err := NewMeter(cfg, LinkEthernet)
 		if err != nil {
 			t.Fatal(err)

@@ -1,5 +1,7 @@
 package flowmeter
 
+import "github.com/alfd/alfd/internal/quic"
+
 // A ClientHello may span several TCP segments: those of browsers that
 // offer post-quantum key shares (1.5-2 KB) do, and some clients split
 // theirs on purpose. ipfixprobe reads a flow's first hello packet alone,
@@ -26,48 +28,70 @@ const helloReclaimSec = 1
 type helloAssembly struct {
 	flow  *Flow
 	start uint32 // the TCP sequence number of its first byte
-	n     int    // bytes held
-	need  int    // bytes it takes
+	n     int    // bytes held, over TCP
+	need  int    // bytes it takes, over TCP
 	dir   int    // the client's direction in the flow
 	since int64  // the second it began
+	// A QUIC hello's (quic.go): the parts held, and the version and
+	// connection ID its packets' keys derive from; version is 0 over TCP.
+	spans   spans
+	version uint32
+	dcid    [quic.MaxConnIDLen]byte
+	dcidLen uint8
 }
 
 // helloAssembler holds the hellos a meter is putting back together.
 type helloAssembler struct {
 	under []helloAssembly
-	bufs  []byte  // maxHello bytes a hello
+	bufs  []byte  // maxHello bytes a hello, and a last for scratch
 	free  []uint8 // hellos' places not in use
 }
 
 // newHelloAssembler returns an assembler of n hellos at once, n <= 256.
 func newHelloAssembler(n int) *helloAssembler {
-	a := &helloAssembler{under: make([]helloAssembly, n), bufs: make([]byte, n*maxHello), free: make([]uint8, n)}
+	a := &helloAssembler{under: make([]helloAssembly, n), bufs: make([]byte, (n+1)*maxHello), free: make([]uint8, n)}
 	for i := range a.free {
 		a.free[i] = uint8(n - 1 - i)
 	}
 	return a
 }
 
-// buf is the buffer of hello i.
+// buf is the buffer of hello i; buf(len(a.under)) is the scratch buffer,
+// of no hello's.
 func (a *helloAssembler) buf(i int) []byte { return a.bufs[i*maxHello : (i+1)*maxHello] }
+
+// takeBuffer takes a free hello's place, the place of the hello that has
+// waited longest if none is free and it waited helloReclaimSec; false
+// when there is none.
+func (k *cache) takeBuffer(now int64) (int, bool) {
+	a := k.hellos
+	if len(a.free) == 0 {
+		k.reclaimHello(now)
+	}
+	if len(a.free) == 0 {
+		return 0, false
+	}
+	i := a.free[len(a.free)-1]
+	a.free = a.free[:len(a.free)-1]
+	return int(i), true
+}
 
 // startHello begins to put back together the ClientHello of flow f, of
 // need bytes, whose first segment p (from direction dir) holds part. It
 // reports false, and counts it, when the hello is longer than maxHello,
 // the capture cut p short, or no buffer is free.
 func (k *cache) startHello(f *Flow, p *Packet, dir, need int, now int64) bool {
-	a := k.hellos
-	if len(a.free) == 0 {
-		k.reclaimHello(now)
-	}
-	if need > maxHello || len(a.free) == 0 || len(p.Payload) < int(p.PayloadLen) {
+	if need > maxHello || len(p.Payload) < int(p.PayloadLen) {
 		k.c.hellosUnassembled++
 		return false
 	}
-	i := a.free[len(a.free)-1]
-	a.free = a.free[:len(a.free)-1]
-	n := copy(a.buf(int(i))[:need], p.Payload)
-	a.under[i] = helloAssembly{flow: f, start: p.TCPSeq, n: n, need: need, dir: dir, since: now}
+	i, ok := k.takeBuffer(now)
+	if !ok {
+		k.c.hellosUnassembled++
+		return false
+	}
+	n := copy(k.hellos.buf(i)[:need], p.Payload)
+	k.hellos.under[i] = helloAssembly{flow: f, start: p.TCPSeq, n: n, need: need, dir: dir, since: now}
 	f.tls = tlsAssembling
 	return true
 }
@@ -122,8 +146,12 @@ func (k *cache) abandonHello(f *Flow, i int) {
 // together, and gives its buffer back.
 func (k *cache) endHello(f *Flow, i int) {
 	a := k.hellos
-	sni, _ := tlsHello(a.buf(i)[:a.under[i].n], &k.hello)
-	k.keepHello(f, sni, true, true)
+	if u := &a.under[i]; u.version != 0 {
+		k.readQUICHello(f, a.buf(i), u)
+	} else {
+		sni, _ := tlsHello(a.buf(i)[:u.n], &k.hello)
+		k.keepHello(f, sni, true, 't')
+	}
 	a.under[i] = helloAssembly{}
 	a.free = append(a.free, uint8(i))
 }

@@ -31,8 +31,12 @@ type counters struct {
 	created        uint64
 	exported       [numEndReasons]uint64
 	sniTruncated   uint64
-	// ClientHellos over several segments put back together, and not.
+	// ClientHellos over several segments or packets put back together,
+	// and not.
 	hellosAssembled, hellosUnassembled uint64
+	// QUIC Initial packets read, and those whose header or frames did not
+	// parse.
+	quicInitials, quicMalformed uint64
 }
 
 // Stats are a meter's counters; they may be read from any goroutine, and
@@ -50,11 +54,16 @@ type Stats struct {
 	RingDrops    atomic.Uint64
 	SNITruncated atomic.Uint64 // server names longer than the flow keeps
 	// HellosAssembled counts the ClientHellos put back together from
-	// several segments; HellosUnassembled those that were not: longer than
-	// 4 KiB, no buffer free, a segment missing, out of order or cut by the
-	// capture, or the flow ended first.
+	// several TCP segments or QUIC packets; HellosUnassembled those that
+	// were not: longer than 4 KiB, no buffer free, a segment missing, out
+	// of order or cut by the capture, a QUIC hello in too many pieces, or
+	// the flow ended first.
 	HellosAssembled, HellosUnassembled atomic.Uint64
-	Flows                              atomic.Int64 // flows in the cache at the last Flush
+	// QUICInitials counts the QUIC client Initial packets read
+	// (CacheConfig.QUIC); QUICMalformed those whose header or frames did
+	// not parse (a frame cut by the capture aside).
+	QUICInitials, QUICMalformed atomic.Uint64
+	Flows                       atomic.Int64 // flows in the cache at the last Flush
 }
 
 // SocketCounts are a capture socket's counters, as the kernel reports
@@ -316,6 +325,8 @@ func (m *Meter) Flush() {
 	s.SNITruncated.Add(c.sniTruncated)
 	s.HellosAssembled.Add(c.hellosAssembled)
 	s.HellosUnassembled.Add(c.hellosUnassembled)
+	s.QUICInitials.Add(c.quicInitials)
+	s.QUICMalformed.Add(c.quicMalformed)
 	s.RingDrops.Store(m.ring.Dropped())
 	s.Flows.Add(int64(c.created) - sumExported(c))
 	*c = counters{}

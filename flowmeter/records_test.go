@@ -43,9 +43,13 @@ func TestUniRecSpecAsIpfixprobe(t *testing.T) {
 			if f.Type != trap.TypeUint16 {
 				t.Errorf("%s %s: ipfixprobe's vlan plugin exports uint16 VLAN_ID", f.Type, f.Name)
 			}
-		case f.Name == "TLS_JA4":
+		case f.Name == "TLS_JA4" || f.Name == "QUIC_SNI":
 			if f.Type != trap.TypeString {
-				t.Errorf("%s %s: ipfixprobe's tls plugin exports string TLS_JA4", f.Type, f.Name)
+				t.Errorf("%s %s: ipfixprobe's tls and quic plugins export strings", f.Type, f.Name)
+			}
+		case f.Name == "QUIC_VERSION":
+			if f.Type != trap.TypeUint32 {
+				t.Errorf("%s %s: ipfixprobe's quic plugin exports uint32 QUIC_VERSION", f.Type, f.Name)
 			}
 		case g == nil:
 			t.Errorf("%s %s: not in ipfixprobe's records %q", f.Type, f.Name, theirs.Spec())

@@ -12,23 +12,32 @@ const (
 
 // tlsHello reads a TLS hello at the start of payload, a packet's or a
 // ClientHello's put back together from its segments (hellos.go), as
-// ipfixprobe's tls plugin reads a packet's. done reports a hello that ends
-// the search, a ClientHello or a ServerHello that names an ALPN protocol;
-// sni is the first host name of a ClientHello's server_name extension, a
-// view into payload, or nil. h gets the parts of a ClientHello its
-// fingerprints are made of; h.whole is false unless it is one whose
-// extensions all lie in payload, well formed; h.need is the length of the
+// ipfixprobe's tls plugin reads a packet's: a record's header, and the
+// hello message in it (see helloMessage). h.need is the length of the
 // record of a ClientHello that goes on past payload.
 func tlsHello(payload []byte, h *helloParts) (sni []byte, done bool) {
-	*h = helloParts{}
 	// The record header: content type, version 3.x with x <= 3, length.
 	if len(payload) < 5 || payload[0] != tlsHandshake || payload[1] != 3 || payload[2] > 3 {
+		*h = helloParts{}
 		return nil, false
 	}
 	b := payload[5:]
+	sni, done = helloMessage(b, h)
 	if n := 5 + int(be.Uint16(payload[3:])); n > len(payload) && (len(b) == 0 || b[0] == tlsClientHello) {
 		h.need = n // a ClientHello's record that goes on past the packet
 	}
+	return sni, done
+}
+
+// helloMessage reads the TLS hello message at the start of b, whole or
+// its first part. done reports a hello that ends the search, a
+// ClientHello or a ServerHello that names an ALPN protocol; sni is the
+// first host name of a ClientHello's server_name extension, a view into
+// b, or nil. h gets the parts of a ClientHello its fingerprints are made
+// of; h.whole is false unless it is one whose extensions all lie in b,
+// well formed.
+func helloMessage(b []byte, h *helloParts) (sni []byte, done bool) {
+	*h = helloParts{}
 	if len(b) < tlsHelloMinSize {
 		return nil, false
 	}

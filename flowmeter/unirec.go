@@ -8,12 +8,15 @@ import (
 // ipfixprobe's basic, pstats and tls plugins that DoH detection uses,
 // named and typed as in the trapcaps ipfixprobe wrote for ALF (the JA3
 // fingerprint its MD5 digest itself), the JA4 fingerprint as ipfixprobe's
-// tls plugin names it now, and the outer VLAN ID as its vlan plugin
-// names it.
+// tls plugin names it now, the outer VLAN ID as its vlan plugin names it,
+// and the server name and version of QUIC flows as its quic plugin names
+// them. A QUIC flow's server name is in QUIC_SNI, not TLS_SNI, as
+// ipfixprobe exports it; its fingerprints, in TLS_JA3_FINGERPRINT and
+// TLS_JA4 (which starts with q).
 const UniRecSpec = "ipaddr DST_IP,ipaddr SRC_IP,uint64 BYTES,uint64 BYTES_REV,time TIME_FIRST,time TIME_LAST," +
 	"uint32 PACKETS,uint32 PACKETS_REV,uint16 DST_PORT,uint16 SRC_PORT,uint16 VLAN_ID,uint8 PROTOCOL,uint8 TCP_FLAGS,uint8 TCP_FLAGS_REV," +
 	"int8* PPI_PKT_DIRECTIONS,uint8* PPI_PKT_FLAGS,uint16* PPI_PKT_LENGTHS,time* PPI_PKT_TIMES,string TLS_SNI," +
-	"bytes TLS_JA3_FINGERPRINT,string TLS_JA4"
+	"bytes TLS_JA3_FINGERPRINT,string TLS_JA4,string QUIC_SNI,uint32 QUIC_VERSION"
 
 // An Encoder writes flows as UniRec records of UniRecSpec.
 type Encoder struct {
@@ -29,7 +32,7 @@ type Encoder struct {
 	dst, src, bytes, bytesRev, first, last, packets, packetsRev *trap.Field
 	dstPort, srcPort, vlan, proto, flags, flagsRev              *trap.Field
 	dirField, flagsField, lengthField, timeField, sni           *trap.Field
-	ja3, ja4Field                                               *trap.Field
+	ja3, ja4Field, quicSNI, quicVersion                         *trap.Field
 }
 
 // NewEncoder returns an Encoder.
@@ -48,6 +51,7 @@ func NewEncoder() *Encoder {
 		dirField: f("PPI_PKT_DIRECTIONS"), flagsField: f("PPI_PKT_FLAGS"), lengthField: f("PPI_PKT_LENGTHS"),
 		timeField: f("PPI_PKT_TIMES"), sni: f("TLS_SNI"),
 		ja3: f("TLS_JA3_FINGERPRINT"), ja4Field: f("TLS_JA4"),
+		quicSNI: f("QUIC_SNI"), quicVersion: f("QUIC_VERSION"),
 	}
 }
 
@@ -82,7 +86,12 @@ func (e *Encoder) Append(dst []byte, f *Flow) ([]byte, error) {
 	trap.SetArray(b, e.flagsField, e.pktFlags[:n])
 	trap.SetArray(b, e.lengthField, e.lengths[:n])
 	trap.SetArray(b, e.timeField, e.times[:n])
-	b.SetVar(e.sni, f.SNI())
+	if v := f.QUICVersion(); v != 0 {
+		b.SetVar(e.quicSNI, f.SNI())
+		b.SetUint(e.quicVersion, uint64(v))
+	} else {
+		b.SetVar(e.sni, f.SNI())
+	}
 	b.SetVar(e.ja3, f.JA3())
 	b.SetVar(e.ja4Field, f.AppendJA4(e.ja4[:0]))
 	return b.Append(dst)

@@ -75,7 +75,7 @@ func main() {
 	log := os.Stderr
 	root := os.Geteuid() == 0
 	suites := []struct{ pkg, pattern string }{
-		{"./flowmeter", "Decode|Meter|Handoff|MemoryLatency|FetchAhead"},
+		{"./flowmeter", "Decode|Meter|Handoff|MemoryLatency|FetchAhead|Fingerprint|QUICHello"},
 		{"./features", "Compute"},
 		{"./infer", "Predict"},
 		{"./trap", "DecodeALF|UnixSocket"},
@@ -173,6 +173,7 @@ func main() {
 	line("flow meter, 10^5 concurrent flows, frame by frame (no fetching ahead)", "BenchmarkMeter/mix-packet", "Mpackets/s")
 	line("flow meter, nDPI captures, with TLS fingerprints (--tls-fingerprints)", "BenchmarkMeter/ndpi-fingerprints", "Mpackets/s")
 	line("TLS fingerprints (JA3 and JA4) of a ClientHello", "BenchmarkFingerprint", "ns/op")
+	line("a QUIC flow's server name (--quic): its Initial packet's keys derived, decrypted, its hello read", "BenchmarkQUICHello/sni", "ns/op")
 	line("memory latency: a random load after another over 8 MiB", "BenchmarkMemoryLatency/8MiB", "ns/op")
 	line("memory latency: a random load after another over 64 MiB (huge pages)", "BenchmarkMemoryLatency/64MiB", "ns/op")
 	line("memory latency: 512 KiB of lines (cached) spread over 4 MiB, a load after another", "BenchmarkMemoryLatency/spread-4MiB", "ns/op")

@@ -152,15 +152,19 @@ func (in *packetInput) writeMetrics(m metricWriter) {
 	for _, r := range flowmeter.EndReasons() {
 		m.value("alfd_meter_flows_total", `reason="`+r.String()+`"`, float64(exported[r.String()]))
 	}
-	var assembled, unassembled, truncated uint64
+	var assembled, unassembled, truncated, initials, malformed uint64
 	for _, mt := range in.meters {
 		st := mt.Stats()
 		assembled, unassembled, truncated = assembled+st.HellosAssembled.Load(), unassembled+st.HellosUnassembled.Load(), truncated+st.SNITruncated.Load()
+		initials, malformed = initials+st.QUICInitials.Load(), malformed+st.QUICMalformed.Load()
 	}
-	m.family("alfd_meter_tls_split_hellos_total", "counter", "TLS ClientHellos over several TCP segments, by whether the meters put them back together (not when longer than 4 KiB, no buffer was free, a segment was missing, out of order or cut by the capture, or the flow ended first).")
+	m.family("alfd_meter_tls_split_hellos_total", "counter", "TLS ClientHellos over several TCP segments or QUIC Initial packets, by whether the meters put them back together (not when longer than 4 KiB, no buffer was free, a segment was missing, out of order or cut by the capture, a QUIC hello came in too many pieces, or the flow ended first).")
 	m.value("alfd_meter_tls_split_hellos_total", `outcome="assembled"`, float64(assembled))
 	m.value("alfd_meter_tls_split_hellos_total", `outcome="unassembled"`, float64(unassembled))
 	m.one("alfd_meter_sni_truncated_total", "counter", "TLS server names longer than a flow keeps, cut.", float64(truncated))
+	m.family("alfd_meter_quic_initials_total", "counter", "QUIC clients' Initial packets the meters decrypted (--quic), by whether they parsed (malformed: their header or frames did not, a frame cut by the capture aside).")
+	m.value("alfd_meter_quic_initials_total", `outcome="read"`, float64(initials))
+	m.value("alfd_meter_quic_initials_total", `outcome="malformed"`, float64(malformed))
 	m.family("alfd_meter_ring_drops_total", "counter", "Flows each meter dropped because its ring to its consumer was full.")
 	for i, mt := range in.meters {
 		m.value("alfd_meter_ring_drops_total", `meter="`+strconv.Itoa(i)+`"`, float64(mt.Stats().RingDrops.Load()))

@@ -37,6 +37,7 @@ type packetFlags struct {
 	inactive     time.Duration
 	includeZeros bool
 	fingerprints bool
+	quic         bool
 	ports        string
 	bpfAggregate string
 	bpfFlows     int
@@ -63,6 +64,7 @@ func (p *packetFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&p.inactive, "inactive-timeout", 30*time.Second, "end a flow that has seen no packet for this long (1 s to 8 h)")
 	fs.BoolVar(&p.includeZeros, "include-zeros", false, "keep packets without payload in the per-packet information (pstats' include_zeroes)")
 	fs.BoolVar(&p.fingerprints, "tls-fingerprints", false, "compute the JA3 and JA4 fingerprints of each flow's TLS ClientHello (TLS_JA3_FINGERPRINT, TLS_JA4; empty without), some 1.3 µs a hello")
+	fs.BoolVar(&p.quic, "quic", false, "read the ClientHello of QUIC flows (HTTP/3, DNS over HTTP/3) from their clients' Initial packets, which it decrypts, as ipfixprobe's quic plugin: QUIC_SNI and QUIC_VERSION (and fingerprints with --tls-fingerprints), some 2 µs a QUIC flow")
 	const ports = "tcp:443,udp:443,tcp:853,udp:853"
 	fs.StringVar(&p.ports, "ports", ports, "meter only these protocols and ports (all: every packet); a packet is kept when either of its ports is listed: in the kernel by eBPF with --afpacket, else by the meter")
 	fs.StringVar(&p.ports, "bpf-ports", ports, "the same as --ports (its name before)")
@@ -140,7 +142,7 @@ func (p *packetFlags) open(log *slog.Logger) (*packetInput, error) {
 		return nil, err
 	}
 	cfg := flowmeter.Config{Cache: flowmeter.CacheConfig{Size: p.cacheSize, LineSize: p.lineSize,
-		Active: p.active, Inactive: p.inactive, IncludeZeroPayload: p.includeZeros, TLSFingerprints: p.fingerprints}, Ports: ports}
+		Active: p.active, Inactive: p.inactive, IncludeZeroPayload: p.includeZeros, TLSFingerprints: p.fingerprints, QUIC: p.quic}, Ports: ports}
 	cpus, err := p.meterCPUs()
 	switch {
 	case err != nil:

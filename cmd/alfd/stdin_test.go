@@ -137,7 +137,7 @@ func TestExportMetrics(t *testing.T) {
 		return strings.Contains(body, packets)
 	})
 	// The flows still in the cache have not gone out yet.
-	for _, want := range []string{`alfd_meter_flows_total{reason="forced"} 0`, `alfd_meter_tls_split_hellos_total{outcome="unassembled"} 0`, "alfd_meter_sni_truncated_total 0\n", "alfd_output_records_total ", "alfd_output_dropped_total 0\n", "alfd_uptime_seconds ", "alfd_build_info{version=\"alfd "} {
+	for _, want := range []string{`alfd_meter_flows_total{reason="forced"} 0`, `alfd_meter_tls_split_hellos_total{outcome="unassembled"} 0`, `alfd_meter_quic_initials_total{outcome="malformed"} 0`, "alfd_meter_sni_truncated_total 0\n", "alfd_output_records_total ", "alfd_output_dropped_total 0\n", "alfd_uptime_seconds ", "alfd_build_info{version=\"alfd "} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
 		}

@@ -478,7 +478,7 @@ func (k *cache) tls(f *Flow, p *Packet, dir int) {
 		k.continueHello(f, p, dir)
 		return
 	}
-	sni, done := tlsHello(p.Payload, &k.hello)
+	sni, done := tlsHello(p.Payload, &k.hello, k.hellos.scratch())
 	tcp := p.Proto == protoTCP
 	if k.hello.need > 0 && tcp && k.startHello(f, p, dir, k.hello.need, seconds(p.TimeMicros)) {
 		return

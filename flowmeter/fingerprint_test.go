@@ -249,7 +249,7 @@ func TestJA4ALPN(t *testing.T) {
 func TestFingerprintAllocatesNothing(t *testing.T) {
 	var h helloParts
 	record := specHello(true)
-	if _, done := tlsHello(record, &h); !done || !h.whole {
+	if _, done := tlsHello(record, &h, make([]byte, maxHello)); !done || !h.whole {
 		t.Fatal("the hello is not read whole")
 	}
 	fp := newFingerprinter()
@@ -268,9 +268,10 @@ func BenchmarkFingerprint(b *testing.B) {
 	fp := newFingerprinter()
 	var ja3 [md5.Size]byte
 	var ja4 [ja4Len]byte
+	scratch := make([]byte, maxHello)
 	b.ReportAllocs()
 	for b.Loop() {
-		tlsHello(record, &h)
+		tlsHello(record, &h, scratch)
 		fp.fingerprint(&h, 't', &ja3, &ja4)
 	}
 }

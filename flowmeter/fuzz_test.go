@@ -63,6 +63,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(seedFrames()[0][14:], uint16(LinkRaw))
 	f.Add(append([]byte{2, 0, 0, 0}, seedFrames()[0][14:]...), uint16(LinkNull))
 	fp := newFingerprinter()
+	scratch := make([]byte, maxHello)
 	f.Fuzz(func(t *testing.T, frame []byte, link uint16) {
 		var p Packet
 		if (Decoder{Link: LinkType(link)}).Decode(frame, 0, &p) != Decoded {
@@ -75,7 +76,7 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("payload outside the frame")
 		}
 		var h helloParts
-		if tlsHello(p.Payload, &h); h.whole {
+		if tlsHello(p.Payload, &h, scratch); h.whole {
 			var ja3 [16]byte
 			var ja4 [ja4Len]byte
 			fp.fingerprint(&h, 't', &ja3, &ja4)
@@ -107,6 +108,9 @@ func FuzzMeter(f *testing.F) {
 	// A ClientHello over two segments.
 	hello := specHello(true)
 	f.Add(seedEthernet(1, hello[:100]), seedEthernet(101, hello[100:]), int64(1))
+	// A ClientHello in two TLS records, over two segments.
+	split := records(hello[5:], 60)
+	f.Add(seedEthernet(1, split[:90]), seedEthernet(91, split[90:]), int64(1))
 	// A QUIC ClientHello in one Initial packet, and over two.
 	message := hello[5:]
 	f.Add(seedUDP(initial(quic.Version1, 0, quictest.Crypto(nil, 0, message))), seedUDP(initial(quic.Version2, 0, quictest.Crypto(nil, 0, message))), int64(1))

@@ -4,7 +4,7 @@ import "github.com/alfd/alfd/internal/quic"
 
 // A ClientHello may span several TCP segments: those of browsers that
 // offer post-quantum key shares (1.5-2 KB) do, and some clients split
-// theirs on purpose. ipfixprobe reads a flow's first hello packet alone,
+// theirs on purpose (into TLS records too, see helloRecords). ipfixprobe reads a flow's first hello packet alone,
 // and finds in it the server name when it comes early enough, and never
 // the fingerprints. A meter puts a flow's first ClientHello back together
 // from its client's segments, in order, up to maxHello bytes, in buffers
@@ -56,9 +56,12 @@ func newHelloAssembler(n int) *helloAssembler {
 	return a
 }
 
-// buf is the buffer of hello i; buf(len(a.under)) is the scratch buffer,
-// of no hello's.
+// buf is the buffer of hello i.
 func (a *helloAssembler) buf(i int) []byte { return a.bufs[i*maxHello : (i+1)*maxHello] }
+
+// scratch is the buffer of no hello's: a QUIC hello's first packets go
+// there, and a TLS hello's records are gathered there.
+func (a *helloAssembler) scratch() []byte { return a.buf(len(a.under)) }
 
 // takeBuffer takes a free hello's place, the place of the hello that has
 // waited longest if none is free and it waited helloReclaimSec; false
@@ -90,7 +93,7 @@ func (k *cache) startHello(f *Flow, p *Packet, dir, need int, now int64) bool {
 		k.c.hellosUnassembled++
 		return false
 	}
-	n := copy(k.hellos.buf(i)[:need], p.Payload)
+	n := copy(k.hellos.buf(i), p.Payload)
 	k.hellos.under[i] = helloAssembly{flow: f, start: p.TCPSeq, n: n, need: need, dir: dir, since: now}
 	f.tls = tlsAssembling
 	return true
@@ -114,7 +117,9 @@ func (k *cache) reclaimHello(now int64) {
 // continueHello adds segment p (from direction dir) to the hello of flow
 // f, and reads the hello once whole. A segment from the server is passed
 // by; one that leaves a gap, or that the capture cut short, ends the
-// attempt, and the flow keeps what its first segment told.
+// attempt, and the flow keeps what its first segment told; so does a
+// hello that turns out longer than maxHello, or cut short by a record of
+// another kind.
 func (k *cache) continueHello(f *Flow, p *Packet, dir int) {
 	i := k.hellos.of(f)
 	a := &k.hellos.under[i]
@@ -126,12 +131,23 @@ func (k *cache) continueHello(f *Flow, p *Packet, dir int) {
 		k.abandonHello(f, i)
 		return
 	}
+	buf := k.hellos.buf(i)
 	if end := int(at) + len(p.Payload); end > a.n {
-		a.n += copy(k.hellos.buf(i)[a.n:a.need], p.Payload[a.n-int(at):])
+		a.n += copy(buf[a.n:], p.Payload[a.n-int(at):])
 	}
-	if a.n == a.need {
+	if a.n < a.need {
+		return
+	}
+	// What it takes was known as far as the records then told.
+	_, need, whole := helloRecords(buf[:a.n], k.hellos.scratch())
+	switch {
+	case whole:
 		k.c.hellosAssembled++
 		k.endHello(f, i)
+	case need <= a.n || need > maxHello:
+		k.abandonHello(f, i)
+	default:
+		a.need = need
 	}
 }
 
@@ -149,7 +165,7 @@ func (k *cache) endHello(f *Flow, i int) {
 	if u := &a.under[i]; u.version != 0 {
 		k.readQUICHello(f, a.buf(i), u)
 	} else {
-		sni, _ := tlsHello(a.buf(i)[:u.n], &k.hello)
+		sni, _ := tlsHello(a.buf(i)[:u.n], &k.hello, a.scratch())
 		k.keepHello(f, sni, true, 't')
 	}
 	a.under[i] = helloAssembly{}

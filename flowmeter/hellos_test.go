@@ -162,7 +162,7 @@ func TestRealHellosOverSegments(t *testing.T) {
 		}
 		packets[0] = append(packets[0], p)
 		var h helloParts
-		if tlsHello(p.Payload, &h); !h.whole || p.Proto != protoTCP || len(p.Payload) <= 200 {
+		if tlsHello(p.Payload, &h, make([]byte, maxHello)); !h.whole || p.Proto != protoTCP || len(p.Payload) <= 200 {
 			packets[1] = append(packets[1], p)
 			continue
 		}
@@ -205,4 +205,56 @@ func TestRealHellosOverSegments(t *testing.T) {
 	if n < 90 || len(flows[0]) < 100 {
 		t.Errorf("only %d hellos cut, %d flows", n, len(flows[0]))
 	}
+}
+
+// records puts a handshake message in TLS records, cut at the offsets
+// given.
+func records(message []byte, cuts ...int) []byte {
+	var out []byte
+	from := 0
+	for _, to := range append(cuts, len(message)) {
+		out = append(out, tlsHandshake, 3, 1, byte((to-from)>>8), byte(to-from))
+		out = append(out, message[from:to]...)
+		from = to
+	}
+	return out
+}
+
+// TestHelloOverRecords: a ClientHello split into several TLS records, as
+// tools that hide the server name from DPI split it, tells what it tells
+// in one, in one segment or over several.
+func TestHelloOverRecords(t *testing.T) {
+	message := specHello(true)[5:]
+	want := helloFlow{"dns.example.net", "", "t13d1516h2_8daaf6152771_e5627efa2ab1"}
+	want.ja3, _, _ = fingerprints(t, specHello(true))
+	client := pkt(1, false, 100, 0, pshAck, 0)
+	var every20 []int
+	for c := 20; c < len(message); c += 20 {
+		every20 = append(every20, c)
+	}
+	for _, tc := range []struct {
+		name      string
+		segs      []Packet
+		assembled uint64
+	}{
+		{"two records, one segment", segments(client, 1, records(message, 50)), 0},
+		{"a record of 2 bytes first", segments(client, 1, records(message, 2)), 0},
+		{"20-byte records", segments(client, 1, records(message, every20...)), 0},
+		{"two records over two segments", segments(client, 1, records(message, 50), 80), 1},
+		{"the first record alone, then the rest", segments(client, 1, records(message, 50), 55), 1},
+		{"20-byte records over 7-byte segments", func() []Packet {
+			stream := records(message, every20...)
+			var cuts []int
+			for c := 7; c < len(stream); c += 7 {
+				cuts = append(cuts, c)
+			}
+			return segments(client, 1, stream, cuts...)
+		}(), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) { assembles(t, tc.segs, want, tc.assembled, 0) })
+	}
+	// A record of another kind cuts the hello short: what came before
+	// stands (here not the server name, which was to follow).
+	cut := append(records(message[:50]), 21, 3, 3, 0, 2, 2, 40)
+	assembles(t, segments(client, 1, cut), helloFlow{}, 0, 0)
 }

@@ -160,7 +160,7 @@ func quicHelloLen(b []byte) int {
 // it reads what it has.
 func (k *cache) startQUICHello(f *Flow, u *helloAssembly, now int64) {
 	a := k.hellos
-	scratch := a.buf(len(a.under))
+	scratch := a.scratch()
 	i, ok := k.takeBuffer(now)
 	if !ok {
 		k.c.hellosUnassembled++

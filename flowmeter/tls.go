@@ -10,23 +10,75 @@ const (
 	tlsHelloMinSize = 44 // type, length, version, random, session id, ciphers, compression, extensions' length
 )
 
-// tlsHello reads a TLS hello at the start of payload, a packet's or a
-// ClientHello's put back together from its segments (hellos.go), as
-// ipfixprobe's tls plugin reads a packet's: a record's header, and the
-// hello message in it (see helloMessage). h.need is the length of the
-// record of a ClientHello that goes on past payload.
-func tlsHello(payload []byte, h *helloParts) (sni []byte, done bool) {
-	// The record header: content type, version 3.x with x <= 3, length.
-	if len(payload) < 5 || payload[0] != tlsHandshake || payload[1] != 3 || payload[2] > 3 {
+// tlsHello reads a TLS hello at the start of stream, a packet's payload
+// or a ClientHello's segments put back together (hellos.go): as
+// ipfixprobe's tls plugin reads a packet's, but the message may span
+// records, as clients that hide the server name from DPI split it (see
+// helloRecords; scratch, maxHello bytes, gathers it then). h.need is the
+// length of the stream that holds a ClientHello that goes on past it, as
+// far as it tells.
+func tlsHello(stream []byte, h *helloParts, scratch []byte) (sni []byte, done bool) {
+	msg, need, whole := helloRecords(stream, scratch)
+	if need == 0 {
 		*h = helloParts{}
 		return nil, false
 	}
-	b := payload[5:]
-	sni, done = helloMessage(b, h)
-	if n := 5 + int(be.Uint16(payload[3:])); n > len(payload) && (len(b) == 0 || b[0] == tlsClientHello) {
-		h.need = n // a ClientHello's record that goes on past the packet
+	sni, done = helloMessage(msg, h)
+	if !whole && need > len(stream) && (len(msg) == 0 || msg[0] == tlsClientHello) {
+		h.need = need
 	}
 	return sni, done
+}
+
+// helloRecords gathers the handshake message that the TLS records at the
+// start of stream carry: msg is the message as far as stream holds it, a
+// view into stream when its first record holds it, else gathered into
+// scratch (its first len(scratch) bytes) without the records' headers;
+// whole says that all of it is there. need is the length of stream that
+// holds the message as far as stream tells: past stream's end, the end of
+// its last record or the next record's header; at most its end when a
+// record of another kind cuts the message short; 0 when stream does not
+// start with a handshake record.
+func helloRecords(stream, scratch []byte) (msg []byte, need int, whole bool) {
+	msgLen := -1 // unknown until its header is there
+	gathered := false
+	for at := 0; ; {
+		// A record's header: content type, version 3.x with x <= 3,
+		// length.
+		if at+5 > len(stream) {
+			return msg, at + 5, false
+		}
+		if stream[at] != tlsHandshake || stream[at+1] != 3 || stream[at+2] > 3 {
+			return msg, at, false
+		}
+		end := at + 5 + int(be.Uint16(stream[at+3:]))
+		part := stream[at+5 : min(end, len(stream))]
+		before := len(msg)
+		switch {
+		case at == 0:
+			msg = part
+		case !gathered:
+			gathered = true
+			n := copy(scratch, msg)
+			msg = scratch[:n+copy(scratch[n:], part)]
+		default:
+			msg = scratch[:before+copy(scratch[before:], part)]
+		}
+		if msgLen < 0 && len(msg) >= 4 {
+			msgLen = 4 + (int(msg[1])<<16 | int(msg[2])<<8 | int(msg[3]))
+		}
+		// Where the message ends in stream, if in this record.
+		msgEnd := at + 5 + msgLen - before
+		switch {
+		case msgLen >= 0 && len(msg) >= msgLen:
+			return msg[:msgLen], msgEnd, true
+		case end > len(stream) && msgLen >= 0:
+			return msg, min(end, msgEnd), false
+		case end > len(stream):
+			return msg, end, false
+		}
+		at = end
+	}
 }
 
 // helloMessage reads the TLS hello message at the start of b, whole or

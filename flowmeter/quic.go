@@ -98,11 +98,16 @@ func (k *cache) quicPacket(f *Flow, p *Packet, dir int) {
 			u.version, u.dcidLen = in.Version, uint8(copy(u.dcid[:], in.DCID))
 			keyDCID = u.dcid[:u.dcidLen]
 		}
+		// The tag is not checked: a packet whose frames do not all parse
+		// (decrypted with keys not its own, or damaged) gives nothing.
+		if !framesParse(in) {
+			k.c.quicMalformed++
+			break
+		}
+		k.c.quicInitials++
 		frames := quic.NewFrames(in.Payload)
-		malformed := false
 		for {
-			off, data, ok, err := frames.NextCrypto()
-			malformed = malformed || err != nil // what came before stands
+			off, data, ok, _ := frames.NextCrypto()
 			if !ok {
 				break
 			}
@@ -112,11 +117,6 @@ func (k *cache) quicPacket(f *Flow, p *Packet, dir int) {
 			end := min(int(off)+len(data), maxHello)
 			copy(buf[off:end], data)
 			scattered = !u.spans.add(int(off), end) || scattered
-		}
-		if malformed || frames.Overran() && !in.Cut {
-			k.c.quicMalformed++
-		} else {
-			k.c.quicInitials++
 		}
 		datagram = datagram[min(in.Size, len(datagram)):]
 	}
@@ -143,6 +143,21 @@ func (k *cache) quicPacket(f *Flow, p *Packet, dir int) {
 		}
 	case i == len(a.under) && u.spans.n > 0:
 		k.startQUICHello(f, u, seconds(p.TimeMicros))
+	}
+}
+
+// framesParse reports whether the frames of Initial packet in all parse,
+// the last one cut short only where the capture cut the packet.
+func framesParse(in quic.Initial) bool {
+	frames := quic.NewFrames(in.Payload)
+	for {
+		_, _, ok, err := frames.NextCrypto()
+		if err != nil {
+			return false
+		}
+		if !ok {
+			return !frames.Overran() || in.Cut
+		}
 	}
 }
 

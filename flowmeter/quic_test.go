@@ -316,3 +316,21 @@ func BenchmarkQUICHello(b *testing.B) {
 		})
 	}
 }
+
+// TestQUICForeignKeys: an Initial packet sealed with keys other than the
+// connection's (here after a Retry, which the meter does not follow)
+// decrypts to noise, which is counted and puts nothing into the hello.
+func TestQUICForeignKeys(t *testing.T) {
+	message := specHello(true)[5:]
+	f := cryptoFrames(message, 0, len(message), 150)
+	foreign := quictest.Initial{Version: quic.Version1, DCID: quicDCID, KeyDCID: []byte{7, 7, 7, 7, 7, 7, 7, 7}, PacketNumber: 1, PNLen: 2,
+		Frames: append(f[1], make([]byte, 1000)...)}
+	r := newRig(t, CacheConfig{TLSFingerprints: true, QUIC: true})
+	r.add(udp(1, false, 100, initial(quic.Version1, 0, f[0])), udp(1, false, 100, foreign.Seal()))
+	got := r.finish()
+	st := r.m.Stats()
+	if len(got) != 1 || got[0].JA3() != nil || st.QUICInitials.Load() != 1 || st.QUICMalformed.Load() != 1 || st.HellosUnassembled.Load() != 1 {
+		t.Errorf("%d flows, JA3 %x; %d Initial packets read, %d malformed, %d hellos not put together; want 1, none, 1, 1, 1",
+			len(got), got[0].JA3(), st.QUICInitials.Load(), st.QUICMalformed.Load(), st.HellosUnassembled.Load())
+	}
+}

@@ -6,7 +6,8 @@
 // and HMAC work in buffers an Opener keeps.
 //
 // The AEAD tag is not checked. Initial keys are public, so the tag proves
-// nothing against a forger, and a packet damaged on its way fails the
-// parse of the hello it was to carry; not checking it also reads the
-// frames of a packet the capture cut short.
+// nothing against a forger; a packet damaged on its way, or opened with
+// keys not its own, decrypts to frames that do not parse, which its
+// reader is to refuse; and not checking it reads the frames of a packet
+// the capture cut short.
 package quic

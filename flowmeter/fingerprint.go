@@ -67,9 +67,9 @@ func newFingerprinter() *fingerprinter {
 // joined by '-'.
 //
 // JA4 (FoxIO's, for TLS clients) is kept as its first part's text and its
-// hashes' first 6 bytes: the transport, the highest version offered, "d" with a
-// server name or "i", the counts of cipher suites and of extensions, the
-// first ALPN protocol's first and last character; then the SHA-256 of the
+// hashes' first 6 bytes: the transport, the highest version offered, "d"
+// with a server name or "i", the counts of cipher suites and of
+// extensions, the first ALPN protocol's first and last character; then the SHA-256 of the
 // cipher suites sorted, in 4-digit hex joined by ','; then that of the
 // extensions sorted, server_name and ALPN left out, and "_" and the
 // signature algorithms as they come, if any. A list without values hashes

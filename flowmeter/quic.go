@@ -62,8 +62,9 @@ func (s *spans) prefix() int {
 	return 0
 }
 
-// quicPacket reads p, a long header packet of UDP flow f from direction
-// dir, for the Initial packets of a QUIC client, the flow's source: it
+// quicPacket reads p, a packet of UDP flow f from direction dir (one with
+// a long header, or any while the flow's hello is being put together),
+// for the Initial packets of a QUIC client, the flow's source: it
 // adds their CRYPTO frames to the ClientHello being put together, and
 // reads it once whole. The first packets of a hello go to the scratch
 // buffer; a hello they leave unfinished takes a buffer of its own.
@@ -129,20 +130,20 @@ func (k *cache) quicPacket(f *Flow, p *Packet, dir int) {
 	case need > 0 && held >= need:
 		if i < len(a.under) {
 			k.c.hellosAssembled++
-			k.endHello(f, i)
-		} else {
-			k.readQUICHello(f, buf, u)
 		}
 	case scattered || need > maxHello:
 		// What is whole from the start is what there will be.
 		k.c.hellosUnassembled++
-		if i < len(a.under) {
-			k.endHello(f, i)
-		} else {
-			k.readQUICHello(f, buf, u)
+	default:
+		if i == len(a.under) && u.spans.n > 0 {
+			k.startQUICHello(f, u, seconds(p.TimeMicros))
 		}
-	case i == len(a.under) && u.spans.n > 0:
-		k.startQUICHello(f, u, seconds(p.TimeMicros))
+		return
+	}
+	if i < len(a.under) {
+		k.endHello(f, i)
+	} else {
+		k.readQUICHello(f, buf, u)
 	}
 }
 

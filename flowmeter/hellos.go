@@ -4,9 +4,9 @@ import "github.com/alfd/alfd/internal/quic"
 
 // A ClientHello may span several TCP segments: those of browsers that
 // offer post-quantum key shares (1.5-2 KB) do, and some clients split
-// theirs on purpose (into TLS records too, see helloRecords). ipfixprobe reads a flow's first hello packet alone,
-// and finds in it the server name when it comes early enough, and never
-// the fingerprints. A meter puts a flow's first ClientHello back together
+// theirs on purpose (into TLS records too, see helloRecords). ipfixprobe
+// reads a flow's first hello packet alone, and finds in it the server name
+// when it comes early enough, and never the fingerprints. A meter puts a flow's first ClientHello back together
 // from its client's segments, in order, up to maxHello bytes, in buffers
 // it keeps for the purpose, and reads it whole.
 

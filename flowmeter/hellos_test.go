@@ -68,6 +68,7 @@ func TestHelloOverSegments(t *testing.T) {
 	}{
 		{"two segments", func() []Packet { return segments(client, seq, hello, 100) }},
 		{"the record's header alone first", func() []Packet { return segments(client, seq, hello, 5, 50) }},
+		{"the header's first 2 bytes alone first, as DPI evaders send them", func() []Packet { return segments(client, seq, hello, 2, 50) }},
 		{"seven-byte segments", func() []Packet {
 			var cuts []int
 			for c := 7; c < len(hello); c += 7 {

@@ -40,16 +40,17 @@ func tlsHello(stream []byte, h *helloParts, scratch []byte) (sni []byte, done bo
 // record of another kind cuts the message short; 0 when stream does not
 // start with a handshake record.
 func helloRecords(stream, scratch []byte) (msg []byte, need int, whole bool) {
+	if len(stream) == 0 {
+		return nil, 0, false
+	}
 	msgLen := -1 // unknown until its header is there
 	gathered := false
 	for at := 0; ; {
-		// A record's header: content type, version 3.x with x <= 3,
-		// length.
+		if !handshakeHeader(stream[at:min(at+5, len(stream))]) {
+			return msg, at, false
+		}
 		if at+5 > len(stream) {
 			return msg, at + 5, false
-		}
-		if stream[at] != tlsHandshake || stream[at+1] != 3 || stream[at+2] > 3 {
-			return msg, at, false
 		}
 		end := at + 5 + int(be.Uint16(stream[at+3:]))
 		part := stream[at+5 : min(end, len(stream))]
@@ -79,6 +80,13 @@ func helloRecords(stream, scratch []byte) (msg []byte, need int, whole bool) {
 		}
 		at = end
 	}
+}
+
+// handshakeHeader reports whether h may be a handshake record's header,
+// as far as it goes (some clients send the header's first 2 bytes alone,
+// to evade DPI): content type, version 3.x with x <= 3, length.
+func handshakeHeader(h []byte) bool {
+	return (len(h) < 1 || h[0] == tlsHandshake) && (len(h) < 2 || h[1] == 3) && (len(h) < 3 || h[2] <= 3)
 }
 
 // helloMessage reads the TLS hello message at the start of b, whole or

@@ -124,11 +124,11 @@ func NewOpener() *Opener {
 }
 
 // Open removes the protection of the client Initial packet at the start
-// of datagram and decrypts its payload. keyDCID is the destination connection ID the keys
-// derive from: that of the client's first Initial packet of the
-// connection, nil for the packet's own. It returns ErrNotInitial for a
-// datagram that does not start with an Initial packet of a version it
-// reads, ErrMalformed for one whose header does not parse.
+// of datagram and decrypts its payload. keyDCID is the destination
+// connection ID the keys derive from: that of the client's first Initial
+// packet of the connection, nil for the packet's own. It returns
+// ErrNotInitial for a datagram that does not start with an Initial packet
+// of a version it reads, ErrMalformed for one whose header does not parse.
 func (o *Opener) Open(datagram, keyDCID []byte) (Initial, error) {
 	var in Initial
 	b := datagram

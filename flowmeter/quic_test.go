@@ -78,13 +78,18 @@ func quicWant(t *testing.T, version uint32) quicHello {
 	return quicHello{helloFlow{sni, ja3, "q" + ja4[1:]}, version}
 }
 
-// zeroRTT is the start of a 0-RTT packet of version.
+// zeroRTT is a 0-RTT packet of version to quicDCID, 40 bytes of
+// protected payload after its header.
 func zeroRTT(version uint32) []byte {
 	typ := byte(1) // RFC 9000's 0-RTT
 	if version == quic.Version2 {
 		typ = 2 // RFC 9369's
 	}
-	return binary.BigEndian.AppendUint32([]byte{0xc0 | typ<<4}, version)
+	b := binary.BigEndian.AppendUint32([]byte{0xc1 | typ<<4}, version)
+	b = append(append(b, byte(len(quicDCID))), quicDCID...)
+	b = append(b, 0)        // no SCID
+	b = append(b, 0x40, 42) // length: 2 bytes of packet number and 40 of payload
+	return append(b, make([]byte, 42)...)
 }
 
 // TestQUICHello: a QUIC client's ClientHello tells its flow what it tells

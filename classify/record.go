@@ -59,7 +59,7 @@ func (r *RecordReader) Filter(rec trap.Record) features.SkipReason { return r.fe
 // endpoints (not its server name: see SNI). Per-packet arrays longer than
 // features.MaxPackets are cut there; truncated says so.
 func (r *RecordReader) Read(rec trap.Record, f *features.Flow, e *annotate.Flow) (truncated bool) {
-	*e = annotate.Flow{Src: rec.IP(r.src), Dst: rec.IP(r.dst), SrcPort: rec.Uint16(r.sport), DstPort: rec.Uint16(r.dport), Label: -1}
+	*e = annotate.Flow{Src: rec.IP(r.src), Dst: rec.IP(r.dst), SrcPort: rec.Uint16(r.sport), DstPort: rec.Uint16(r.dport)}
 	return r.features.Read(rec, f)
 }
 

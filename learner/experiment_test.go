@@ -45,7 +45,7 @@ func readStream(t *testing.T, name string) []streamFlow {
 		sf.flow.Src, sf.flow.Dst = netip.MustParseAddr(r[1]), netip.MustParseAddr(r[2])
 		sp, _ := strconv.Atoi(r[3])
 		dp, _ := strconv.Atoi(r[4])
-		sf.flow.SrcPort, sf.flow.DstPort, sf.flow.Label = uint16(sp), uint16(dp), -1
+		sf.flow.SrcPort, sf.flow.DstPort = uint16(sp), uint16(dp)
 		for k := range features.N {
 			sf.x[k], _ = strconv.ParseFloat(r[5+k], 64)
 		}

@@ -144,6 +144,7 @@ type Learner struct {
 	// turned away (its budget counted them all the same).
 	ralPoolFull atomic.Uint64
 	asked       atomic.Uint64
+	unknown     atomic.Uint64 // of asked, those the oracle could not label
 	failed      atomic.Uint64 // generations that ended in an error
 	// floor is the weakest key in a full pool (float64 bits), so that
 	// gates offer only flows that would get in; -Inf while it has room.
@@ -335,6 +336,9 @@ func (l *Learner) Failed() uint64 { return l.failed.Load() }
 
 // Asked is the number of flows the oracle was asked about since New.
 func (l *Learner) Asked() uint64 { return l.asked.Load() }
+
+// Unknown is the number of those the oracle could not label.
+func (l *Learner) Unknown() uint64 { return l.unknown.Load() }
 
 // generationEnd asks for a generation; done, if any, hear when it ran.
 type generationEnd struct {
@@ -537,6 +541,7 @@ func (l *Learner) Generation(ctx context.Context, s GenerationStats) (*Report, e
 	}
 	r.Asked = len(picked)
 	l.asked.Add(uint64(r.Asked))
+	l.unknown.Add(uint64(r.Unknown))
 	l.pool = l.pool[:0]
 	l.setFloor(math.Inf(-1))
 	r.QuerySeconds = time.Since(start).Seconds()

@@ -41,7 +41,7 @@ func synthSetup(t *testing.T) (d0 string, oracle *annotate.Blacklist, stream []C
 		if ex.Compute(&ff, &c.X) != features.Kept {
 			continue
 		}
-		c.Flow = annotate.Flow{Src: f.Src, Dst: f.Dst, SrcPort: f.SrcPort, DstPort: f.DstPort, SNI: f.SNI, Label: -1}
+		c.Flow = annotate.Flow{Src: f.Src, Dst: f.Dst, SrcPort: f.SrcPort, DstPort: f.DstPort, SNI: f.SNI}
 		stream = append(stream, c)
 	}
 	return d0, oracle, stream

@@ -380,6 +380,19 @@ func BlacklistText() string {
 	return b.String()
 }
 
+// DomainsText is the server names of the DoH flows (some have none), as
+// alfd's --domains reads them, one a line.
+func DomainsText() string {
+	var b strings.Builder
+	for _, n := range dohNames {
+		if n != "" {
+			b.WriteString(n)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
 // Blacklist is the resolvers' blacklist: the oracle of generated flows.
 func Blacklist() *annotate.Blacklist {
 	b, _, err := annotate.ReadBlacklist(strings.NewReader(BlacklistText()), "synth.Resolvers")

@@ -41,7 +41,7 @@ type daemonConfig struct {
 	workdir        string
 	model          string
 	strategy       string
-	blacklist      string
+	oracle         oracleFlags // --blacklist, and alfd's other lists
 	dpath          string
 	queryNMax      float64
 	queryThreshold float64
@@ -70,7 +70,7 @@ type daemonConfig struct {
 	queueSize       int
 	poolSize        int
 	batch           int
-	blacklistReload time.Duration
+	reloadEvery     time.Duration
 	progress        time.Duration
 	statusEvery     time.Duration
 	packets         packetFlags
@@ -85,7 +85,7 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.workdir, "workdir", "./workdir", "working directory: D_i, models, metrics")
 	fs.StringVar(&c.model, "model", "single", "single (ALF's soft vote of 3 random forests), committee (the same, kept apart, for kldiv and ral) or gbdt")
 	fs.StringVar(&c.strategy, "query_strategy", "uncertainty_unranked", "query strategy: "+strings.Join(query.Names, ", "))
-	fs.StringVar(&c.blacklist, "blacklist", "", "the oracle: a file of DoH resolver addresses, one per line (required)")
+	c.oracle.register(fs, "the oracle: a file of DoH resolver addresses, one per line (required, unless --domains or --labels)")
 	fs.StringVar(&c.dpath, "dpath", "", "D_0, a CSV in ALF's format, that D_i starts from when the working directory has none")
 	fs.Float64Var(&c.queryNMax, "query_nmax", 100, "flows asked per generation at most; for random, a fraction below 1 asks each flow with that probability")
 	fs.Float64Var(&c.queryThreshold, "query_threshold", 0, "flows scoring at or below this are never asked (ral: the starting uncertainty threshold, default 0.9)")
@@ -113,7 +113,7 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.queueSize, "queue", 1<<16, "flows the fast path may hand the learner before it drops them (counted)")
 	fs.IntVar(&c.poolSize, "pool", 0, "candidates a generation keeps, the best by the strategy's score (default 10 times --query_nmax, at least 1000; ral: twice --budget's share of a generation)")
 	fs.IntVar(&c.batch, "batch", 256, "flows scored together")
-	fs.DurationVar(&c.blacklistReload, "blacklist-reload", 30*time.Second, "check the blacklist file this often and reload it when it changed (0: never); SIGHUP reloads it at once")
+	fs.DurationVar(&c.reloadEvery, "blacklist-reload", 30*time.Second, "check the oracle's files (--blacklist, --domains, --labels) this often and reload those that changed (0: never); SIGHUP reloads them at once")
 	fs.DurationVar(&c.progress, "progress", time.Second, "how often to show progress on standard error for file inputs (0: never)")
 	fs.DurationVar(&c.statusEvery, "status-every", time.Minute, "how often to log what a live input's run has done so far (0: never), as the line alfd logs when it stops")
 	c.packets.register(fs)
@@ -206,8 +206,10 @@ alfd reads flows from a TRAP input (ipfixprobe, or a trapcap file),
 classifies each as DNS over HTTPS or not, sends them on with DOH,
 DOH_PROBA and MODEL_VERSION added, and keeps its model fresh by active
 learning: the flows its query strategy picks are labelled by the oracle
-(the blacklist), added to D_i, and a new model is trained and swapped in
-when it is not worse. ALF's command line works unchanged:
+(the blacklist of resolvers' addresses; --domains adds their server
+names, --labels a person's own labels), added to D_i, and a new model is
+trained and swapped in when it is not worse. ALF's command line works
+unchanged:
 
   alfd --i u:alf_socket --id test_random --workdir ./workdir --model single \
        --query_strategy random --blacklist conf/blacklist.txt --query_nmax 1 \
@@ -272,10 +274,10 @@ type daemon struct {
 	log      *slog.Logger
 	slot     infer.Slot
 	learner  *learner.Learner
-	oracle   *annotate.Reloading
-	in       *trap.Reader      // a TRAP input
-	packets  *packetInput      // or packets, metered
-	sources  []classify.Source // one, or one per meter of a fanout group
+	lists    []annotate.Reloader // the oracle's
+	in       *trap.Reader        // a TRAP input
+	packets  *packetInput        // or packets, metered
+	sources  []classify.Source   // one, or one per meter of a fanout group
 	trapOut  *trap.Writer
 	textOut  *os.File
 	pipeline *classify.Pipeline
@@ -413,17 +415,14 @@ func newDaemon(ctx context.Context, c *daemonConfig, e *env, log *slog.Logger) (
 	if c.batch <= 0 {
 		return nil, fmt.Errorf("--batch %d: want a positive number of flows", c.batch)
 	}
-	if c.blacklist == "" {
-		return nil, errors.New("--blacklist is required: the oracle that labels the flows the learner asks about")
+	if !c.oracle.given() {
+		return nil, errors.New("--blacklist is required: the oracle that labels the flows the learner asks about (or --domains, --labels)")
 	}
-	oracle, bad, err := annotate.LoadReloading(c.blacklist, nil)
+	oracle, lists, err := c.oracle.load(log)
 	if err != nil {
 		return nil, err
 	}
-	for _, le := range bad {
-		log.Warn("blacklist line skipped", "err", le)
-	}
-	d.oracle = oracle
+	d.lists = lists
 	lc, err := c.learnerConfig(set, oracle, log)
 	if err != nil {
 		return nil, err
@@ -504,18 +503,23 @@ func (d *daemon) run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var learnerErr error
 	wg.Go(func() { learnerErr = d.learner.Run(learnerCtx) })
-	// SIGHUP reloads the blacklist at once (systemctl reload), as daemons
-	// reload their files; --blacklist-reload also looks for changes.
+	// SIGHUP reloads the oracle's files at once (systemctl reload), as
+	// daemons reload their files; --blacklist-reload also looks for
+	// changes.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	wg.Go(func() {
-		d.oracle.Watch(learnerCtx, d.cfg.blacklistReload, hup, func(bad []*annotate.LineError, err error) {
+		annotate.Watch(learnerCtx, d.cfg.reloadEvery, hup, d.lists, func(l annotate.Reloader, bad []*annotate.LineError, err error) {
+			kind := d.cfg.oracle.kind(l.Path())
 			if err != nil {
-				d.log.Error("the blacklist did not reload; the old one stays", "err", err)
+				d.log.Error(kind+" did not reload; the old one stays", "file", l.Path(), "err", err)
 				return
 			}
-			d.log.Info("blacklist reloaded", "file", d.cfg.blacklist, "addresses", d.oracle.Load().Len(), "bad_lines", len(bad))
+			for _, le := range bad {
+				d.log.Warn(kind+" line skipped", "err", le)
+			}
+			d.log.Info(kind+" reloaded", "file", l.Path(), "entries", l.Len(), "bad_lines", len(bad))
 		})
 	})
 	if d.cfg.metrics != "" {

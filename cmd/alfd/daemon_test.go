@@ -196,6 +196,7 @@ func TestDaemonOverSockets(t *testing.T) {
 		"alfd_records_total 745\n", fmt.Sprintf("alfd_flows_classified_total %d\n", len(rows)),
 		`alfd_flows_dropped_total{reason="no_reverse_packets"}`, "alfd_output_records_total 368\n",
 		"alfd_queries_total 1\n", "alfd_generation 1\n", "alfd_model_f1 0.", "alfd_generation_errors_total 0\n",
+		"alfd_queries_unknown_total 0\n", `alfd_oracle_entries{list="blacklist"} 225` + "\n", // data/README.md: 225 unique addresses
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
@@ -367,6 +368,10 @@ func TestDaemonOptions(t *testing.T) {
 		{[]string{"--blacklist", blacklist}, "-i is required"},
 		{[]string{"-i", "b:", "--blacklist", blacklist}, "output-only"},
 		{[]string{"-i", "f:" + trapcap}, "--blacklist is required"},
+		{[]string{"-i", "f:" + trapcap, "--domains", blacklist, "--blacklist-ports", "443"}, "--blacklist-ports needs --blacklist"},
+		{append(base, "--blacklist-ports", "443,0"), `"0" is not a port number`},
+		{append(base, "--domains", filepath.Join(dir, "none.txt")), "domains: open"},
+		{append(base, "--labels", blacklist), "no column SRC_IP"},
 		{append(base, "--query_strategy", "psychic"), `unknown query strategy "psychic"`},
 		{append(base, "--model", "deep"), `unknown model "deep"`},
 		{append(base, "--query_strategy", "kldiv"), "kldiv needs --model committee"},

@@ -19,9 +19,10 @@ import (
 const alfBatchRecords = 50000
 
 func runFeatures(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "features", "-i IFC [--blacklist FILE] [-o FILE]")
+	fs := newFlagSet(e, "features", "-i IFC [--blacklist FILE] [--domains FILE] [--labels FILE] [-o FILE]")
 	ifc := fs.String("i", "", "input interface (IFC_SPEC), e.g. f:data.trapcap or u:ipfixprobe")
-	blacklistPath := fs.String("blacklist", "", "label flows by this blacklist of DoH resolvers (adds the class column)")
+	var lists oracleFlags
+	lists.register(fs, "label flows by this blacklist of DoH resolvers (adds the class column; flows no list knows are left out and counted)")
 	outPath := fs.String("o", "-", "write the CSV to this file (- is standard output)")
 	setp := setFlag(fs, "feature set: alf (as ALF computes them, quirks included) or fixed")
 	batch := fs.Int("batch", alfBatchRecords, "records per batch on a socket input, as ALF reads them (a file is one batch)")
@@ -30,9 +31,9 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	set := *setp
-	var blacklist *annotate.Blacklist
-	if *blacklistPath != "" {
-		if blacklist, err = loadBlacklist(*blacklistPath, log); err != nil {
+	var oracle annotate.Oracle
+	if lists.given() {
+		if oracle, _, err = lists.load(log); err != nil {
 			return fmt.Errorf("features: %w", err)
 		}
 	}
@@ -48,6 +49,7 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 	defer out.Close()
 	var line []byte
 	header := false
+	unknown := 0 // kept flows no list knows, left out
 	for {
 		ok, err := fr.next(log)
 		if err != nil {
@@ -59,19 +61,26 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 		if !fr.kept {
 			continue
 		}
+		f := &fr.flow
+		doh, known := false, true
+		if oracle != nil {
+			if doh, known = oracle.Label(f); !known {
+				unknown++
+				continue
+			}
+		}
 		line = line[:0]
 		if !header {
 			line = append(line, "row,SRC_IP,DST_IP,SRC_PORT,DST_PORT"...)
 			for _, name := range features.Names {
 				line = append(append(line, ','), name...)
 			}
-			if blacklist != nil {
+			if oracle != nil {
 				line = append(line, ",class"...)
 			}
 			line = append(line, '\n')
 			header = true
 		}
-		f := &fr.flow
 		line = strconv.AppendInt(line, int64(fr.row), 10)
 		line = append(f.Src.AppendTo(append(line, ',')), ',')
 		line = append(f.Dst.AppendTo(line), ',')
@@ -80,12 +89,8 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 		for i := range features.N {
 			line = fr.ex.AppendValue(append(line, ','), &fr.vec, i)
 		}
-		if blacklist != nil {
-			if doh, _ := blacklist.Label(f); doh {
-				line = append(line, ",True"...)
-			} else {
-				line = append(line, ",False"...)
-			}
+		if oracle != nil {
+			line = append(append(line, ','), pythonBool(doh)...)
 		}
 		line = append(line, '\n')
 		if _, err := out.Write(line); err != nil {
@@ -95,19 +100,18 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 	if err := out.Close(); err != nil {
 		return fmt.Errorf("features: %w", err)
 	}
+	if unknown > 0 {
+		log.Warn("flows no list could label were left out", "flows", unknown)
+	}
 	return fr.finish(log)
 }
 
-// loadBlacklist loads a blacklist, warning of lines that are not addresses.
-func loadBlacklist(path string, log *slog.Logger) (*annotate.Blacklist, error) {
-	b, bad, err := annotate.LoadBlacklist(path)
-	if err != nil {
-		return nil, err
+// pythonBool is b as ALF's CSVs write it.
+func pythonBool(b bool) string {
+	if b {
+		return "True"
 	}
-	for _, le := range bad {
-		log.Warn("blacklist line skipped", "err", le)
-	}
-	return b, nil
+	return "False"
 }
 
 // flowReader reads UniRec flows from a TRAP input and computes their

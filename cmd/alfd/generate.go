@@ -24,6 +24,7 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 	driftAt := fs.Float64("drift-at", def.DriftAt, "fraction of the flows after which traffic drifts (1: no drift)")
 	perSecond := fs.Float64("flows-per-second", def.FlowsPerSecond, "how densely flows start, in the flows' own time")
 	blacklist := fs.String("blacklist", "", "also write the resolvers' addresses to this file, one per line (ALF's blacklist format)")
+	domains := fs.String("domains", "", "also write the DoH flows' server names to this file, one per line (for --domains)")
 	d0 := fs.String("d0", "", "also write a D_0 to this file: labelled features (ALF's CSV) of other flows like these before the drift")
 	d0Flows := fs.Int("d0-flows", 1000, "flows generated for --d0 (those with features are kept)")
 	log, err := parseLogged(e, fs, args, nil)
@@ -52,8 +53,12 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	if *blacklist != "" {
-		if err := writeBlacklist(*blacklist); err != nil {
+	// The oracle's lists, crash-safely.
+	for path, text := range map[string]func() string{*blacklist: synth.BlacklistText, *domains: synth.DomainsText} {
+		if path == "" {
+			continue
+		}
+		if err := atomicfile.WriteFile(path, []byte(text())); err != nil {
 			return fmt.Errorf("generate: %w", err)
 		}
 	}
@@ -114,10 +119,4 @@ func writePcap(path string, cfg synth.Config) error {
 		_, err := synth.WritePcap(w, cfg)
 		return err
 	})
-}
-
-// writeBlacklist writes the synthetic resolvers in ALF's blacklist format,
-// crash-safely.
-func writeBlacklist(path string) error {
-	return atomicfile.WriteFile(path, []byte(synth.BlacklistText()))
 }

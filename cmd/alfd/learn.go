@@ -66,20 +66,23 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 
 // evalResult is what alfd eval prints.
 type evalResult struct {
-	Model   string           `json:"model"`
-	Version uint32           `json:"model_version"`
-	Input   string           `json:"input"`
-	Records int              `json:"records"`
-	Flows   int              `json:"flows"`
-	DoH     int              `json:"doh"`
-	Metrics evaluate.Metrics `json:"metrics"`
+	Model   string `json:"model"`
+	Version uint32 `json:"model_version"`
+	Input   string `json:"input"`
+	Records int    `json:"records"`
+	Flows   int    `json:"flows"` // labelled, and counted in Metrics
+	// Unlabelled are flows classified that no list knew.
+	Unlabelled int              `json:"unlabelled"`
+	DoH        int              `json:"doh"`
+	Metrics    evaluate.Metrics `json:"metrics"`
 }
 
 func runEval(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "eval", "--model MODEL -i IFC --blacklist FILE")
 	modelPath := fs.String("model", "", "the model: alfd's metadata JSON, or a LightGBM or XGBoost file")
 	ifc := fs.String("i", "", "input interface (IFC_SPEC) of the flows to evaluate on")
-	blacklistPath := fs.String("blacklist", "", "the truth: a blacklist of DoH resolvers")
+	var lists oracleFlags
+	lists.register(fs, "the truth: a blacklist of DoH resolvers (flows no list knows are not counted)")
 	setp := setFlag(fs, "feature set: alf or fixed")
 	batch := fs.Int("batch", alfBatchRecords, "records per batch on a socket input, as ALF reads them")
 	log, err := parseLogged(e, fs, args, nil)
@@ -89,8 +92,8 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	switch {
 	case *modelPath == "":
 		return errors.New("eval: --model is required")
-	case *blacklistPath == "":
-		return errors.New("eval: --blacklist is required")
+	case !lists.given():
+		return errors.New("eval: --blacklist is required (or --domains, --labels)")
 	}
 	set := *setp
 	m, err := infer.Load(*modelPath, set)
@@ -100,7 +103,7 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	for _, w := range m.Warnings {
 		log.Warn(w, "model", *modelPath)
 	}
-	blacklist, err := loadBlacklist(*blacklistPath, log)
+	oracle, _, err := lists.load(log)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
@@ -119,7 +122,7 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	var slot infer.Slot
 	slot.Store(m)
 	var c evaluate.Confusion
-	p := classify.New(classify.Config{Set: set, Slot: &slot, Oracle: blacklist, GenerationFlows: uint64(*batch), Log: log,
+	p := classify.New(classify.Config{Set: set, Slot: &slot, Oracle: oracle, GenerationFlows: uint64(*batch), Log: log,
 		OnGeneration: func(s learner.GenerationStats) { c.Merge(s.All) }})
 	if err := p.Run(ctx, classify.TrapSource{R: in}); err != nil {
 		return fmt.Errorf("eval: %w", err)
@@ -129,7 +132,7 @@ func runEval(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("eval: %d broken containers or records skipped", bad)
 	}
 	res := evalResult{Model: *modelPath, Version: m.Version, Input: *ifc,
-		Records: int(st.Records.Load()), Flows: c.N(), DoH: c.TP + c.FN}
+		Records: int(st.Records.Load()), Flows: c.N(), Unlabelled: int(st.Classified.Load() - st.Labelled.Load()), DoH: c.TP + c.FN}
 	res.Metrics = c.Metrics(float64(res.DoH) / float64(max(res.Flows, 1)))
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")

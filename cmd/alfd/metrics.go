@@ -92,6 +92,11 @@ func (d *daemon) writeMetrics(w io.Writer) {
 	m.one("alfd_learner_queue_drops_total", "counter", "Candidates dropped because the learner's queue was full.", float64(d.learner.Dropped()))
 	m.one("alfd_learner_ral_pool_full_total", "counter", "Flows RAL chose to ask that a generation's full pool turned away.", float64(d.learner.RALPoolFull()))
 	m.one("alfd_queries_total", "counter", "Flows the oracle was asked about.", float64(d.learner.Asked()))
+	m.one("alfd_queries_unknown_total", "counter", "Flows the oracle was asked about and could not label (none of its lists knew them).", float64(d.learner.Unknown()))
+	m.family("alfd_oracle_entries", "gauge", "Entries of the oracle's lists as last loaded: addresses, server names, a person's labelled flows.")
+	for _, l := range d.lists {
+		m.value("alfd_oracle_entries", `list="`+d.cfg.oracle.kind(l.Path())+`"`, float64(l.Len()))
+	}
 	m.one("alfd_generations_ended_total", "counter", "Generations the fast path ended.", float64(st.Generations.Load()))
 	m.one("alfd_generation_errors_total", "counter", "Generations the learner could not finish (see the log); the model in use goes on.", float64(d.learner.Failed()))
 	if d.trapOut != nil {

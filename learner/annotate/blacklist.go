@@ -23,16 +23,17 @@ type Blacklist struct {
 	ports map[uint16]bool // nil: any port
 }
 
-// LineError is a blacklist line that is not an address.
+// LineError is a line of a list that is not what the list holds.
 type LineError struct {
 	File string
 	Line int
 	Text string
+	Want string // what the list holds: "an IP address", "a server name"
 	Err  error
 }
 
 func (e *LineError) Error() string {
-	return fmt.Sprintf("%s:%d: %q is not an IP address: %v", e.File, e.Line, e.Text, e.Err)
+	return fmt.Sprintf("%s:%d: %q is not %s: %v", e.File, e.Line, e.Text, e.Want, e.Err)
 }
 
 func (e *LineError) Unwrap() error { return e.Err }
@@ -41,39 +42,58 @@ func (e *LineError) Unwrap() error { return e.Err }
 // blacklist.txt. Blank lines and lines starting with # are ignored. A line
 // that is not an address is skipped and reported in bad, with its number.
 func LoadBlacklist(path string) (b *Blacklist, bad []*LineError, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("blacklist: %w", err)
-	}
-	defer f.Close()
-	b, bad, err = ReadBlacklist(f, path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("blacklist %s: %w", path, err)
-	}
-	return b, bad, nil
+	return loadList(path, "blacklist", ReadBlacklist)
 }
 
 // ReadBlacklist reads a blacklist from r; name is used in errors.
 func ReadBlacklist(r io.Reader, name string) (*Blacklist, []*LineError, error) {
 	b := &Blacklist{v4: roaring.New(), v6: make(map[[16]byte]struct{})}
-	var bad []*LineError
+	bad, err := readLines(r, name, "an IP address", func(line string) error {
+		a, err := netip.ParseAddr(line)
+		if err == nil {
+			b.add(a)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, bad, nil
+}
+
+// loadList opens path and reads the list of kind in it with read, whose
+// errors name the file.
+func loadList[L any](path, kind string, read func(io.Reader, string) (L, []*LineError, error)) (l L, bad []*LineError, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return l, nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	defer f.Close()
+	l, bad, err = read(f, path)
+	if err != nil {
+		return l, nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	return l, bad, nil
+}
+
+// readLines gives add each line of r with its spaces trimmed, but blank
+// lines and lines starting with #. A line add refuses is reported in bad
+// as not being want.
+func readLines(r io.Reader, name, want string, add func(line string) error) (bad []*LineError, err error) {
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || line[0] == '#' {
 			continue
 		}
-		a, err := netip.ParseAddr(line)
-		if err != nil {
-			bad = append(bad, &LineError{File: name, Line: n, Text: line, Err: err})
-			continue
+		if err := add(line); err != nil {
+			bad = append(bad, &LineError{File: name, Line: n, Text: line, Want: want, Err: err})
 		}
-		b.add(a)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, nil, err
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return b, bad, nil
+	return bad, nil
 }
 
 func (b *Blacklist) add(a netip.Addr) {

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/alfd/alfd/internal/shareddata"
+	"github.com/alfd/alfd/learner/dataset"
+)
+
+// dohServices are names of public DoH services, as their documentation
+// gives them, for --domains.
+const dohServices = `dns.google
+dns.google.com
+cloudflare-dns.com
+doh.opendns.com
+doh.familyshield.opendns.com
+dns.adguard.com
+dns-family.adguard.com
+https://dns.quad9.net/dns-query
+`
+
+// featureClasses runs alfd features with args on trapcap and returns its
+// CSV and each row's class by its row number.
+func featureClasses(t *testing.T, trapcap string, args ...string) (out string, classes map[string]string, stderr string) {
+	t.Helper()
+	out, stderr, err := runCmd(t, context.Background(), append([]string{"features", "-i", "f:" + trapcap}, args...)...)
+	if err != nil {
+		t.Fatalf("features %v: %v\n%s", args, err, stderr)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	classes = map[string]string{}
+	for _, r := range rows[1:] {
+		classes[r[0]] = r[len(r)-1]
+	}
+	return out, classes, stderr
+}
+
+// TestOraclesOnCESNETFlows labels CESNET's flows by the server names of
+// DoH services, and by a person's labels, against ALF's blacklist.
+func TestOraclesOnCESNETFlows(t *testing.T) {
+	trapcap := shareddata.Path(t, "alf", "trapcaps", "data.trapcap.202112021705")
+	blacklist := shareddata.Path(t, "alf", "blacklist.txt")
+	dir := t.TempDir()
+	domains := filepath.Join(dir, "doh.txt")
+	writeTestFile(t, domains, dohServices)
+
+	byBlacklist, blacklisted, _ := featureClasses(t, trapcap, "--blacklist", blacklist)
+	_, byNames, stderr := featureClasses(t, trapcap, "--domains", domains)
+	// data/README.md: 921 flows kept, 599 of them blacklisted.
+	if len(blacklisted) != 921 {
+		t.Fatalf("%d flows by the blacklist, want 921", len(blacklisted))
+	}
+	// Only flows with a server name are labelled by names; the others are
+	// left out, and said to be.
+	left := 921 - len(byNames)
+	if len(byNames) == 0 || left == 0 || !strings.Contains(stderr, fmt.Sprintf(`"flows no list could label were left out" flows=%d`, left)) {
+		t.Errorf("%d flows labelled by their names, %d left out; stderr:\n%s", len(byNames), left, stderr)
+	}
+	// On this link every DoH service's name was at a listed address: the
+	// names find the blacklist's DoH flows that have a name, and no other.
+	var names, listedWithName int
+	for row, class := range byNames {
+		if class == "True" {
+			names++
+			if blacklisted[row] != "True" {
+				t.Errorf("row %s: DoH by its name, not by the blacklist", row)
+			}
+		}
+		if blacklisted[row] == "True" {
+			listedWithName++
+		}
+	}
+	if names < listedWithName*99/100 {
+		t.Errorf("%d flows DoH by their names, of %d blacklisted with a name", names, listedWithName)
+	}
+	t.Logf("%d flows DoH by their names, of %d blacklisted with a name; %d without a name", names, listedWithName, left)
+	if both, _, _ := featureClasses(t, trapcap, "--blacklist", blacklist, "--domains", domains); both != byBlacklist {
+		t.Error("the names and the blacklist together label otherwise than the blacklist alone")
+	}
+
+	// A person who says the opposite of the blacklist about every flow
+	// turns eval's truth over: accuracy becomes 1 - accuracy, MCC -MCC.
+	model := filepath.Join(dir, "single.json")
+	golden := shareddata.Path(t, "alf", "golden", "data.trapcap.202112021735.features.csv")
+	if _, stderr, err := runCmd(t, context.Background(), "train", "--dpath", golden, "-o", model); err != nil {
+		t.Fatalf("train: %v\n%s", err, stderr)
+	}
+	labels := filepath.Join(dir, "labels.csv")
+	writeTestFile(t, labels, strings.NewReplacer(",True\n", ",False\n", ",False\n", ",True\n").Replace(byBlacklist))
+	eval := func(args ...string) evalResult {
+		t.Helper()
+		stdout, stderr, err := runCmd(t, context.Background(), append([]string{"eval", "--model", model, "-i", "f:" + trapcap}, args...)...)
+		if err != nil {
+			t.Fatalf("eval %v: %v\n%s", args, err, stderr)
+		}
+		var res evalResult
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	truth := eval("--blacklist", blacklist)
+	if truth.Flows != 921 || truth.DoH != 599 || truth.Unlabelled != 0 {
+		t.Fatalf("by the blacklist: %+v", truth)
+	}
+	for _, args := range [][]string{{"--labels", labels}, {"--labels", labels, "--blacklist", blacklist}} {
+		res := eval(args...)
+		if res.Flows != 921 || res.DoH != 921-599 || math.Abs(res.Metrics.Accuracy-(1-truth.Metrics.Accuracy)) > 1e-12 || math.Abs(res.Metrics.MCC+truth.Metrics.MCC) > 1e-12 {
+			t.Errorf("%v: %+v, the blacklist's turned over: %+v", args, res, truth)
+		}
+	}
+	if res := eval("--domains", domains); res.Flows != len(byNames) || res.Unlabelled != left || res.DoH != names {
+		t.Errorf("by names: %+v, want %d flows, %d DoH, %d unlabelled", res, len(byNames), names, left)
+	}
+}
+
+func writeTestFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDaemonByServerNames runs alfd with server names for its only oracle:
+// it learns from the flows asked about that have a name, and counts the
+// others as unknown, in D_i and in its reports.
+func TestDaemonByServerNames(t *testing.T) {
+	dir := t.TempDir()
+	trapcap, domains, d0 := filepath.Join(dir, "synth.trapcap"), filepath.Join(dir, "doh.txt"), filepath.Join(dir, "d0.csv")
+	if _, stderr, err := runCmd(t, context.Background(), "generate", "-o", "f:"+trapcap, "--flows", "3000",
+		"--domains", domains, "--d0", d0, "--d0-flows", "600"); err != nil {
+		t.Fatalf("generate: %v\n%s", err, stderr)
+	}
+	d, err := dataset.ReadFile(d0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	workdir := filepath.Join(dir, "w")
+	if _, stderr, err := runCmd(t, context.Background(), "-i", "f:"+trapcap, "--workdir", workdir, "--domains", domains, "--dpath", d0,
+		"--query_strategy", "random", "--query_nmax", "60", "--generation-flows", "1000", "--postprocessor", "identity"); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	rs := checkWorkdir(t, workdir, "alfd")
+	if len(rs) < 2 {
+		t.Fatalf("%d generations, want at least 2", len(rs))
+	}
+	rows, unknown := d.Len(), 0
+	for _, r := range rs {
+		all := r.Metrics["test_all_predicted"]
+		if r.Asked == 0 || r.NewInDB != r.Asked-r.Unknown || all.N == 0 || all.N >= int(r.Flows) {
+			t.Errorf("generation %d: asked %d, %d unknown, %d new in D_i; %d of %d flows labelled", r.Generation, r.Asked, r.Unknown, r.NewInDB, all.N, r.Flows)
+		}
+		rows += r.NewInDB
+		unknown += r.Unknown
+	}
+	if unknown == 0 {
+		t.Error("every flow asked about had a server name")
+	}
+	if db, err := dataset.ReadFile(filepath.Join(workdir, "db.alfd.csv")); err != nil || db.Len() != rows {
+		t.Errorf("D_i: %v, %d rows, want D_0's and the new ones: %d", err, db.Len(), rows)
+	}
+}

@@ -10,8 +10,8 @@ import (
 	"strings"
 )
 
-// Human holds labels a person gave: flows by their endpoints, a port left
-// empty matching any.
+// Human holds labels a person gave: flows by their endpoints, either way
+// round, a port left empty matching any.
 type Human struct {
 	labels map[humanKey]bool
 }
@@ -76,6 +76,7 @@ func ReadHuman(r io.Reader, name string) (*Human, error) {
 		if perr != nil {
 			return nil, fmt.Errorf("%s: line %d: %w", name, line, perr)
 		}
+		k.src, k.dst = k.src.Unmap(), k.dst.Unmap()
 		switch class := rec[col["class"]]; {
 		case strings.EqualFold(class, "true") || class == "1":
 			h.labels[k] = true
@@ -99,17 +100,23 @@ func parsePort(s string) (int32, error) {
 func (h *Human) Len() int { return len(h.labels) }
 
 // Label looks the flow up, by its exact ports, then with either or both
-// left open.
+// left open; then the same the other way round, as a flow's source is
+// whichever end the exporter saw first.
 func (h *Human) Label(f *Flow) (bool, bool) {
-	for _, k := range [4]humanKey{
-		{f.Src, f.Dst, int32(f.SrcPort), int32(f.DstPort)},
-		{f.Src, f.Dst, -1, int32(f.DstPort)},
-		{f.Src, f.Dst, int32(f.SrcPort), -1},
-		{f.Src, f.Dst, -1, -1},
-	} {
-		if v, ok := h.labels[k]; ok {
-			return v, true
+	src, dst := f.Src.Unmap(), f.Dst.Unmap()
+	sport, dport := int32(f.SrcPort), int32(f.DstPort)
+	for range 2 {
+		for _, k := range [4]humanKey{
+			{src, dst, sport, dport},
+			{src, dst, -1, dport},
+			{src, dst, sport, -1},
+			{src, dst, -1, -1},
+		} {
+			if v, ok := h.labels[k]; ok {
+				return v, true
+			}
 		}
+		src, dst, sport, dport = dst, src, dport, sport
 	}
 	return false, false
 }

@@ -111,13 +111,14 @@ func TestHumanFirst(t *testing.T) {
 		"0,10.0.0.1,1.1.1.1,,443,100,FALSE\n" +
 		"1,10.0.0.2,192.0.2.7,5000,853,100,TRUE\n" +
 		"2,10.0.0.3,192.0.2.7,,,100,True\n" +
-		"3,10.0.0.3,192.0.2.7,,,100,0\n" // a later line wins
+		"3,10.0.0.3,192.0.2.7,,,100,0\n" + // a later line wins
+		"4,::ffff:10.0.0.4,2001:db8::53,6000,443,100,1\n"
 	h, err := ReadHuman(strings.NewReader(labels), "labels.csv")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.Len() != 3 {
-		t.Errorf("%d flows labelled, want 3", h.Len())
+	if h.Len() != 4 {
+		t.Errorf("%d flows labelled, want 4", h.Len())
 	}
 	b, _, _ := ReadBlacklist(strings.NewReader("1.1.1.1\n"), "bl")
 	chain := Chain{h, b}
@@ -133,6 +134,11 @@ func TestHumanFirst(t *testing.T) {
 		{Flow{Src: addr("10.0.0.9"), Dst: resolver, SrcPort: 40000, DstPort: 443}, true},
 		{Flow{Src: addr("10.0.0.2"), Dst: other, SrcPort: 5000, DstPort: 853}, true},
 		{Flow{Src: addr("10.0.0.3"), Dst: other, SrcPort: 1, DstPort: 2}, false},
+		// The other way round: the resolver's packet came first.
+		{Flow{Src: resolver, Dst: addr("10.0.0.1"), SrcPort: 443, DstPort: 40000}, false},
+		{Flow{Src: other, Dst: addr("10.0.0.2"), SrcPort: 853, DstPort: 5000}, true},
+		// An IPv4 address is one, mapped into IPv6 or not.
+		{Flow{Src: addr("10.0.0.4"), Dst: addr("2001:db8::53"), SrcPort: 6000, DstPort: 443}, true},
 	} {
 		if doh, known := chain.Label(&tc.f); doh != tc.want || !known {
 			t.Errorf("%v: %v %v, want %v", tc.f, doh, known, tc.want)

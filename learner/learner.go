@@ -858,14 +858,12 @@ func (l *Learner) restoreReport() {
 	if err != nil {
 		return
 	}
-	lines := bytes.Split(bytes.TrimSpace(data), []byte{'\n'})
-	for i := len(lines) - 1; i >= 0; i-- {
-		var r Report
-		if err := json.Unmarshal(lines[i], &r); err == nil {
-			l.lastReport.Store(&r)
-			return
-		}
-		l.log.Warn("a line of the metrics file does not parse", "file", l.metricsPath(), "line", i+1)
+	rs, bad := parseReports(data)
+	for _, n := range bad {
+		l.log.Warn("a line of the metrics file does not parse", "file", l.metricsPath(), "line_of_tail", n)
+	}
+	if len(rs) > 0 {
+		l.lastReport.Store(&rs[len(rs)-1])
 	}
 }
 

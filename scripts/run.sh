@@ -24,5 +24,8 @@ echo
 echo "== The classified flows ($dir/classified.trapcap), as NEMEA's logger would show them (alfd dump):"
 "$alfd" dump -i "f:$dir/classified.trapcap" --fields SRC_IP,DST_IP,SRC_PORT,DST_PORT,PACKETS,DOH,DOH_PROBA,MODEL_VERSION -c 5
 echo
+echo "== alfd report: the experiment's generations summed up, and drawn in $dir/report.svg:"
+"$alfd" report --workdir "$dir/workdir" --metric test_all_predicted.f1 --svg "$dir/report.svg"
+echo
 echo "The working directory $dir/workdir holds D_i (db.synth.csv), the models, the state and"
 echo "the metrics of each generation (metrics.synth.jsonl); run make run again to start over."

@@ -81,20 +81,12 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 // reports reads the metrics file of a working directory.
 func reports(t *testing.T, path string) []learner.Report {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	rs, bad, err := learner.ReadReports(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rs []learner.Report
-	for i, line := range bytes.Split(bytes.TrimSpace(data), []byte{'\n'}) {
-		var r learner.Report
-		if err := json.Unmarshal(line, &r); err != nil {
-			t.Fatalf("%s line %d: %v", path, i+1, err)
-		}
-		rs = append(rs, r)
+	if err != nil || len(bad) > 0 {
+		t.Fatalf("%s: %v, lines %v do not parse", path, err, bad)
 	}
 	return rs
 }

@@ -50,6 +50,7 @@ var commands = []command{
 	{"features", "compute ALF's DoH features of the flows on a TRAP interface, as CSV", runFeatures},
 	{"train", "train a model from a CSV in ALF's format (D_0), with alfd's own trainer", runTrain},
 	{"eval", "evaluate a model on the flows of a TRAP interface against a blacklist", runEval},
+	{"report", "sum up and compare the experiments of a working directory, as a table, CSV or an SVG plot", runReport},
 	{"generate", "write seeded synthetic DoH and HTTPS flows, with a drift, to a TRAP interface", runGenerate},
 	{"flows", "meter packets (pcap files or a live interface) into flows, as ipfixprobe would, and print them", runFlows},
 	{"export", "meter packets into flows and send them as UniRec on a TRAP interface, in ipfixprobe's stead", runExport},

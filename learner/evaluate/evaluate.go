@@ -48,6 +48,30 @@ type Metrics struct {
 	F1DoH     float64 `json:"f1_doh"`
 }
 
+// MetricNames are the names of Metrics' figures, as they are in JSON.
+var MetricNames = []string{"accuracy", "precision", "recall", "f1", "mcc", "prec_prev", "f1_doh"}
+
+// Value is the figure of m named name (one of MetricNames).
+func (m *Metrics) Value(name string) (v float64, ok bool) {
+	switch name {
+	case "accuracy":
+		return m.Accuracy, true
+	case "precision":
+		return m.Precision, true
+	case "recall":
+		return m.Recall, true
+	case "f1":
+		return m.F1, true
+	case "mcc":
+		return m.MCC, true
+	case "prec_prev":
+		return m.PrecPrev, true
+	case "f1_doh":
+		return m.F1DoH, true
+	}
+	return 0, false
+}
+
 // div is a/b, or 0 when b is 0 (scikit-learn's zero_division=0).
 func div(a, b float64) float64 {
 	if b == 0 {

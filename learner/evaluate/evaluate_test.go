@@ -1,6 +1,7 @@
 package evaluate
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 )
@@ -40,5 +41,30 @@ func TestMetricsByHand(t *testing.T) {
 	sum.Merge(Confusion{TP: 1})
 	if sum != (Confusion{TP: 2, FP: 1, FN: 1, TN: 1}) {
 		t.Errorf("counts %+v", sum)
+	}
+}
+
+// TestValueNames: Value knows every figure by its JSON name, and no other.
+func TestValueNames(t *testing.T) {
+	m := Metrics{Accuracy: 0.1, Precision: 0.2, Recall: 0.3, F1: 0.4, MCC: 0.5, PrecPrev: 0.6, F1DoH: 0.7}
+	data, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var byName map[string]float64
+	if err := json.Unmarshal(data, &byName); err != nil {
+		t.Fatal(err)
+	}
+	delete(byName, "n")
+	if len(byName) != len(MetricNames) {
+		t.Errorf("JSON has %d figures, MetricNames %d", len(byName), len(MetricNames))
+	}
+	for _, name := range MetricNames {
+		if v, ok := m.Value(name); !ok || v != byName[name] {
+			t.Errorf("%s: %v %v, JSON says %v", name, v, ok, byName[name])
+		}
+	}
+	if _, ok := m.Value("auc"); ok {
+		t.Error("auc is known")
 	}
 }

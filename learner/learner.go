@@ -858,12 +858,13 @@ func (l *Learner) restoreReport() {
 	if err != nil {
 		return
 	}
-	rs, bad := parseReports(data)
+	var last *Report
+	bad, _ := ScanReports(bytes.NewReader(data), func(r *Report) { last = new(*r) })
 	for _, n := range bad {
 		l.log.Warn("a line of the metrics file does not parse", "file", l.metricsPath(), "line_of_tail", n)
 	}
-	if len(rs) > 0 {
-		l.lastReport.Store(&rs[len(rs)-1])
+	if last != nil {
+		l.lastReport.Store(last)
 	}
 }
 

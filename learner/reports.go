@@ -1,40 +1,50 @@
 package learner
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 )
 
-// ReadReports reads the reports of an experiment's metrics file
-// (metrics.ID.jsonl), one a generation, in order. A line that does not
-// parse, as one cut short by a crash, is passed over; bad holds its
-// number.
-func ReadReports(path string) (rs []Report, bad []int, err error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("metrics: %w", err)
+// ScanReports calls fn with each report of an experiment's metrics file
+// (metrics.ID.jsonl) read from r, one a generation, in order, without
+// holding them: the file grows for as long as the experiment runs. A line
+// that does not parse, as one cut short by a crash, is passed over; bad
+// holds its number (from 1). fn's report is reused for the next.
+func ScanReports(r io.Reader, fn func(*Report)) (bad []int, err error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+	var rep Report
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		rep = Report{}
+		if err := json.Unmarshal(line, &rep); err != nil {
+			bad = append(bad, n)
+			continue
+		}
+		fn(&rep)
 	}
-	rs, bad = parseReports(data)
-	return rs, bad, nil
+	return bad, sc.Err()
 }
 
-// parseReports parses the lines of data as reports, passing over those
-// that do not parse (bad: their numbers, from 1) and blank ones.
-func parseReports(data []byte) (rs []Report, bad []int) {
-	for n, line := range bytes.Split(data, []byte{'\n'}) {
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		var r Report
-		if err := json.Unmarshal(line, &r); err != nil {
-			bad = append(bad, n+1)
-			continue
-		}
-		rs = append(rs, r)
+// ScanReportFile is ScanReports of the file at path.
+func ScanReportFile(path string, fn func(*Report)) (bad []int, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	return rs, bad
+	defer f.Close()
+	bad, err = ScanReports(f, fn)
+	if err != nil {
+		return nil, fmt.Errorf("metrics %s: %w", path, err)
+	}
+	return bad, nil
 }
 
 // ReportSets name the flows a report scores models on: in Metrics, D_i's

@@ -11,7 +11,7 @@ import (
 	"github.com/alfd/alfd/learner/evaluate"
 )
 
-func TestReadReports(t *testing.T) {
+func TestScanReports(t *testing.T) {
 	var data []byte
 	for g := 1; g <= 3; g++ {
 		r := Report{Generation: g, Flows: 1000, Metrics: map[string]evaluate.Metrics{"test_testset": {F1: 0.5 + float64(g)/10}}}
@@ -32,7 +32,8 @@ func TestReadReports(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rs, bad, err := ReadReports(path)
+	var rs []Report
+	bad, err := ScanReportFile(path, func(r *Report) { rs = append(rs, *r) })
 	if err != nil || len(rs) != 2 || !slices.Equal(bad, []int{5}) {
 		t.Fatalf("%d reports, bad lines %v, %v; want 2 and line 5", len(rs), bad, err)
 	}
@@ -53,7 +54,7 @@ func TestReadReports(t *testing.T) {
 			t.Errorf("generation %d %s.%s: %v %v, want %v %v", tc.r+1, tc.set, tc.name, v, ok, tc.v, tc.ok)
 		}
 	}
-	if _, _, err := ReadReports(filepath.Join(t.TempDir(), "none.jsonl")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := ScanReportFile(filepath.Join(t.TempDir(), "none.jsonl"), func(*Report) {}); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a missing file: %v", err)
 	}
 }

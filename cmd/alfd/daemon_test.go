@@ -81,7 +81,8 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 // reports reads the metrics file of a working directory.
 func reports(t *testing.T, path string) []learner.Report {
 	t.Helper()
-	rs, bad, err := learner.ReadReports(path)
+	var rs []learner.Report
+	bad, err := learner.ScanReportFile(path, func(r *learner.Report) { rs = append(rs, *r) })
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

@@ -18,10 +18,45 @@ import (
 	"github.com/alfd/alfd/learner/evaluate"
 )
 
-// experiment is the reports of one experiment id.
+// experiment is what a report says of one experiment id: sums over its
+// generations, the metric's, and for a plot the metric's value at each
+// generation (NaN where it has none).
 type experiment struct {
-	id      string
-	reports []learner.Report
+	id                                   string
+	generations                          int
+	flows                                uint64
+	asked, unknown, added, swaps, dbSize int
+	model                                uint32
+	first, last, sum, low                float64
+	values                               int // generations with the metric
+	points                               []point
+}
+
+type point struct {
+	generation int
+	value      float64
+}
+
+// add accounts generation r, whose metric is v.
+func (x *experiment) add(r *learner.Report, v float64, keepPoints bool) {
+	x.generations++
+	x.flows += r.Flows
+	x.asked, x.unknown, x.added = x.asked+r.Asked, x.unknown+r.Unknown, x.added+r.NewInDB
+	if r.Swapped {
+		x.swaps++
+	}
+	x.dbSize, x.model = r.DBSize, r.ModelVersion
+	if keepPoints {
+		x.points = append(x.points, point{r.Generation, v})
+	}
+	if math.IsNaN(v) {
+		return
+	}
+	if x.values == 0 {
+		x.first, x.low = v, v
+	}
+	x.values++
+	x.last, x.sum, x.low = v, x.sum+v, min(x.low, v)
 }
 
 // reportMetric is a figure on a set of flows, as test_all_predicted.f1.
@@ -67,7 +102,17 @@ func runReport(_ context.Context, e *env, args []string) error {
 	if *format != "table" && *format != "csv" {
 		return fmt.Errorf("report: --format %q: want table or csv", *format)
 	}
-	exps, err := readExperiments(*workdir, ids, log)
+	out, err := createOutput(e, *outPath)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	defer out.Close()
+	var csvOut io.Writer
+	if *format == "csv" {
+		csvOut = out
+		writeReportCSVHeader(out, metric)
+	}
+	exps, err := readExperiments(*workdir, ids, metric, *svg != "", csvOut, log)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
@@ -76,14 +121,7 @@ func runReport(_ context.Context, e *env, args []string) error {
 			return fmt.Errorf("report: --svg: %w", err)
 		}
 	}
-	out, err := createOutput(e, *outPath)
-	if err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	defer out.Close()
-	if *format == "csv" {
-		writeReportCSV(out, exps, metric)
-	} else {
+	if csvOut == nil {
 		writeReportTable(out, exps, metric)
 	}
 	if err := out.Close(); err != nil {
@@ -93,8 +131,10 @@ func runReport(_ context.Context, e *env, args []string) error {
 }
 
 // readExperiments reads the metrics files of ids in workdir, or of every
-// experiment there when ids is empty, in the order of their ids.
-func readExperiments(workdir string, ids []string, log *slog.Logger) ([]experiment, error) {
+// experiment there when ids is empty, in the order of their ids, a report
+// at a time: it sums each up, keeps the metric's points for a plot, and
+// writes each generation to csv when it is not nil.
+func readExperiments(workdir string, ids []string, metric reportMetric, keepPoints bool, csv io.Writer, log *slog.Logger) ([]experiment, error) {
 	if len(ids) == 0 {
 		paths, err := filepath.Glob(filepath.Join(workdir, "metrics.*.jsonl"))
 		if err != nil {
@@ -107,17 +147,24 @@ func readExperiments(workdir string, ids []string, log *slog.Logger) ([]experime
 			return nil, fmt.Errorf("no experiment in %s: it has no metrics.ID.jsonl", workdir)
 		}
 	}
-	var exps []experiment
-	for _, id := range ids {
+	exps := make([]experiment, len(ids))
+	for i, id := range ids {
+		x := &exps[i]
+		x.id = id
 		path := filepath.Join(workdir, "metrics."+id+".jsonl")
-		rs, bad, err := learner.ReadReports(path)
+		bad, err := learner.ScanReportFile(path, func(r *learner.Report) {
+			v := metric.value(r)
+			x.add(r, v, keepPoints)
+			if csv != nil {
+				writeReportCSVLine(csv, id, r, v)
+			}
+		})
 		if err != nil {
 			return nil, err
 		}
 		if len(bad) > 0 {
 			log.Warn("lines of the metrics file that do not parse were passed over", "file", path, "lines", bad)
 		}
-		exps = append(exps, experiment{id, rs})
 	}
 	return exps, nil
 }
@@ -134,53 +181,33 @@ func writeReportTable(w io.Writer, exps []experiment, metric reportMetric) {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "%-*s\tgenerations\tflows\tasked\tunknown\tnew_in_db\tdb_size\tswaps\tmodel\t%s first\tlast\tmean\tmin\t\n", width, "id", metric)
 	for _, x := range exps {
-		var flows uint64
-		var asked, unknown, added, swaps, dbSize, model int
-		var vs []float64
-		for i := range x.reports {
-			r := &x.reports[i]
-			flows += r.Flows
-			asked, unknown, added = asked+r.Asked, unknown+r.Unknown, added+r.NewInDB
-			if r.Swapped {
-				swaps++
-			}
-			dbSize, model = r.DBSize, int(r.ModelVersion)
-			if v := metric.value(r); !math.IsNaN(v) {
-				vs = append(vs, v)
-			}
-		}
 		first, last, mean, low := "-", "-", "-", "-"
-		if len(vs) > 0 {
-			sum := 0.0
-			for _, v := range vs {
-				sum += v
-			}
-			first, last = fmtMetric(vs[0]), fmtMetric(vs[len(vs)-1])
-			mean, low = fmtMetric(sum/float64(len(vs))), fmtMetric(slices.Min(vs))
+		if x.values > 0 {
+			first, last = fmtMetric(x.first), fmtMetric(x.last)
+			mean, low = fmtMetric(x.sum/float64(x.values)), fmtMetric(x.low)
 		}
 		fmt.Fprintf(tw, "%-*s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n",
-			width, x.id, len(x.reports), flows, asked, unknown, added, dbSize, swaps, model, first, last, mean, low)
+			width, x.id, x.generations, x.flows, x.asked, x.unknown, x.added, x.dbSize, x.swaps, x.model, first, last, mean, low)
 	}
 	tw.Flush()
 }
 
 func fmtMetric(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
 
-// writeReportCSV writes a line for each generation of each experiment;
-// the metric is empty where a generation has none.
-func writeReportCSV(w io.Writer, exps []experiment, metric reportMetric) {
+// writeReportCSVHeader and writeReportCSVLine write a line for each
+// generation of each experiment; the metric is empty where a generation
+// has none.
+func writeReportCSVHeader(w io.Writer, metric reportMetric) {
 	fmt.Fprintf(w, "id,generation,time,flows,asked,unknown_labels,new_in_db,db_size,model_version,swapped,%s\n", metric)
-	for _, x := range exps {
-		for i := range x.reports {
-			r := &x.reports[i]
-			v := ""
-			if m := metric.value(r); !math.IsNaN(m) {
-				v = strconv.FormatFloat(m, 'g', -1, 64)
-			}
-			fmt.Fprintf(w, "%s,%d,%s,%d,%d,%d,%d,%d,%d,%t,%s\n", csvField(x.id), r.Generation, r.Time.Format("2006-01-02T15:04:05.000Z07:00"),
-				r.Flows, r.Asked, r.Unknown, r.NewInDB, r.DBSize, r.ModelVersion, r.Swapped, v)
-		}
+}
+
+func writeReportCSVLine(w io.Writer, id string, r *learner.Report, v float64) {
+	value := ""
+	if !math.IsNaN(v) {
+		value = strconv.FormatFloat(v, 'g', -1, 64)
 	}
+	fmt.Fprintf(w, "%s,%d,%s,%d,%d,%d,%d,%d,%d,%t,%s\n", csvField(id), r.Generation, r.Time.Format("2006-01-02T15:04:05.000Z07:00"),
+		r.Flows, r.Asked, r.Unknown, r.NewInDB, r.DBSize, r.ModelVersion, r.Swapped, value)
 }
 
 // csvField quotes s when CSV needs it to.
@@ -226,8 +253,8 @@ func plotPoint(g, gens int, v, lo, hi float64) (x, y float64) {
 func drawReports(w io.Writer, exps []experiment, metric reportMetric) error {
 	gens := 1
 	for _, x := range exps {
-		for _, r := range x.reports {
-			gens = max(gens, r.Generation)
+		for _, p := range x.points {
+			gens = max(gens, p.generation)
 		}
 	}
 	lo, hi := metricRange(metric)
@@ -259,13 +286,12 @@ func drawReports(w io.Writer, exps []experiment, metric reportMetric) error {
 				points = points[:0]
 			}
 		}
-		for _, r := range x.reports {
-			v := metric.value(&r)
-			if math.IsNaN(v) {
+		for _, p := range thin(x.points, gens) {
+			if math.IsNaN(p.value) {
 				line()
 				continue
 			}
-			px, py := plotPoint(r.Generation, gens, max(lo, min(hi, v)), lo, hi)
+			px, py := plotPoint(p.generation, gens, max(lo, min(hi, p.value)), lo, hi)
 			points = append(points, fmt.Sprintf("%.2f,%.2f", px, py))
 		}
 		line()
@@ -276,6 +302,44 @@ func drawReports(w io.Writer, exps []experiment, metric reportMetric) error {
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// thin keeps of points, generations 1 to gens, those a plot can show
+// apart: with more than two a column of pixels, each column's lowest and
+// highest, in order, or one without a value where the column has none.
+// (A year's generations, every 5 s, are six million points.)
+func thin(points []point, gens int) []point {
+	if len(points) <= 2*plotW {
+		return points
+	}
+	var out []point
+	for i := 0; i < len(points); {
+		col := (points[i].generation - 1) * plotW / max(1, gens-1)
+		lowest, highest := -1, -1
+		j := i
+		for ; j < len(points) && (points[j].generation-1)*plotW/max(1, gens-1) == col; j++ {
+			v := points[j].value
+			if math.IsNaN(v) {
+				continue
+			}
+			if lowest < 0 || v < points[lowest].value {
+				lowest = j
+			}
+			if highest < 0 || v > points[highest].value {
+				highest = j
+			}
+		}
+		switch {
+		case lowest < 0:
+			out = append(out, points[i])
+		case lowest == highest:
+			out = append(out, points[lowest])
+		default:
+			out = append(out, points[min(lowest, highest)], points[max(lowest, highest)])
+		}
+		i = j
+	}
+	return out
 }
 
 // escapeXML escapes s for an XML attribute or text.

@@ -146,3 +146,38 @@ func TestReport(t *testing.T) {
 		}
 	}
 }
+
+// TestThin: a long experiment is drawn with at most two points a column
+// of pixels, its lowest and highest kept, and its gaps.
+func TestThin(t *testing.T) {
+	const gens = 100_000
+	var points []point
+	for g := 1; g <= gens; g++ {
+		v := 0.9 + 0.05*math.Sin(float64(g)/300)
+		switch {
+		case g == 54_321:
+			v = 0.2 // a drift's dip, one generation long
+		case g >= 70_000 && g < 71_000:
+			v = math.NaN() // generations without the dry run
+		}
+		points = append(points, point{g, v})
+	}
+	thinned := thin(points, gens)
+	if len(thinned) > 2*plotW+2 {
+		t.Errorf("%d points of %d kept", len(thinned), gens)
+	}
+	var dip, gap bool
+	for i, p := range thinned {
+		if i > 0 && p.generation <= thinned[i-1].generation {
+			t.Fatalf("point %d, generation %d, after %d", i, p.generation, thinned[i-1].generation)
+		}
+		dip = dip || p.generation == 54_321
+		gap = gap || math.IsNaN(p.value)
+	}
+	if !dip || !gap {
+		t.Errorf("the dip kept: %v, the gap: %v", dip, gap)
+	}
+	if short := points[:100]; len(thin(short, gens)) != len(short) {
+		t.Error("a short experiment thinned")
+	}
+}

@@ -81,6 +81,7 @@ func main() {
 		{"./trap", "DecodeALF|UnixSocket"},
 		{"./classify", "Pipeline"},
 		{"./learner/train", "RandomForest"},
+		{"./learner/annotate", "Label"},
 		{"./bench", "EndToEnd|LiveCapture"},
 		{"./bpf", "Preaggregation"},
 	}
@@ -174,6 +175,9 @@ func main() {
 	line("flow meter, nDPI captures, with TLS fingerprints (--tls-fingerprints)", "BenchmarkMeter/ndpi-fingerprints", "Mpackets/s")
 	line("TLS fingerprints (JA3 and JA4) of a ClientHello", "BenchmarkFingerprint", "ns/op")
 	line("a QUIC flow's server name (--quic): its Initial packet's keys derived, decrypted, its hello read", "BenchmarkQUICHello/sni", "ns/op")
+	line("the oracle's label of a flow (the dry run's, every flow): ALF's blacklist", "BenchmarkLabel/blacklist", "ns/op")
+	line("the same with DoH services' names (--domains)", "BenchmarkLabel/names+blacklist", "ns/op")
+	line("the same with a person's 10^4 labels first (--labels)", "BenchmarkLabel/labels+names+blacklist", "ns/op")
 	line("memory latency: a random load after another over 8 MiB", "BenchmarkMemoryLatency/8MiB", "ns/op")
 	line("memory latency: a random load after another over 64 MiB (huge pages)", "BenchmarkMemoryLatency/64MiB", "ns/op")
 	line("memory latency: 512 KiB of lines (cached) spread over 4 MiB, a load after another", "BenchmarkMemoryLatency/spread-4MiB", "ns/op")

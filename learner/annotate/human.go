@@ -14,6 +14,7 @@ import (
 // round, a port left empty matching any.
 type Human struct {
 	labels map[humanKey]bool
+	srcs   map[netip.Addr]struct{} // the labels' sources: most flows have none
 }
 
 type humanKey struct {
@@ -53,7 +54,7 @@ func ReadHuman(r io.Reader, name string) (*Human, error) {
 			return nil, fmt.Errorf("%s: line 1: no column %s", name, need)
 		}
 	}
-	h := &Human{labels: make(map[humanKey]bool)}
+	h := &Human{labels: make(map[humanKey]bool), srcs: make(map[netip.Addr]struct{})}
 	for line := 2; ; line++ {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -77,6 +78,7 @@ func ReadHuman(r io.Reader, name string) (*Human, error) {
 			return nil, fmt.Errorf("%s: line %d: %w", name, line, perr)
 		}
 		k.src, k.dst = k.src.Unmap(), k.dst.Unmap()
+		h.srcs[k.src] = struct{}{}
 		switch class := rec[col["class"]]; {
 		case strings.EqualFold(class, "true") || class == "1":
 			h.labels[k] = true
@@ -106,14 +108,16 @@ func (h *Human) Label(f *Flow) (bool, bool) {
 	src, dst := f.Src.Unmap(), f.Dst.Unmap()
 	sport, dport := int32(f.SrcPort), int32(f.DstPort)
 	for range 2 {
-		for _, k := range [4]humanKey{
-			{src, dst, sport, dport},
-			{src, dst, -1, dport},
-			{src, dst, sport, -1},
-			{src, dst, -1, -1},
-		} {
-			if v, ok := h.labels[k]; ok {
-				return v, true
+		if _, ok := h.srcs[src]; ok {
+			for _, k := range [4]humanKey{
+				{src, dst, sport, dport},
+				{src, dst, -1, dport},
+				{src, dst, sport, -1},
+				{src, dst, -1, -1},
+			} {
+				if v, ok := h.labels[k]; ok {
+					return v, true
+				}
 			}
 		}
 		src, dst, sport, dport = dst, src, dport, sport

@@ -158,15 +158,25 @@ func TestHumanFirst(t *testing.T) {
 	}
 }
 
-func writeFile(t *testing.T, path, text string) {
+func writeFile(t testing.TB, path, text string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
 
+// readFile is the text of the file at path.
+func readFile(t testing.TB, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
 // reloading writes text to path and keeps the list there fresh.
-func reloading[L List](t *testing.T, path, text string, load func(string) (L, []*LineError, error)) *Reloading[L] {
+func reloading[L List](t testing.TB, path, text string, load func(string) (L, []*LineError, error)) *Reloading[L] {
 	t.Helper()
 	writeFile(t, path, text)
 	r, _, err := NewReloading(path, load)

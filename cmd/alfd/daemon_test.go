@@ -363,6 +363,7 @@ func TestDaemonOptions(t *testing.T) {
 		{[]string{"-i", "f:" + trapcap}, "--blacklist is required"},
 		{[]string{"-i", "f:" + trapcap, "--domains", blacklist, "--blacklist-ports", "443"}, "--blacklist-ports needs --blacklist"},
 		{append(base, "--blacklist-ports", "443,0"), `"0" is not a port number`},
+		{append(base, "--domains-decide"), "--domains-decide needs --domains"},
 		{append(base, "--domains", filepath.Join(dir, "none.txt")), "domains: open"},
 		{append(base, "--labels", blacklist), "no column SRC_IP"},
 		{append(base, "--query_strategy", "psychic"), `unknown query strategy "psychic"`},

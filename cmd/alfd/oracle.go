@@ -17,6 +17,7 @@ type oracleFlags struct {
 	blacklist      string
 	blacklistPorts string
 	domains        string
+	domainsDecide  bool
 	labels         string
 }
 
@@ -24,6 +25,7 @@ func (o *oracleFlags) register(fs *flag.FlagSet, blacklistUsage string) {
 	fs.StringVar(&o.blacklist, "blacklist", "", blacklistUsage)
 	fs.StringVar(&o.blacklistPorts, "blacklist-ports", "", "label DoH by --blacklist only the flows with a listed address on one of these ports, e.g. 443, so that DNS over TLS to a listed resolver is not DoH (default: any port, as ALF)")
 	fs.StringVar(&o.domains, "domains", "", "label DoH the flows whose TLS (or QUIC) server name is in this file or under a name in it, one a line (dns.google, *.dns.google or https://dns.google/dns-query), besides those --blacklist labels; a flow with another name is not DoH unless --blacklist says it is")
+	fs.BoolVar(&o.domainsDecide, "domains-decide", false, "with --domains: a flow with a server name is DoH only when --domains lists it, and --blacklist labels only the flows without one (a web site at a CDN address the blacklist lists is then not DoH, nor a resolver whose name --domains lacks)")
 	fs.StringVar(&o.labels, "labels", "", "a person's labels, which replace the lists' for the flows they name (ALF's human annotator): a CSV with SRC_IP, DST_IP, SRC_PORT, DST_PORT and class (True or False), as alfd features writes it; an empty port matches any")
 }
 
@@ -43,10 +45,14 @@ func (o *oracleFlags) given() bool { return o.blacklist != "" || o.domains != ""
 
 // load reads the lists, warning of the lines they skip, and returns the
 // oracle they make, and the lists, which Watch can keep fresh: a person's
-// labels first, then DoH when the server name or the address is listed.
+// labels first, then DoH when the server name or the address is listed
+// (with --domains-decide, by the name when there is one).
 func (o *oracleFlags) load(log *slog.Logger) (annotate.Oracle, []annotate.Reloader, error) {
 	if o.blacklistPorts != "" && o.blacklist == "" {
 		return nil, nil, errors.New("--blacklist-ports needs --blacklist")
+	}
+	if o.domainsDecide && o.domains == "" {
+		return nil, nil, errors.New("--domains-decide needs --domains")
 	}
 	var lists []annotate.Reloader
 	var either annotate.Either
@@ -79,11 +85,12 @@ func (o *oracleFlags) load(log *slog.Logger) (annotate.Oracle, []annotate.Reload
 		lists, either = append(lists, r), append(either, r)
 	}
 	var oracle annotate.Oracle
-	switch len(either) {
-	case 0:
-	case 1:
+	switch {
+	case len(either) == 1:
 		oracle = either[0]
-	default:
+	case len(either) > 1 && o.domainsDecide:
+		oracle = annotate.Chain(either) // the names first: they know every flow with one
+	case len(either) > 1:
 		oracle = either
 	}
 	if o.labels != "" {

@@ -88,6 +88,19 @@ func TestOraclesOnCESNETFlows(t *testing.T) {
 	if both, _, _ := featureClasses(t, trapcap, "--blacklist", blacklist, "--domains", domains); both != byBlacklist {
 		t.Error("the names and the blacklist together label otherwise than the blacklist alone")
 	}
+	// With the names deciding where there is one, the flow to a web site
+	// at a CDN address the blacklist lists (TestShippedDomains) is not
+	// DoH; nothing else changes.
+	_, decided, _ := featureClasses(t, trapcap, "--blacklist", blacklist, "--domains", filepath.Join("..", "..", "contrib", "doh-domains.txt"), "--domains-decide")
+	var changed []string
+	for row, class := range decided {
+		if class != blacklisted[row] {
+			changed = append(changed, row+": "+blacklisted[row]+" to "+class)
+		}
+	}
+	if len(decided) != 921 || len(changed) != 1 || !strings.HasSuffix(changed[0], "True to False") {
+		t.Errorf("%d flows; with the names deciding, changed: %v", len(decided), changed)
+	}
 
 	// A person who says the opposite of the blacklist about every flow
 	// turns eval's truth over: accuracy becomes 1 - accuracy, MCC -MCC.

@@ -85,7 +85,7 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.workdir, "workdir", "./workdir", "working directory: D_i, models, metrics")
 	fs.StringVar(&c.model, "model", "single", "single (ALF's soft vote of 3 random forests), committee (the same, kept apart, for kldiv and ral) or gbdt")
 	fs.StringVar(&c.strategy, "query_strategy", "uncertainty_unranked", "query strategy: "+strings.Join(query.Names, ", "))
-	c.oracle.register(fs, "the oracle: a file of DoH resolver addresses, one per line (required, unless --domains or --labels)")
+	c.oracle.register(fs, "the oracle: a file of DoH resolvers' addresses or networks (192.0.2.0/24), one a line (required, unless --domains or --labels)")
 	fs.StringVar(&c.dpath, "dpath", "", "D_0, a CSV in ALF's format, that D_i starts from when the working directory has none")
 	fs.Float64Var(&c.queryNMax, "query_nmax", 100, "flows asked per generation at most; for random, a fraction below 1 asks each flow with that probability")
 	fs.Float64Var(&c.queryThreshold, "query_threshold", 0, "flows scoring at or below this are never asked (ral: the starting uncertainty threshold, default 0.9)")

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -136,6 +138,66 @@ func TestOraclesOnCESNETFlows(t *testing.T) {
 	if res := eval("--domains", domains); res.Flows != len(byNames) || res.Unlabelled != left || res.DoH != names {
 		t.Errorf("by names: %+v, want %d flows, %d DoH, %d unlabelled", res, len(byNames), names, left)
 	}
+}
+
+// TestBlacklistNetworks labels CESNET's flows by ALF's blacklist made
+// networks: every listed address's /16 (IPv4) or /32 (IPv6). A flow is
+// DoH exactly when one of its addresses is in one of them, as a plain scan
+// of the networks finds; the flows the addresses alone label stay DoH.
+func TestBlacklistNetworks(t *testing.T) {
+	trapcap := shareddata.Path(t, "alf", "trapcaps", "data.trapcap.202112021705")
+	blacklist := shareddata.Path(t, "alf", "blacklist.txt")
+	text, err := os.ReadFile(blacklist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nets []netip.Prefix
+	var list strings.Builder
+	for line := range strings.Lines(string(text)) {
+		a, err := netip.ParseAddr(strings.TrimSpace(line))
+		if err != nil {
+			continue
+		}
+		p := netip.PrefixFrom(a, 16)
+		if a.Is6() {
+			p = netip.PrefixFrom(a, 32)
+		}
+		nets = append(nets, p.Masked())
+		fmt.Fprintf(&list, "%s # %s\n", p, a) // host bits set, and a comment
+	}
+	path := filepath.Join(t.TempDir(), "nets.txt")
+	writeTestFile(t, path, list.String())
+
+	_, byAddress, _ := featureClasses(t, trapcap, "--blacklist", blacklist)
+	out, byNetwork, stderr := featureClasses(t, trapcap, "--blacklist", path)
+	if strings.Contains(stderr, "WARN") || len(byNetwork) != 921 {
+		t.Fatalf("%d flows; stderr:\n%s", len(byNetwork), stderr)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inNets := func(a string) bool {
+		addr := netip.MustParseAddr(a)
+		return slices.ContainsFunc(nets, func(p netip.Prefix) bool { return p.Contains(addr) })
+	}
+	var more int
+	for _, r := range rows[1:] {
+		row, class := r[0], r[len(r)-1]
+		if want := map[bool]string{true: "True", false: "False"}[inNets(r[1]) || inNets(r[2])]; class != want {
+			t.Errorf("row %s (%s -> %s): %s, a scan of the networks says %s", row, r[1], r[2], class, want)
+		}
+		if byAddress[row] == "True" && class != "True" {
+			t.Errorf("row %s: DoH by its address, not by its network", row)
+		}
+		if byAddress[row] != "True" && class == "True" {
+			more++
+		}
+	}
+	if more == 0 {
+		t.Error("the networks label no flow the addresses do not")
+	}
+	t.Logf("the networks label %d more flows DoH than the addresses", more)
 }
 
 func writeTestFile(t *testing.T, path, text string) {

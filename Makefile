@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/alfd
 # Packages that start goroutines; their tests run under the race detector.
-RACE_PKGS := ./trap/... ./cmd/... ./infer/... ./learner ./learner/annotate ./classify ./flowmeter ./bpf
+RACE_PKGS := ./trap/... ./cmd/... ./infer/... ./learner ./learner/annotate ./classify ./flowmeter ./bpf ./internal/reload
 FUZZTIME ?= 10s
 BENCHTIME ?= 1s
 
@@ -22,7 +22,7 @@ vet:
 # Every test; those that need root skip with a message when not root.
 test: vet check-generate
 	$(GO) test -race $(RACE_PKGS)
-	$(GO) test $$($(GO) list ./... | grep -v -e '/trap' -e '/cmd/' -e '/infer' -e '/learner$$' -e '/learner/annotate$$' -e '/classify$$' -e '/flowmeter$$' -e '/bpf$$')
+	$(GO) test $$($(GO) list ./... | grep -v -e '/trap' -e '/cmd/' -e '/infer' -e '/learner$$' -e '/learner/annotate$$' -e '/internal/reload$$' -e '/classify$$' -e '/flowmeter$$' -e '/bpf$$')
 	# The Go paths that assembly replaces on amd64 (other architectures').
 	$(GO) test -tags purego ./infer ./flowmeter ./features ./internal/quic
 

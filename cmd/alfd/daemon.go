@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/alfd/alfd/classify"
 	"github.com/alfd/alfd/features"
 	"github.com/alfd/alfd/infer"
+	"github.com/alfd/alfd/internal/reload"
 	"github.com/alfd/alfd/learner"
 	"github.com/alfd/alfd/learner/annotate"
 	"github.com/alfd/alfd/learner/query"
@@ -55,6 +57,8 @@ type daemonConfig struct {
 	maxDBSize      int
 
 	// alfd's own.
+	classifyOnly    bool // alfd classify: the model in modelFile, and no learning
+	modelFile       string
 	config          string
 	output          string
 	outputFormat    string
@@ -77,10 +81,10 @@ type daemonConfig struct {
 	verbosity
 }
 
+// register registers the daemon's options: those of its inputs and
+// outputs, and the learner's.
 func (c *daemonConfig) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.ifc, "i", "", "TRAP interfaces, NEMEA style: the input, then optionally the output, e.g. u:alf_socket,u:alfd_out (ALF's --i)")
-	fs.StringVar(&c.input, "input", "", "ALF's other module: socket or folder, named by --input_def (instead of -i)")
-	fs.StringVar(&c.inputDef, "input_def", "", "with --input: the socket's name or the folder of trapcap files")
+	c.registerIO(fs)
 	fs.StringVar(&c.id, "id", "alfd", "experiment id: names D_i (db.ID.csv), the state and the metrics in the working directory")
 	fs.StringVar(&c.workdir, "workdir", "./workdir", "working directory: D_i, models, metrics")
 	fs.StringVar(&c.model, "model", "single", "single (ALF's soft vote of 3 random forests), committee (the same, kept apart, for kldiv and ral) or gbdt")
@@ -97,23 +101,30 @@ func (c *daemonConfig) register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.penalty, "penalty", 1, "ral: reward when it showed the prediction right")
 	fs.Float64Var(&c.eta, "eta", 0.01, "ral: learning rate of the weights and the threshold")
 	fs.IntVar(&c.maxDBSize, "max_db_size", 10000, "the largest D_i the undersampling postprocessor keeps")
-
-	fs.StringVar(&c.config, "config", "", "a YAML file of settings, named as these flags (query_nmax: 50); flags given override it")
-	fs.StringVar(&c.output, "output", "", "also write every classified flow to this file (- is standard output), for people without NEMEA")
-	fs.StringVar(&c.outputFormat, "output-format", "json", "format of --output: json (JSON lines) or csv")
 	fs.Uint64Var(&c.generationFlows, "generation-flows", alfBatchRecords, "end a generation after this many flow records (ALF's batch); 0: only at the end of a stream and by --generation-time")
 	fs.DurationVar(&c.generationTime, "generation-time", 0, "also end a generation when it has lasted this long, e.g. 10m (0: never)")
-	fs.StringVar(&c.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. :9464")
-	fs.StringVar(&c.logFormat, "log-format", "text", "log format on standard error: text or json")
-	c.set = setFlag(fs, "feature set: alf (as ALF computes them, quirks included) or fixed")
 	fs.BoolVar(&c.dryRun, "dry-run", true, "label every classified flow with the oracle, to report the model on all of them each generation, as ALF does")
 	fs.Float64Var(&c.swapMargin, "swap-margin", 0, "a new model replaces the running one unless its F1 on unseen rows is lower by more than this")
 	fs.IntVar(&c.keepModels, "keep-models", 10, "models the working directory keeps, the newest, the one in use among them (0: every one)")
 	fs.Uint64Var(&c.seed, "seed", 1, "random seed of the learner and the query strategy")
 	fs.IntVar(&c.queueSize, "queue", 1<<16, "flows the fast path may hand the learner before it drops them (counted)")
 	fs.IntVar(&c.poolSize, "pool", 0, "candidates a generation keeps, the best by the strategy's score (default 10 times --query_nmax, at least 1000; ral: twice --budget's share of a generation)")
-	fs.IntVar(&c.batch, "batch", 256, "flows scored together")
 	fs.DurationVar(&c.reloadEvery, "blacklist-reload", 30*time.Second, "check the oracle's files (--blacklist, --domains, --labels) this often and reload those that changed (0: never); SIGHUP reloads them at once")
+}
+
+// registerIO registers the options of the inputs, the outputs, the
+// classifiers and the logs, which alfd classify shares with the daemon.
+func (c *daemonConfig) registerIO(fs *flag.FlagSet) {
+	fs.StringVar(&c.ifc, "i", "", "TRAP interfaces, NEMEA style: the input, then optionally the output, e.g. u:alf_socket,u:alfd_out (ALF's --i)")
+	fs.StringVar(&c.input, "input", "", "ALF's other module: socket or folder, named by --input_def (instead of -i)")
+	fs.StringVar(&c.inputDef, "input_def", "", "with --input: the socket's name or the folder of trapcap files")
+	fs.StringVar(&c.config, "config", "", "a YAML file of settings, named as these flags (batch: 512); flags given override it")
+	fs.StringVar(&c.output, "output", "", "also write every classified flow to this file (- is standard output), for people without NEMEA")
+	fs.StringVar(&c.outputFormat, "output-format", "json", "format of --output: json (JSON lines) or csv")
+	fs.StringVar(&c.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. :9464")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format on standard error: text or json")
+	c.set = setFlag(fs, "feature set: alf (as ALF computes them, quirks included) or fixed")
+	fs.IntVar(&c.batch, "batch", 256, "flows scored together")
 	fs.DurationVar(&c.progress, "progress", time.Second, "how often to show progress on standard error for file inputs (0: never)")
 	fs.DurationVar(&c.statusEvery, "status-every", time.Minute, "how often to log what a live input's run has done so far (0: never), as the line alfd logs when it stops")
 	c.packets.register(fs)
@@ -233,6 +244,47 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stderr)
 		usageCommands(e.stderr)
 	}
+	return runConfigured(ctx, e, fs, &c, args)
+}
+
+// classifyUsage heads alfd classify's help.
+const classifyUsage = `Usage: alfd classify --model FILE -i IN[,OUT] [options]
+       alfd classify --model FILE --pcap FILE... | --afpacket IFACE [-i OUT] [options]
+
+alfd classify is alfd's fast path alone: it classifies every flow with
+the model in FILE (alfd's, as alfd train writes it, or a LightGBM or
+XGBoost model trained elsewhere on ALF's features) and sends the flows on
+with DOH, DOH_PROBA and MODEL_VERSION, as alfd does, but learns nothing:
+no oracle, D_0 or working directory. The model is loaded again when its
+file changes (write the new one beside it and rename it over) and on
+SIGHUP; one that does not load leaves the model in use. MODEL_VERSION is
+the version alfd's metadata records, or for a file without, its loads
+counted from 1.
+
+Options:
+`
+
+// runClassify is alfd classify: the daemon with a model chosen by hand.
+func runClassify(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("alfd classify", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	c := daemonConfig{classifyOnly: true}
+	c.registerIO(fs)
+	fs.StringVar(&c.modelFile, "model", "", "the model: alfd's metadata JSON, or a LightGBM (text or JSON) or XGBoost (JSON or binary) file (required)")
+	fs.DurationVar(&c.reloadEvery, "model-reload", 30*time.Second, "check the model's file this often and load it again when it changed (0: never); SIGHUP loads it at once")
+	fs.Usage = func() {
+		fmt.Fprint(e.stderr, classifyUsage)
+		fs.PrintDefaults()
+	}
+	if err := runConfigured(ctx, e, fs, &c, args); err != nil {
+		return fmt.Errorf("classify: %w", err)
+	}
+	return nil
+}
+
+// runConfigured parses args (after the --config file's settings) into c
+// and runs the daemon.
+func runConfigured(ctx context.Context, e *env, fs *flag.FlagSet, c *daemonConfig, args []string) error {
 	if path := configPath(args); path != "" {
 		if err := applyConfigFile(fs, path); err != nil {
 			return err
@@ -245,7 +297,7 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := newDaemon(ctx, &c, e, log)
+	d, err := newDaemon(ctx, c, e, log)
 	if err != nil {
 		return err
 	}
@@ -273,8 +325,11 @@ type daemon struct {
 	e        *env
 	log      *slog.Logger
 	slot     infer.Slot
-	learner  *learner.Learner
+	learner  *learner.Learner    // nil for alfd classify
 	lists    []annotate.Reloader // the oracle's
+	model    *infer.ModelFile    // alfd classify's
+	files    []reload.File       // the lists, or the model: kept fresh
+	reloads  [2]atomic.Uint64    // the model's loads again: done, failed
 	in       *trap.Reader        // a TRAP input
 	packets  *packetInput        // or packets, metered
 	sources  []classify.Source   // one, or one per meter of a fanout group
@@ -415,17 +470,32 @@ func newDaemon(ctx context.Context, c *daemonConfig, e *env, log *slog.Logger) (
 	if c.batch <= 0 {
 		return nil, fmt.Errorf("--batch %d: want a positive number of flows", c.batch)
 	}
-	if !c.oracle.given() {
-		return nil, errors.New("--blacklist is required: the oracle that labels the flows the learner asks about (or --domains, --labels)")
-	}
-	oracle, lists, err := c.oracle.load(log)
-	if err != nil {
-		return nil, err
-	}
-	d.lists = lists
-	lc, err := c.learnerConfig(set, oracle, log)
-	if err != nil {
-		return nil, err
+	var oracle annotate.Oracle
+	var lc learner.Config
+	if c.classifyOnly {
+		if c.modelFile == "" {
+			return nil, errors.New("--model is required: the model that classifies the flows")
+		}
+		if d.model, err = infer.NewModelFile(c.modelFile, set, &d.slot); err != nil {
+			return nil, err
+		}
+		for _, w := range d.slot.Load().Warnings {
+			log.Warn(w, "model", c.modelFile)
+		}
+		d.files = []reload.File{d.model}
+	} else {
+		if !c.oracle.given() {
+			return nil, errors.New("--blacklist is required: the oracle that labels the flows the learner asks about (or --domains, --labels)")
+		}
+		if oracle, d.lists, err = c.oracle.load(log); err != nil {
+			return nil, err
+		}
+		for _, l := range d.lists {
+			d.files = append(d.files, l)
+		}
+		if lc, err = c.learnerConfig(set, oracle, log); err != nil {
+			return nil, err
+		}
 	}
 	// The inputs first: a mistake in them should not wait for training.
 	inName := "packets"
@@ -464,22 +534,27 @@ func newDaemon(ctx context.Context, c *daemonConfig, e *env, log *slog.Logger) (
 		}
 		outputs = append(outputs, classify.NewTextOutput(w, c.outputFormat == "json"))
 	}
-	if _, err := os.Stat(filepath.Join(c.workdir, "db."+c.id+".csv")); errors.Is(err, os.ErrNotExist) {
-		log.Info("training the first model from D_0", "dpath", c.dpath, "model", c.model)
-	}
-	if d.learner, err = learner.New(ctx, lc, &d.slot); err != nil {
-		return nil, err
-	}
-	m := d.slot.Load()
-	log.Info("alfd started", "version", version(), "input", inName, "classifiers", len(d.sources), "model", m.Path, "model_version", m.Version,
-		"query_strategy", c.strategy, "db_rows", d.learner.DB().Len())
-	if c.generationFlows == 0 && c.generationTime == 0 && d.sources[0].Live() {
-		log.Warn("no generation ends, and nothing is learnt, until the input ends: give --generation-flows or --generation-time")
-	}
-	pc := classify.Config{Set: set, Slot: &d.slot, Learner: d.learner, BatchSize: c.batch,
-		GenerationFlows: c.generationFlows, GenerationTime: c.generationTime, Seed: c.seed, Log: log}
-	if c.dryRun {
-		pc.Oracle = oracle
+	pc := classify.Config{Set: set, Slot: &d.slot, BatchSize: c.batch, Log: log}
+	if c.classifyOnly {
+		m := d.slot.Load()
+		log.Info("alfd classify started", "version", version(), "input", inName, "classifiers", len(d.sources), "model", m.Path, "model_version", m.Version)
+	} else {
+		if _, err := os.Stat(filepath.Join(c.workdir, "db."+c.id+".csv")); errors.Is(err, os.ErrNotExist) {
+			log.Info("training the first model from D_0", "dpath", c.dpath, "model", c.model)
+		}
+		if d.learner, err = learner.New(ctx, lc, &d.slot); err != nil {
+			return nil, err
+		}
+		m := d.slot.Load()
+		log.Info("alfd started", "version", version(), "input", inName, "classifiers", len(d.sources), "model", m.Path, "model_version", m.Version,
+			"query_strategy", c.strategy, "db_rows", d.learner.DB().Len())
+		if c.generationFlows == 0 && c.generationTime == 0 && d.sources[0].Live() {
+			log.Warn("no generation ends, and nothing is learnt, until the input ends: give --generation-flows or --generation-time")
+		}
+		pc.Learner, pc.GenerationFlows, pc.GenerationTime, pc.Seed = d.learner, c.generationFlows, c.generationTime, c.seed
+		if c.dryRun {
+			pc.Oracle = oracle
+		}
 	}
 	switch len(outputs) {
 	case 0:
@@ -498,30 +573,22 @@ func newDaemon(ctx context.Context, c *daemonConfig, e *env, log *slog.Logger) (
 func (d *daemon) run(ctx context.Context) error {
 	// Set before the goroutines that read it start.
 	d.running = time.Now()
+	// The learner, the reloads, the metrics and the progress go on until
+	// the output is drained and closed.
 	learnerCtx, stopLearner := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLearner()
 	var wg sync.WaitGroup
 	var learnerErr error
-	wg.Go(func() { learnerErr = d.learner.Run(learnerCtx) })
-	// SIGHUP reloads the oracle's files at once (systemctl reload), as
-	// daemons reload their files; --blacklist-reload also looks for
-	// changes.
+	if d.learner != nil {
+		wg.Go(func() { learnerErr = d.learner.Run(learnerCtx) })
+	}
+	// SIGHUP reloads the oracle's files, or alfd classify's model, at once
+	// (systemctl reload), as daemons reload their files; --blacklist-reload
+	// (--model-reload) also looks for changes.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	wg.Go(func() {
-		annotate.Watch(learnerCtx, d.cfg.reloadEvery, hup, d.lists, func(l annotate.Reloader, bad []*annotate.LineError, err error) {
-			kind := d.cfg.oracle.kind(l.Path())
-			if err != nil {
-				d.log.Error(kind+" did not reload; the old one stays", "file", l.Path(), "err", err)
-				return
-			}
-			for _, le := range bad {
-				d.log.Warn(kind+" line skipped", "err", le)
-			}
-			d.log.Info(kind+" reloaded", "file", l.Path(), "entries", l.Len(), "bad_lines", len(bad))
-		})
-	})
+	wg.Go(func() { reload.Watch(learnerCtx, d.cfg.reloadEvery, hup, d.files, d.reloaded) })
 	if d.cfg.metrics != "" {
 		srv, err := serveMetrics(learnerCtx, &wg, d.cfg.metrics, d.log, d.writeMetrics)
 		if err != nil {
@@ -576,9 +643,42 @@ func (d *daemon) run(ctx context.Context) error {
 	if bad := d.pipeline.Stats().BadInput.Load(); err == nil && ctx.Err() == nil && bad > 0 && !d.sources[0].Live() {
 		// Files read to their end, with parts skipped: the exit status
 		// says so to a script, as alfd dump's does; the warnings say which.
-		err = fmt.Errorf("%d broken containers, files or records skipped (the warnings above say which); the rest was classified and learnt from", bad)
+		what := "classified and learnt from"
+		if d.learner == nil {
+			what = "classified"
+		}
+		err = fmt.Errorf("%d broken containers, files or records skipped (the warnings above say which); the rest was %s", bad, what)
 	}
 	return err
+}
+
+// reloaded logs what became of a file reload.Watch read again, or could
+// not look at.
+func (d *daemon) reloaded(f reload.File, err error) {
+	if _, isModel := f.(*infer.ModelFile); isModel {
+		if err != nil {
+			d.reloads[1].Add(1)
+			d.log.Error("the model did not load again; the one in use stays", "file", f.Path(), "err", err)
+			return
+		}
+		d.reloads[0].Add(1)
+		m := d.slot.Load()
+		for _, w := range m.Warnings {
+			d.log.Warn(w, "model", f.Path())
+		}
+		d.log.Info("model loaded again", "file", f.Path(), "model_version", m.Version)
+		return
+	}
+	kind := d.cfg.oracle.kind(f.Path())
+	if err != nil {
+		d.log.Error(kind+" did not reload; the old one stays", "file", f.Path(), "err", err)
+		return
+	}
+	l := f.(annotate.Reloader)
+	for _, le := range l.Bad() {
+		d.log.Warn(kind+" line skipped", "err", le)
+	}
+	d.log.Info(kind+" reloaded", "file", f.Path(), "entries", l.Len(), "bad_lines", len(l.Bad()))
 }
 
 // closeIO closes the interfaces and the output file; readers of the output
@@ -608,14 +708,22 @@ func (d *daemon) logStatus(msg string) {
 	// input waited for the learner.
 	busy := (time.Since(d.running) - time.Duration(st.LearnerWait.Load())).Seconds()
 	args := []any{"records", st.Records.Load(), "classified", st.Classified.Load(), "doh", st.DoH.Load(),
-		"bad_input", st.BadInput.Load(), "offered", st.Offered.Load(), "queue_drops", d.learner.Dropped(),
-		"seconds", fmt.Sprintf("%.1f", elapsed.Seconds()),
-		"records_per_second", fmt.Sprintf("%.0f", float64(st.Records.Load())/max(busy, 1e-3))}
-	if d.cfg.strategy == "ral" {
+		"bad_input", st.BadInput.Load()}
+	if d.learner != nil {
+		args = append(args, "offered", st.Offered.Load(), "queue_drops", d.learner.Dropped())
+	}
+	args = append(args, "seconds", fmt.Sprintf("%.1f", elapsed.Seconds()),
+		"records_per_second", fmt.Sprintf("%.0f", float64(st.Records.Load())/max(busy, 1e-3)))
+	switch {
+	case d.learner == nil:
+		args = append(args, "model_version", d.slot.Load().Version)
+	case d.cfg.strategy == "ral":
 		args = append(args, "ral_pool_full", d.learner.RALPoolFull())
 	}
-	if r := d.learner.LastReport(); r != nil {
-		args = append(args, "generation", r.Generation, "model_version", r.ModelVersion, "db_rows", r.DBSize)
+	if d.learner != nil {
+		if r := d.learner.LastReport(); r != nil {
+			args = append(args, "generation", r.Generation, "model_version", r.ModelVersion, "db_rows", r.DBSize)
+		}
 	}
 	if d.trapOut != nil {
 		if dropped := d.trapOut.Stats().Dropped; dropped > 0 {
@@ -635,12 +743,13 @@ func (d *daemon) showProgress(ctx context.Context) {
 	tick(ctx, p.every, func() {
 		st := d.pipeline.Stats()
 		secs := time.Since(p.start).Seconds()
-		line := fmt.Sprintf("%d records, %.0f records/s, %d classified, %.1f%% DoH, generation %d",
+		line := fmt.Sprintf("%d records, %.0f records/s, %d classified, %.1f%% DoH",
 			st.Records.Load(), float64(st.Records.Load())/secs, st.Classified.Load(),
-			100*float64(st.DoH.Load())/float64(max(st.Classified.Load(), 1)), st.Generations.Load())
-		if r := d.learner.LastReport(); r != nil {
-			line += fmt.Sprintf(", model v%d", r.ModelVersion)
+			100*float64(st.DoH.Load())/float64(max(st.Classified.Load(), 1)))
+		if d.learner != nil {
+			line += fmt.Sprintf(", generation %d", st.Generations.Load())
 		}
+		line += fmt.Sprintf(", model v%d", d.slot.Load().Version)
 		p.show(line)
 	})
 }

@@ -48,6 +48,7 @@ var commands = []command{
 	{"dump", "print the records of a TRAP interface as CSV or JSON lines (like NEMEA's logger)", runDump},
 	{"replay", "copy the records of one TRAP interface to another (like NEMEA's traffic_repeater)", runReplay},
 	{"features", "compute ALF's DoH features of the flows on a TRAP interface, as CSV", runFeatures},
+	{"classify", "classify flows with a model chosen by hand and learn nothing: alfd's fast path alone, as a NEMEA detector", runClassify},
 	{"train", "train a model from a CSV in ALF's format (D_0), with alfd's own trainer", runTrain},
 	{"eval", "evaluate a model on the flows of a TRAP interface against a blacklist", runEval},
 	{"report", "sum up and compare the experiments of a working directory, as a table, CSV or an SVG plot", runReport},

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alfd/alfd/classify"
 	"github.com/alfd/alfd/features"
 	"github.com/alfd/alfd/flowmeter"
 	"github.com/alfd/alfd/trap"
@@ -87,6 +88,28 @@ func (d *daemon) writeMetrics(w io.Writer) {
 		share = float64(st.DoH.Load()) / float64(n)
 	}
 	m.one("alfd_doh_share", "gauge", "Share of the classified flows classified as DoH.", share)
+	if d.learner != nil {
+		d.writeLearnerMetrics(m, st)
+	}
+	if d.trapOut != nil {
+		writeOutputMetrics(m, d.trapOut.Stats())
+	}
+	if model := d.slot.Load(); model != nil {
+		m.one("alfd_model_version", "gauge", "Version of the model in use.", float64(model.Version))
+	}
+	if d.model != nil {
+		m.family("alfd_model_reloads_total", "counter", "Times alfd classify loaded its model's file again, as it changed or on SIGHUP, by outcome (failed: the model in use stayed).")
+		m.value("alfd_model_reloads_total", `outcome="loaded"`, float64(d.reloads[0].Load()))
+		m.value("alfd_model_reloads_total", `outcome="failed"`, float64(d.reloads[1].Load()))
+	}
+	if d.packets != nil {
+		d.packets.writeMetrics(m)
+	}
+	writeProcessMetrics(m, d.started)
+}
+
+// writeLearnerMetrics writes what the oracle and the learner count.
+func (d *daemon) writeLearnerMetrics(m metricWriter, st *classify.Stats) {
 	m.one("alfd_flows_labelled_total", "counter", "Classified flows the dry run's oracle labelled.", float64(st.Labelled.Load()))
 	m.one("alfd_learner_offered_total", "counter", "Flows handed to the learner as candidates.", float64(st.Offered.Load()))
 	m.one("alfd_learner_queue_drops_total", "counter", "Candidates dropped because the learner's queue was full.", float64(d.learner.Dropped()))
@@ -99,12 +122,6 @@ func (d *daemon) writeMetrics(w io.Writer) {
 	}
 	m.one("alfd_generations_ended_total", "counter", "Generations the fast path ended.", float64(st.Generations.Load()))
 	m.one("alfd_generation_errors_total", "counter", "Generations the learner could not finish (see the log); the model in use goes on.", float64(d.learner.Failed()))
-	if d.trapOut != nil {
-		writeOutputMetrics(m, d.trapOut.Stats())
-	}
-	if model := d.slot.Load(); model != nil {
-		m.one("alfd_model_version", "gauge", "Version of the model in use.", float64(model.Version))
-	}
 	if r := d.learner.LastReport(); r != nil {
 		m.one("alfd_generation", "gauge", "The last generation the learner ran.", float64(r.Generation))
 		m.one("alfd_generation_timestamp_seconds", "gauge", "When the last generation the learner ran began, in seconds since the epoch.", float64(r.Time.UnixNano())/1e9)
@@ -119,10 +136,6 @@ func (d *daemon) writeMetrics(w io.Writer) {
 		m.one("alfd_training_seconds", "gauge", "Time the last generation spent training.", r.TrainSeconds)
 		m.one("alfd_db_rows", "gauge", "Rows of D_i after the last generation.", float64(r.DBSize))
 	}
-	if d.packets != nil {
-		d.packets.writeMetrics(m)
-	}
-	writeProcessMetrics(m, d.started)
 }
 
 // writeProcessMetrics writes how long alfd has run and which build it is.

@@ -44,7 +44,7 @@ func (o *oracleFlags) kind(path string) string {
 func (o *oracleFlags) given() bool { return o.blacklist != "" || o.domains != "" || o.labels != "" }
 
 // load reads the lists, warning of the lines they skip, and returns the
-// oracle they make, and the lists, which Watch can keep fresh: a person's
+// oracle they make, and the lists, which reload.Watch can keep fresh: a person's
 // labels first, then DoH when the server name or the address is listed
 // (with --domains-decide, by the name when there is one).
 func (o *oracleFlags) load(log *slog.Logger) (annotate.Oracle, []annotate.Reloader, error) {

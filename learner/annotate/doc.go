@@ -3,6 +3,6 @@
 // DoH resolvers, as ALF's AnotatorDoH does; Domains by the TLS server
 // names of DoH services; Human by a person's labels of single flows, which
 // come first (ALF's human annotator), as a Chain puts them. Either joins
-// lists: DoH when one of them says so. Reloading and Watch keep the lists
-// fresh from their files while alfd runs.
+// lists: DoH when one of them says so. Reloading keeps a list fresh from
+// its file while alfd runs, as reload.Watch rereads it.
 package annotate

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alfd/alfd/internal/reload"
 )
 
 func TestDomains(t *testing.T) {
@@ -192,13 +194,19 @@ type reloaded struct {
 	err  error
 }
 
-func watch(t *testing.T, interval time.Duration, now <-chan os.Signal, lists ...Reloader) <-chan reloaded {
+func watch(t *testing.T, interval time.Duration, now <-chan os.Signal, lists ...reload.File) <-chan reloaded {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	ch := make(chan reloaded, 10)
 	go func() {
 		defer close(done)
-		Watch(ctx, interval, now, lists, func(l Reloader, bad []*LineError, err error) { ch <- reloaded{l.Path(), len(bad), err} })
+		reload.Watch(ctx, interval, now, lists, func(f reload.File, err error) {
+			r := reloaded{path: f.Path(), err: err}
+			if err == nil {
+				r.bad = len(f.(Reloader).Bad())
+			}
+			ch <- r
+		})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -218,7 +226,7 @@ func next(t *testing.T, ch <-chan reloaded) reloaded {
 	return reloaded{}
 }
 
-// TestReloadChanged: polled, Watch reloads the list whose file changed,
+// TestReloadChanged: polled, reload.Watch reloads the list whose file changed,
 // and only that one; a file that no longer loads keeps its old list.
 func TestReloadChanged(t *testing.T) {
 	dir := t.TempDir()
@@ -256,7 +264,7 @@ func TestReloadChanged(t *testing.T) {
 	}
 }
 
-// TestReloadNow: asked (SIGHUP), Watch reloads every file at once, though
+// TestReloadNow: asked (SIGHUP), reload.Watch reloads every file at once, though
 // it does not poll and their times and sizes are what they were.
 func TestReloadNow(t *testing.T) {
 	dir := t.TempDir()

@@ -46,8 +46,12 @@ type Config struct {
 	// OnGeneration, when set, hears of each generation's end, in order,
 	// on the goroutine of the source that ended it.
 	OnGeneration func(learner.GenerationStats)
-	Seed         uint64
-	Log          *slog.Logger
+	// OnLabelled, when set, hears of every flow the Oracle labels, with
+	// its probability of DoH and its label, on its source's goroutine
+	// (alfd eval's ranking measures).
+	OnLabelled func(proba float64, doh bool)
+	Seed       uint64
+	Log        *slog.Logger
 }
 
 // Stats counts what a Pipeline did. Its counters may be read at any time
@@ -476,6 +480,9 @@ func (w *worker) flush() error {
 			if truth, known := w.cfg.Oracle.Label(flow); known {
 				w.genAll.Add(isDoH, truth)
 				labelled++
+				if w.cfg.OnLabelled != nil {
+					w.cfg.OnLabelled(s.Proba, truth)
+				}
 			}
 		}
 		if w.gate != nil {

@@ -525,6 +525,8 @@ func (l *Learner) Generation(ctx context.Context, s GenerationStats) (*Report, e
 	// Query: pick, label, grow D_i.
 	picked := l.pick()
 	var asked evaluate.Confusion
+	var askedProba []float64
+	var askedTruth []bool
 	for _, i := range picked {
 		c := &l.pool[i]
 		doh, known := l.cfg.Oracle.Label(&c.Flow)
@@ -536,6 +538,7 @@ func (l *Learner) Generation(ctx context.Context, s GenerationStats) (*Report, e
 			l.ral.Learn(c.RAL, &c.S, doh)
 		}
 		asked.Add(c.S.DoH(), doh)
+		askedProba, askedTruth = append(askedProba, c.S.Proba), append(askedTruth, doh)
 		l.db.Add(&c.X, doh)
 		r.NewInDB++
 	}
@@ -546,7 +549,9 @@ func (l *Learner) Generation(ctx context.Context, s GenerationStats) (*Report, e
 	l.setFloor(math.Inf(-1))
 	r.QuerySeconds = time.Since(start).Seconds()
 	prevalence := l.prevalence()
-	r.Metrics["test_only_anotated"] = asked.Metrics(prevalence)
+	annotated := asked.Metrics(prevalence)
+	annotated.Rank(askedProba, askedTruth)
+	r.Metrics["test_only_anotated"] = annotated
 	if s.All.N() > 0 {
 		r.Metrics["test_all_predicted"] = s.All.Metrics(prevalence)
 	}
@@ -659,6 +664,9 @@ func (l *Learner) trainModel(ctx context.Context, trainSet, test *dataset.Datase
 	doh, _ := l.db.Counts()
 	metrics := testMetrics(m, test, float64(doh)/float64(max(l.db.Len(), 1)))
 	m.Meta.Metrics = map[string]float64{"accuracy": metrics.Accuracy, "f1": metrics.F1, "f1_doh": metrics.F1DoH, "mcc": metrics.MCC}
+	if metrics.ROCAUC != nil {
+		m.Meta.Metrics["roc_auc"] = *metrics.ROCAUC
+	}
 	if err := writeMeta(path, m.Meta); err != nil {
 		return nil, evaluate.Metrics{}, err
 	}
@@ -687,10 +695,14 @@ func testMetrics(m *infer.Model, test *dataset.Dataset, prevalence float64) eval
 	var c evaluate.Confusion
 	scores := make([]infer.Scores, test.Len())
 	m.ScoreBatch(test.X, scores)
+	proba := make([]float64, len(scores))
 	for i := range scores {
 		c.Add(scores[i].DoH(), test.Y[i])
+		proba[i] = scores[i].Proba
 	}
-	return c.Metrics(prevalence)
+	metrics := c.Metrics(prevalence)
+	metrics.Rank(proba, test.Y)
+	return metrics
 }
 
 // WriteModel writes forests as model number version in dir: see

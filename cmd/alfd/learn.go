@@ -72,9 +72,10 @@ type evalResult struct {
 	Records int    `json:"records"`
 	Flows   int    `json:"flows"` // labelled, and counted in Metrics
 	// Unlabelled are flows classified that no list knew.
-	Unlabelled int              `json:"unlabelled"`
-	DoH        int              `json:"doh"`
-	Metrics    evaluate.Metrics `json:"metrics"`
+	Unlabelled int                `json:"unlabelled"`
+	DoH        int                `json:"doh"`
+	Confusion  evaluate.Confusion `json:"confusion"` // DoH positive
+	Metrics    evaluate.Metrics   `json:"metrics"`
 }
 
 func runEval(ctx context.Context, e *env, args []string) error {
@@ -122,8 +123,13 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	var slot infer.Slot
 	slot.Store(m)
 	var c evaluate.Confusion
+	var proba []float64
+	var truth []bool
 	p := classify.New(classify.Config{Set: set, Slot: &slot, Oracle: oracle, GenerationFlows: uint64(*batch), Log: log,
-		OnGeneration: func(s learner.GenerationStats) { c.Merge(s.All) }})
+		OnGeneration: func(s learner.GenerationStats) { c.Merge(s.All) },
+		OnLabelled: func(p float64, doh bool) {
+			proba, truth = append(proba, p), append(truth, doh)
+		}})
 	if err := p.Run(ctx, classify.TrapSource{R: in}); err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
@@ -132,8 +138,9 @@ func runEval(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("eval: %d broken containers or records skipped", bad)
 	}
 	res := evalResult{Model: *modelPath, Version: m.Version, Input: *ifc,
-		Records: int(st.Records.Load()), Flows: c.N(), Unlabelled: int(st.Classified.Load() - st.Labelled.Load()), DoH: c.TP + c.FN}
+		Records: int(st.Records.Load()), Flows: c.N(), Unlabelled: int(st.Classified.Load() - st.Labelled.Load()), DoH: c.TP + c.FN, Confusion: c}
 	res.Metrics = c.Metrics(float64(res.DoH) / float64(max(res.Flows, 1)))
+	res.Metrics.Rank(proba, truth)
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(res)

@@ -134,6 +134,13 @@ func TestOraclesOnCESNETFlows(t *testing.T) {
 		if res.Flows != 921 || res.DoH != 921-599 || math.Abs(res.Metrics.Accuracy-(1-truth.Metrics.Accuracy)) > 1e-12 || math.Abs(res.Metrics.MCC+truth.Metrics.MCC) > 1e-12 {
 			t.Errorf("%v: %+v, the blacklist's turned over: %+v", args, res, truth)
 		}
+		// The ranking turns over too: every pair ranked right is wrong.
+		if res.Metrics.ROCAUC == nil || truth.Metrics.ROCAUC == nil || math.Abs(*res.Metrics.ROCAUC-(1-*truth.Metrics.ROCAUC)) > 1e-12 {
+			t.Errorf("%v: ROC AUC %v, the blacklist's %v", args, res.Metrics.ROCAUC, truth.Metrics.ROCAUC)
+		}
+		if c, tc := res.Confusion, truth.Confusion; c.TP != tc.FP || c.FP != tc.TP || c.TN != tc.FN || c.FN != tc.TN {
+			t.Errorf("%v: confusion %+v, the blacklist's %+v", args, c, tc)
+		}
 	}
 	if res := eval("--domains", domains); res.Flows != len(byNames) || res.Unlabelled != left || res.DoH != names {
 		t.Errorf("by names: %+v, want %d flows, %d DoH, %d unlabelled", res, len(byNames), names, left)

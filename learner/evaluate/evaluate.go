@@ -1,13 +1,22 @@
 // Package evaluate measures a classifier as ALF's evaluator does:
 // accuracy, precision, recall and F1 averaged over both classes (macro),
-// Matthews' correlation, and precision corrected for the prevalence of DoH.
+// Matthews' correlation, and precision corrected for the prevalence of DoH;
+// and, where the flows' probabilities are at hand, how well they rank DoH
+// above the rest over every threshold: ROC AUC and average precision.
 package evaluate
 
-import "math"
+import (
+	"cmp"
+	"math"
+	"slices"
+)
 
 // Confusion counts predictions against the truth, DoH being positive.
 type Confusion struct {
-	TP, FP, TN, FN int
+	TP int `json:"tp"`
+	FP int `json:"fp"`
+	TN int `json:"tn"`
+	FN int `json:"fn"`
 }
 
 // Add counts one flow.
@@ -36,22 +45,27 @@ func (c *Confusion) Merge(o Confusion) {
 func (c Confusion) N() int { return c.TP + c.FP + c.TN + c.FN }
 
 // Metrics are ALF's report, with the same names, and the F1 of the DoH
-// class, which is what a DoH detector is usually judged by.
+// class, which is what a DoH detector is usually judged by. ROCAUC and AP
+// are there when the flows' probabilities were (Rank) and both classes
+// among them.
 type Metrics struct {
-	N         int     `json:"n"`
-	Accuracy  float64 `json:"accuracy"`
-	Precision float64 `json:"precision"`
-	Recall    float64 `json:"recall"`
-	F1        float64 `json:"f1"`
-	MCC       float64 `json:"mcc"`
-	PrecPrev  float64 `json:"prec_prev"`
-	F1DoH     float64 `json:"f1_doh"`
+	N         int      `json:"n"`
+	Accuracy  float64  `json:"accuracy"`
+	Precision float64  `json:"precision"`
+	Recall    float64  `json:"recall"`
+	F1        float64  `json:"f1"`
+	MCC       float64  `json:"mcc"`
+	PrecPrev  float64  `json:"prec_prev"`
+	F1DoH     float64  `json:"f1_doh"`
+	ROCAUC    *float64 `json:"roc_auc,omitempty"`
+	AP        *float64 `json:"average_precision,omitempty"`
 }
 
 // MetricNames are the names of Metrics' figures, as they are in JSON.
-var MetricNames = []string{"accuracy", "precision", "recall", "f1", "mcc", "prec_prev", "f1_doh"}
+var MetricNames = []string{"accuracy", "precision", "recall", "f1", "mcc", "prec_prev", "f1_doh", "roc_auc", "average_precision"}
 
-// Value is the figure of m named name (one of MetricNames).
+// Value is the figure of m named name (one of MetricNames); ok is false
+// for another name, or a ranking measure m does not have.
 func (m *Metrics) Value(name string) (v float64, ok bool) {
 	switch name {
 	case "accuracy":
@@ -68,8 +82,68 @@ func (m *Metrics) Value(name string) (v float64, ok bool) {
 		return m.PrecPrev, true
 	case "f1_doh":
 		return m.F1DoH, true
+	case "roc_auc":
+		return deref(m.ROCAUC)
+	case "average_precision":
+		return deref(m.AP)
 	}
 	return 0, false
+}
+
+func deref(p *float64) (float64, bool) {
+	if p == nil {
+		return 0, false
+	}
+	return *p, true
+}
+
+// Rank adds to m how well the probabilities of DoH, proba, rank the flows
+// whose labels are truth: the area under the ROC curve and the average
+// precision, as scikit-learn's roc_auc_score and average_precision_score
+// compute them (flows of the same probability make one threshold). Without
+// flows of both classes they are undefined, and m is left without them.
+func (m *Metrics) Rank(proba []float64, truth []bool) {
+	type flow struct {
+		proba float64
+		doh   bool
+	}
+	flows := make([]flow, len(proba))
+	pos := 0
+	for i := range proba {
+		flows[i] = flow{proba[i], truth[i]}
+		if truth[i] {
+			pos++
+		}
+	}
+	neg := len(flows) - pos
+	if pos == 0 || neg == 0 {
+		return
+	}
+	// Highest first; each run of one probability is a threshold.
+	// (A NaN, which no model should give, sorts lowest, as cmp.Compare
+	// orders it.)
+	slices.SortFunc(flows, func(a, b flow) int { return cmp.Compare(b.proba, a.proba) })
+	var pairs, ap float64 // DoH-other pairs ranked right, ties half
+	tp, fp := 0, 0
+	for i := 0; i < len(flows); {
+		p, n := 0, 0
+		j := i
+		for ; j < len(flows) && cmp.Compare(flows[j].proba, flows[i].proba) == 0; j++ {
+			if flows[j].doh {
+				p++
+			} else {
+				n++
+			}
+		}
+		// This run's DoH flows rank above the others not yet seen, and
+		// tie with this run's others.
+		pairs += float64(p)*float64(neg-fp-n) + float64(p)*float64(n)/2
+		tp, fp = tp+p, fp+n
+		ap += float64(p) / float64(pos) * float64(tp) / float64(tp+fp)
+		i = j
+	}
+	auc := pairs / (float64(pos) * float64(neg))
+	m.ROCAUC, m.AP = &auc, &ap
 }
 
 // div is a/b, or 0 when b is 0 (scikit-learn's zero_division=0).

@@ -3,6 +3,9 @@ package evaluate
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -46,7 +49,8 @@ func TestMetricsByHand(t *testing.T) {
 
 // TestValueNames: Value knows every figure by its JSON name, and no other.
 func TestValueNames(t *testing.T) {
-	m := Metrics{Accuracy: 0.1, Precision: 0.2, Recall: 0.3, F1: 0.4, MCC: 0.5, PrecPrev: 0.6, F1DoH: 0.7}
+	auc, ap := 0.8, 0.9
+	m := Metrics{Accuracy: 0.1, Precision: 0.2, Recall: 0.3, F1: 0.4, MCC: 0.5, PrecPrev: 0.6, F1DoH: 0.7, ROCAUC: &auc, AP: &ap}
 	data, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
@@ -66,5 +70,100 @@ func TestValueNames(t *testing.T) {
 	}
 	if _, ok := m.Value("auc"); ok {
 		t.Error("auc is known")
+	}
+}
+
+// TestRank checks ROC AUC and average precision against scikit-learn's
+// documented examples, and against their definitions, pair by pair and
+// threshold by threshold, on scores with many ties.
+func TestRank(t *testing.T) {
+	// roc_auc_score and average_precision_score's docstring example.
+	var m Metrics
+	m.Rank([]float64{0.1, 0.4, 0.35, 0.8}, []bool{false, false, true, true})
+	if m.ROCAUC == nil || math.Abs(*m.ROCAUC-0.75) > 1e-15 || math.Abs(*m.AP-0.8333333333333333) > 1e-15 {
+		t.Fatalf("docstring example: %v %v", m.ROCAUC, m.AP)
+	}
+	// All tied: a coin toss's AUC, and the share of DoH for precision.
+	m = Metrics{}
+	m.Rank([]float64{0.5, 0.5, 0.5, 0.5}, []bool{true, false, false, false})
+	if *m.ROCAUC != 0.5 || *m.AP != 0.25 {
+		t.Errorf("all tied: %v %v", *m.ROCAUC, *m.AP)
+	}
+	// One class only: undefined, left out, and so in JSON and Value.
+	m = Metrics{}
+	m.Rank([]float64{0.1, 0.9}, []bool{true, true})
+	if _, ok := m.Value("roc_auc"); ok || m.AP != nil {
+		t.Error("a ranking of one class")
+	}
+	if data, _ := json.Marshal(m); strings.Contains(string(data), "roc_auc") {
+		t.Errorf("JSON %s", data)
+	}
+
+	// A NaN (no model's) ranks lowest, tied with another NaN.
+	m = Metrics{}
+	m.Rank([]float64{math.NaN(), 0.5, math.NaN()}, []bool{true, false, false})
+	if *m.ROCAUC != 0.25 {
+		t.Errorf("with NaNs: AUC %v", *m.ROCAUC)
+	}
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 50 {
+		n := 1 + rng.IntN(60)
+		proba, truth := make([]float64, n), make([]bool, n)
+		for i := range n {
+			proba[i] = float64(rng.IntN(8)) / 7 // few values: ties
+			truth[i] = rng.Float64() < proba[i]*0.8+0.1
+		}
+		var pos, neg int
+		var right float64
+		for i := range n {
+			if !truth[i] {
+				neg++
+				continue
+			}
+			pos++
+			for j := range n {
+				switch {
+				case truth[j]:
+				case proba[i] > proba[j]:
+					right++
+				case proba[i] == proba[j]:
+					right += 0.5
+				}
+			}
+		}
+		// Average precision: over each distinct threshold, highest first,
+		// the recall it adds times the precision at it.
+		var ap, lastRecall float64
+		thresholds := slices.Clone(proba)
+		slices.Sort(thresholds)
+		thresholds = slices.Compact(thresholds)
+		for k := len(thresholds) - 1; k >= 0; k-- {
+			tp, called := 0, 0
+			for i := range n {
+				if proba[i] >= thresholds[k] {
+					called++
+					if truth[i] {
+						tp++
+					}
+				}
+			}
+			if pos > 0 {
+				recall := float64(tp) / float64(pos)
+				ap += (recall - lastRecall) * float64(tp) / float64(called)
+				lastRecall = recall
+			}
+		}
+		m := Metrics{}
+		m.Rank(proba, truth)
+		if pos == 0 || neg == 0 {
+			if m.ROCAUC != nil || m.AP != nil {
+				t.Errorf("round %d: one class, yet ranked", round)
+			}
+			continue
+		}
+		if auc := right / float64(pos*neg); math.Abs(*m.ROCAUC-auc) > 1e-12 || math.Abs(*m.AP-ap) > 1e-12 {
+			t.Errorf("round %d: AUC %v AP %v, by definition %v %v", round, *m.ROCAUC, *m.AP, auc, ap)
+		}
 	}
 }

@@ -3,10 +3,16 @@ package trap
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/alfd/alfd/internal/shareddata"
 )
 
 func FuzzParseTemplate(f *testing.F) {
@@ -175,3 +181,26 @@ func (s *fuzzSource) headerLen() int {
 }
 
 func (s *fuzzSource) isSocket() bool { return s.socket }
+
+// FuzzServiceReply feeds any bytes to the reader of a module's service
+// reply (alfd stats): it reads them or refuses them, never panics, and
+// what it reads encodes again.
+func FuzzServiceReply(f *testing.F) {
+	if dir := shareddata.Dir(); dir != "" {
+		if golden, err := os.ReadFile(filepath.Join(dir, "trap", "service_reply.bin")); err == nil {
+			f.Add(golden) // libtrap 1.18.2's
+		}
+	}
+	body := []byte(`{"in_cnt":1,"out_cnt":0,"in":[{"ifc_state":1,"ifc_id":"x","ifc_type":117,"messages":5,"buffers":1,"delay_last":3,"delay_total":0}],"out":[]}`)
+	reply := append([]byte{serviceOK, 0, 0, 0}, binary.NativeEndian.AppendUint32(nil, uint32(len(body)+1))...)
+	f.Add(append(append(reply, body...), 0))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		st, err := readServiceReply(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		if _, err := json.Marshal(st); err != nil {
+			t.Fatalf("read %+v, which does not encode: %v", st, err)
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -118,6 +119,16 @@ type Reader struct {
 	format    Format
 	templates map[string]*Template
 	stats     InputStats
+	waitFrom  time.Time // when the wait for the next container began
+	shared    sharedInput
+}
+
+// sharedInput is what the service interface reads of a Reader from another
+// goroutine, published a container at a time.
+type sharedInput struct {
+	containers, messages atomic.Uint64
+	connected            atomic.Bool
+	delayLast, delaySum  atomic.Int64 // nanoseconds waited for the last container, and for all
 }
 
 type source interface {
@@ -348,6 +359,11 @@ func (r *Reader) advance() error {
 		}
 		r.state = stateHeader
 	case stateHeader:
+		if r.have == 0 {
+			// The messages of the containers before are all read.
+			r.shared.messages.Store(r.stats.Messages)
+			r.waitFrom = time.Now()
+		}
 		if err := r.fill(r.hdr[:r.headerLen]); err != nil {
 			return r.readFailed(err, "container header")
 		}
@@ -373,6 +389,10 @@ func (r *Reader) advance() error {
 		r.stats.Containers++
 		r.stats.Bytes += uint64(len(r.buf))
 		r.state = stateMessages
+		waited := int64(time.Since(r.waitFrom))
+		r.shared.delayLast.Store(waited)
+		r.shared.delaySum.Add(waited)
+		r.shared.containers.Store(r.stats.Containers)
 	}
 	return nil
 }
@@ -438,6 +458,8 @@ func (r *Reader) disconnect() {
 		r.conn = nil
 	}
 	r.mu.Unlock()
+	r.shared.connected.Store(false)
+	r.shared.messages.Store(r.stats.Messages)
 	r.state = stateOpen
 	r.have = 0
 	r.buf = r.buf[:0]
@@ -472,6 +494,7 @@ func (r *Reader) open() error {
 	}
 	r.conn = conn
 	r.mu.Unlock()
+	r.shared.connected.Store(true)
 	r.stream = name
 	r.off = 0
 	r.seqKnown = false

@@ -23,6 +23,8 @@ type OutputStats struct {
 	Dropped uint64
 	Clients int    // readers connected now (socket outputs)
 	Files   uint64 // files written (file outputs)
+	// Autoflushes counts containers sent by the autoflush timeout.
+	Autoflushes uint64
 }
 
 // A Writer sends messages to one TRAP output interface. It packs them into
@@ -239,7 +241,9 @@ func (w *Writer) autoflush(every time.Duration) {
 			w.mu.Lock()
 			if !w.closed && w.count > 0 && now.Sub(w.firstAt) >= every {
 				// An error here shows again at the next Send or Flush.
-				_ = w.flushLocked()
+				if w.flushLocked() == nil {
+					w.stats.Autoflushes++
+				}
 			}
 			w.mu.Unlock()
 		}

@@ -589,6 +589,9 @@ func (d *daemon) run(ctx context.Context) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	wg.Go(func() { reload.Watch(learnerCtx, d.cfg.reloadEvery, hup, d.files, d.reloaded) })
+	if d.in != nil || d.trapOut != nil {
+		defer serveService(learnerCtx, d.log, d.serviceStats)()
+	}
 	if d.cfg.metrics != "" {
 		srv, err := serveMetrics(learnerCtx, &wg, d.cfg.metrics, d.log, d.writeMetrics)
 		if err != nil {
@@ -650,6 +653,31 @@ func (d *daemon) run(ctx context.Context) error {
 		err = fmt.Errorf("%d broken containers, files or records skipped (the warnings above say which); the rest was %s", bad, what)
 	}
 	return err
+}
+
+// serveService serves a module's TRAP counters on its service interface,
+// where NEMEA's supervisor asks for them, until ctx ends or the function
+// it returns is called. A module runs on without it, as with libtrap.
+func serveService(ctx context.Context, log *slog.Logger, stats func() trap.ServiceStats) (stop func()) {
+	svc, err := trap.ServeService(ctx, stats)
+	if err != nil {
+		log.Warn("no service interface for NEMEA's supervisor", "err", err)
+		return func() {}
+	}
+	return func() { svc.Close() }
+}
+
+// serviceStats are the TRAP interfaces' counters, for the service
+// interface.
+func (d *daemon) serviceStats() trap.ServiceStats {
+	var st trap.ServiceStats
+	if d.in != nil {
+		st.In = append(st.In, d.in.ServiceInput())
+	}
+	if d.trapOut != nil {
+		st.Out = append(st.Out, d.trapOut.ServiceOutput())
+	}
+	return st
 }
 
 // reloaded logs what became of a file reload.Watch read again, or could

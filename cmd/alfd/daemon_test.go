@@ -195,6 +195,20 @@ func TestDaemonOverSockets(t *testing.T) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
 		}
 	}
+	// NEMEA's supervisor (and trap_stats, and alfd stats) see the same
+	// counts on the service interface.
+	stats, stderr, err := runCmd(t, ctx, "stats", "--format", "json", strconv.Itoa(os.Getpid()))
+	if err != nil {
+		t.Fatalf("stats: %v\n%s", err, stderr)
+	}
+	var svc trap.ServiceStats
+	if err := json.Unmarshal([]byte(stats), &svc); err != nil {
+		t.Fatal(err)
+	}
+	if svc.InCount != 1 || svc.OutCount != 1 || svc.In[0].ID != "alf_socket" || svc.In[0].Messages != 745 || svc.In[0].Buffers == 0 ||
+		svc.Out[0].ID != "alfd_out" || svc.Out[0].Sent != 368 || svc.Out[0].Clients != 1 || svc.Out[0].Type != 'u' {
+		t.Errorf("service interface: %+v", svc)
+	}
 	// When the generation ran, for an alert on a learner that stopped.
 	began := reports(t, metricsFile)[0].Time
 	_, value, _ := strings.Cut(string(body), "\nalfd_generation_timestamp_seconds ")
@@ -210,6 +224,9 @@ func TestDaemonOverSockets(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("alfd took %v to stop", d)
+	}
+	if _, err := os.Stat(trap.ServicePath(os.Getpid())); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the service socket is left behind: %v", err)
 	}
 	first := checkWorkdir(t, workdir, "test_random")
 	if r := first[0]; r.Generation != 1 || r.Flows != 745 || r.Asked != 1 || r.Metrics["test_all_predicted"].Accuracy == 0 {

@@ -55,6 +55,7 @@ var commands = []command{
 	{"generate", "write seeded synthetic DoH and HTTPS flows, with a drift, to a TRAP interface", runGenerate},
 	{"flows", "meter packets (pcap files or a live interface) into flows, as ipfixprobe would, and print them", runFlows},
 	{"export", "meter packets into flows and send them as UniRec on a TRAP interface, in ipfixprobe's stead", runExport},
+	{"stats", "print the counters of a running NEMEA module's TRAP interfaces, alfd's or another's (NEMEA's trap_stats)", runStats},
 	{"version", "print alfd's version, the commit it was built from and Go's version", runVersion},
 }
 

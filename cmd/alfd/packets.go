@@ -491,6 +491,9 @@ func sendFlows(ctx context.Context, in *packetInput, spec trap.IfcSpec, metrics 
 		}
 		log.Info("serving metrics", "url", "http://"+addr+"/metrics")
 	}
+	defer serveService(ctx, log, func() trap.ServiceStats {
+		return trap.ServiceStats{Out: []trap.ServiceOutput{w.ServiceOutput()}}
+	})()
 	err = in.eachFlow(ctx, func(rec trap.Record) error {
 		if err := w.SetFormat(trap.UniRecFormat(rec.Template())); err != nil {
 			return err

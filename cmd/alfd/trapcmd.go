@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -271,4 +273,76 @@ func (p *progressLine) done(n int, bytes int64) {
 	}
 	p.show(p.counts(n, bytes, time.Now(), "done"))
 	p.finish()
+}
+
+// runStats is NEMEA's trap_stats: the counters of a running module's TRAP
+// interfaces, from its service interface.
+func runStats(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "stats", "PID|SOCKET [options]")
+	format := fs.String("format", "text", "output format: text, or json (the counters under libtrap's names)")
+	every := fs.Duration("every", 0, "ask again this often until interrupted (0: once)")
+	timeout := fs.Duration("timeout", 2*time.Second, "how long to wait for the module's reply")
+	var v verbosity
+	v.register(fs)
+	// The module may come before the options or after them.
+	var modules []string
+	for rest := args; ; rest = fs.Args()[1:] {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		modules = append(modules, fs.Arg(0))
+	}
+	if len(modules) != 1 {
+		return errors.New("stats: give the module's PID, or the path of its service socket (trap-service_PID.sock)")
+	}
+	target := modules[0]
+	if *format != "text" && *format != "json" {
+		return fmt.Errorf("stats: --format %q: want text or json", *format)
+	}
+	path := target
+	if pid, err := strconv.Atoi(target); err == nil {
+		path = trap.ServicePath(pid)
+	}
+	for {
+		st, err := trap.QueryService(path, *timeout)
+		if err != nil {
+			return fmt.Errorf("stats: %w", err)
+		}
+		if *format == "json" {
+			if err := json.NewEncoder(e.stdout).Encode(st); err != nil {
+				return err
+			}
+		} else {
+			printServiceStats(e.stdout, st)
+		}
+		if *every <= 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(*every):
+		}
+	}
+}
+
+// printServiceStats prints a module's counters a line an interface.
+func printServiceStats(w io.Writer, st trap.ServiceStats) {
+	fmt.Fprintf(w, "input interfaces: %d\n", st.InCount)
+	for _, in := range st.In {
+		state := "not connected"
+		if in.State != 0 {
+			state = "connected"
+		}
+		fmt.Fprintf(w, "  %c:%s  %s  messages %d  buffers %d  last wait %d µs  waited %d s\n",
+			in.Type, in.ID, state, in.Messages, in.Buffers, in.DelayLast, in.DelayTotal)
+	}
+	fmt.Fprintf(w, "output interfaces: %d\n", st.OutCount)
+	for _, out := range st.Out {
+		fmt.Fprintf(w, "  %c:%s  clients %d  sent %d  dropped %d  buffers %d  autoflushes %d\n",
+			out.Type, out.ID, out.Clients, out.Sent, out.Dropped, out.Buffers, out.Autoflushes)
+	}
 }

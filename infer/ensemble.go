@@ -66,6 +66,41 @@ func (e *Ensemble) NFeatures() int { return e.nFeatures }
 // NTrees is the number of trees.
 func (e *Ensemble) NTrees() int { return len(e.roots) }
 
+// NLeaves is the number of leaves of all its trees.
+func (e *Ensemble) NLeaves() int { return len(e.leaves) }
+
+// Splits counts the splits on each feature, splits[i] feature i's: how
+// often the trees look at it (LightGBM's "split" feature importance).
+func (e *Ensemble) Splits() []int {
+	splits := make([]int, e.nFeatures)
+	for _, n := range e.nodes {
+		if int(n.feature) < len(splits) {
+			splits[n.feature]++
+		}
+	}
+	return splits
+}
+
+// Depth is the most splits on a path from a root to a leaf.
+func (e *Ensemble) Depth() int {
+	type visit struct{ node, depth int32 }
+	var deepest int32
+	stack := make([]visit, 0, 64)
+	for _, root := range e.roots {
+		for stack = append(stack[:0], visit{root, 0}); len(stack) > 0; {
+			v := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if v.node < 0 { // a leaf
+				deepest = max(deepest, v.depth)
+				continue
+			}
+			n := &e.nodes[v.node]
+			stack = append(stack, visit{n.left, v.depth + 1}, visit{n.right, v.depth + 1})
+		}
+	}
+	return int(deepest)
+}
+
 // NClasses is the number of classes of its output (2 for binary models).
 func (e *Ensemble) NClasses() int { return max(e.nGroups, 2) }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -320,5 +321,20 @@ func TestXGBoostBinaryByHand(t *testing.T) {
 		if _, err := Load(writeText(t, "bad.bin", string(tc.data)), features.SetALF); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error saying %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// TestEnsembleShape: the hand model's trees, leaves, depth and splits per
+// feature, as drawn above handModel.
+func TestEnsembleShape(t *testing.T) {
+	m, err := Load(writeText(t, "xgb.json", handModel), features.SetALF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := m.Members[0]
+	want := make([]int, e.NFeatures())
+	want[0], want[5], want[7] = 1, 1, 1
+	if got := e.Splits(); e.NTrees() != 2 || e.NLeaves() != 5 || e.Depth() != 2 || !slices.Equal(got, want) {
+		t.Errorf("%d trees, %d leaves, depth %d, splits %v; want 2, 5, 2, %v", e.NTrees(), e.NLeaves(), e.Depth(), got, want)
 	}
 }

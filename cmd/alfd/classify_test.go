@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/dmitryikh/leaves"
 
+	"github.com/alfd/alfd/features"
 	"github.com/alfd/alfd/internal/shareddata"
 )
 
@@ -227,5 +229,67 @@ func TestClassifyOptions(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error()+stderr, tc.want) {
 			t.Errorf("%v: %v, want %q\n%s", tc.args, err, tc.want, stderr)
 		}
+	}
+}
+
+// TestModelCommand describes a model alfd train wrote: its trees, leaves
+// and splits per feature are those its LightGBM text holds, counted here
+// from the text itself.
+func TestModelCommand(t *testing.T) {
+	_, _, d0 := synthSetup(t, 100)
+	path := filepath.Join(t.TempDir(), "gbdt.txt")
+	trainModel(t, d0, "gbdt", path, false)
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trees, leaves int
+	splits := map[string]int{}
+	for line := range strings.Lines(string(text)) {
+		line = strings.TrimSpace(line)
+		switch key, value, _ := strings.Cut(line, "="); key {
+		case "Tree":
+			trees++
+		case "num_leaves":
+			n, _ := strconv.Atoi(value)
+			leaves += n
+		case "split_feature":
+			for f := range strings.FieldsSeq(value) {
+				i, _ := strconv.Atoi(f)
+				splits[features.Names[i]]++
+			}
+		}
+	}
+	out, stderr, err := runCmd(t, context.Background(), "model", path, "--format", "json")
+	if err != nil {
+		t.Fatalf("model: %v\n%s", err, stderr)
+	}
+	var s modelSummary
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Version != 1 || s.Kind != "single" || s.TrainingRows == 0 || len(s.Members) != 1 ||
+		s.Members[0].Trees != trees || s.Members[0].Leaves != leaves || s.Members[0].Depth < 1 || len(s.Features) != features.N {
+		t.Fatalf("summary %+v; the text has %d trees, %d leaves", s, trees, leaves)
+	}
+	var share float64
+	for i, f := range s.Features {
+		if f.Splits != splits[f.Name] {
+			t.Errorf("%s: %d splits, the text has %d", f.Name, f.Splits, splits[f.Name])
+		}
+		if i > 0 && f.Splits > s.Features[i-1].Splits {
+			t.Errorf("%s out of order", f.Name)
+		}
+		share += f.Share
+	}
+	if math.Abs(share-1) > 1e-9 {
+		t.Errorf("shares sum to %v", share)
+	}
+	text2, _, err := runCmd(t, context.Background(), "model", path)
+	if err != nil || !strings.Contains(text2, s.Features[0].Name) || !strings.Contains(text2, fmt.Sprintf("%d trees", trees)) {
+		t.Errorf("text: %v\n%s", err, text2)
+	}
+	if _, _, err := runCmd(t, context.Background(), "model"); err == nil {
+		t.Error("no model given, and no error")
 	}
 }

@@ -55,6 +55,7 @@ var commands = []command{
 	{"generate", "write seeded synthetic DoH and HTTPS flows, with a drift, to a TRAP interface", runGenerate},
 	{"flows", "meter packets (pcap files or a live interface) into flows, as ipfixprobe would, and print them", runFlows},
 	{"export", "meter packets into flows and send them as UniRec on a TRAP interface, in ipfixprobe's stead", runExport},
+	{"model", "describe a model: its kind, trees, training, and the features its trees split on most", runModel},
 	{"stats", "print the counters of a running NEMEA module's TRAP interfaces, alfd's or another's (NEMEA's trap_stats)", runStats},
 	{"version", "print alfd's version, the commit it was built from and Go's version", runVersion},
 }
@@ -145,6 +146,23 @@ func parseLogged(e *env, fs *flag.FlagSet, args []string, pcaps *listFlag) (*slo
 		return nil, err
 	}
 	return v.logger(e.stderr), nil
+}
+
+// parseWithArgs parses the args of a command that takes arguments besides
+// its options (and NEMEA's -v), before them or after, and returns those.
+func parseWithArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var v verbosity
+	v.register(fs)
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return rest, nil
+		}
+		rest, args = append(rest, fs.Arg(0)), fs.Args()[1:]
+	}
 }
 
 // parseArgs parses a command's args. Arguments that are not options are

@@ -282,18 +282,9 @@ func runStats(ctx context.Context, e *env, args []string) error {
 	format := fs.String("format", "text", "output format: text, or json (the counters under libtrap's names)")
 	every := fs.Duration("every", 0, "ask again this often until interrupted (0: once)")
 	timeout := fs.Duration("timeout", 2*time.Second, "how long to wait for the module's reply")
-	var v verbosity
-	v.register(fs)
-	// The module may come before the options or after them.
-	var modules []string
-	for rest := args; ; rest = fs.Args()[1:] {
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		modules = append(modules, fs.Arg(0))
+	modules, err := parseWithArgs(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(modules) != 1 {
 		return errors.New("stats: give the module's PID, or the path of its service socket (trap-service_PID.sock)")

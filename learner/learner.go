@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -239,6 +240,9 @@ func (l *Learner) statePath() string {
 }
 func (l *Learner) metricsPath() string {
 	return filepath.Join(l.cfg.WorkDir, "metrics."+l.cfg.ID+".jsonl")
+}
+func (l *Learner) queriesPath() string {
+	return filepath.Join(l.cfg.WorkDir, "queries."+l.cfg.ID+".csv")
 }
 
 // modelsDir is where the experiment's models are, apart from those of the
@@ -527,9 +531,11 @@ func (l *Learner) Generation(ctx context.Context, s GenerationStats) (*Report, e
 	var asked evaluate.Confusion
 	var askedProba []float64
 	var askedTruth []bool
+	queries := make([][]string, 0, len(picked))
 	for _, i := range picked {
 		c := &l.pool[i]
 		doh, known := l.cfg.Oracle.Label(&c.Flow)
+		queries = append(queries, queryRow(r.Generation, c, doh, known))
 		if !known {
 			r.Unknown++
 			continue
@@ -543,6 +549,9 @@ func (l *Learner) Generation(ctx context.Context, s GenerationStats) (*Report, e
 		r.NewInDB++
 	}
 	r.Asked = len(picked)
+	if err := l.appendQueries(queries); err != nil {
+		return nil, err
+	}
 	l.asked.Add(uint64(r.Asked))
 	l.unknown.Add(uint64(r.Unknown))
 	l.pool = l.pool[:0]
@@ -849,11 +858,58 @@ func (l *Learner) appendReport(r *Report) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(l.metricsPath(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	return appendSynced(l.metricsPath(), nil, append(data, '\n'))
+}
+
+// queriesHeader heads queries.ID.csv; its columns are those --labels
+// reads, so that a person can correct the class of the flows asked and
+// give the file back as their labels.
+var queriesHeader = []string{"generation", "SRC_IP", "DST_IP", "SRC_PORT", "DST_PORT", "TLS_SNI", "DOH_PROBA", "class"}
+
+// queryRow is a flow asked about, with the oracle's label: True, False,
+// or empty when it did not know.
+func queryRow(generation int, c *Candidate, doh, known bool) []string {
+	class := ""
+	if known {
+		class = map[bool]string{true: "True", false: "False"}[doh]
+	}
+	f := &c.Flow
+	return []string{strconv.Itoa(generation), f.Src.String(), f.Dst.String(), strconv.Itoa(int(f.SrcPort)), strconv.Itoa(int(f.DstPort)),
+		f.SNI, strconv.FormatFloat(c.S.Proba, 'g', -1, 64), class}
+}
+
+// appendQueries adds a generation's flows asked to queries.ID.csv.
+func (l *Learner) appendQueries(rows [][]string) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	var head, body bytes.Buffer
+	if err := writeCSV(&head, [][]string{queriesHeader}); err != nil {
+		return err
+	}
+	if err := writeCSV(&body, rows); err != nil {
+		return err
+	}
+	return appendSynced(l.queriesPath(), head.Bytes(), body.Bytes())
+}
+
+func writeCSV(w io.Writer, rows [][]string) error {
+	cw := csv.NewWriter(w)
+	cw.WriteAll(rows)
+	return cw.Error()
+}
+
+// appendSynced appends data to the file at path, synced, starting a new
+// file with head: a crash loses at most the line being written.
+func appendSynced(path string, head, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(append(data, '\n'))
+	if fi, statErr := f.Stat(); statErr == nil && fi.Size() == 0 {
+		data = append(head, data...)
+	}
+	_, err = f.Write(data)
 	return errors.Join(err, f.Sync(), f.Close())
 }
 

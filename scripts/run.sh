@@ -27,5 +27,6 @@ echo
 echo "== alfd report: the experiment's generations summed up, and drawn in $dir/report.svg:"
 "$alfd" report --workdir "$dir/workdir" --metric test_all_predicted.f1 --svg "$dir/report.svg"
 echo
-echo "The working directory $dir/workdir holds D_i (db.synth.csv), the models, the state and"
-echo "the metrics of each generation (metrics.synth.jsonl); run make run again to start over."
+echo "The working directory $dir/workdir holds D_i (db.synth.csv), the models, the state, the"
+echo "metrics of each generation (metrics.synth.jsonl) and the flows asked (queries.synth.csv);"
+echo "run make run again to start over."

@@ -26,7 +26,7 @@ func (o *oracleFlags) register(fs *flag.FlagSet, blacklistUsage string) {
 	fs.StringVar(&o.blacklistPorts, "blacklist-ports", "", "label DoH by --blacklist only the flows with a listed address on one of these ports, e.g. 443, so that DNS over TLS to a listed resolver is not DoH (default: any port, as ALF)")
 	fs.StringVar(&o.domains, "domains", "", "label DoH the flows whose TLS (or QUIC) server name is in this file or under a name in it, one a line (dns.google, *.dns.google or https://dns.google/dns-query), besides those --blacklist labels; a flow with another name is not DoH unless --blacklist says it is")
 	fs.BoolVar(&o.domainsDecide, "domains-decide", false, "with --domains: a flow with a server name is DoH only when --domains lists it, and --blacklist labels only the flows without one (a web site at a CDN address the blacklist lists is then not DoH, nor a resolver whose name --domains lacks)")
-	fs.StringVar(&o.labels, "labels", "", "a person's labels, which replace the lists' for the flows they name (ALF's human annotator): a CSV with SRC_IP, DST_IP, SRC_PORT, DST_PORT and class (True or False), as alfd features writes it; an empty port matches any")
+	fs.StringVar(&o.labels, "labels", "", "a person's labels, which replace the lists' for the flows they name (ALF's human annotator): a CSV with SRC_IP, DST_IP, SRC_PORT, DST_PORT and class (True or False), as alfd features and the learner's queries.ID.csv write it; an empty port matches any, an empty class labels nothing")
 }
 
 // kind says which list the file at path is.

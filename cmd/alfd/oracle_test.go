@@ -10,10 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/alfd/alfd/internal/shareddata"
+	"github.com/alfd/alfd/learner/annotate"
 	"github.com/alfd/alfd/learner/dataset"
 )
 
@@ -251,5 +253,44 @@ func TestDaemonByServerNames(t *testing.T) {
 	}
 	if db, err := dataset.ReadFile(filepath.Join(workdir, "db.alfd.csv")); err != nil || db.Len() != rows {
 		t.Errorf("D_i: %v, %d rows, want D_0's and the new ones: %d", err, db.Len(), rows)
+	}
+
+	// The flows asked, a row each in queries.alfd.csv with the names'
+	// label, or none; given back as a person's labels, the file labels
+	// them as it says.
+	queries := filepath.Join(workdir, "queries.alfd.csv")
+	asked := readCSVFile(t, queries)
+	names, _, err := annotate.LoadDomains(domains)
+	if err != nil {
+		t.Fatal(err)
+	}
+	human, _, err := annotate.LoadHuman(queries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perGeneration, unknownRows := map[string]int{}, 0
+	for _, row := range asked[1:] {
+		perGeneration[row[0]]++
+		f := annotate.Flow{Src: netip.MustParseAddr(row[1]), Dst: netip.MustParseAddr(row[2]), SNI: row[5]}
+		port := func(s string) uint16 { p, _ := strconv.Atoi(s); return uint16(p) }
+		f.SrcPort, f.DstPort = port(row[3]), port(row[4])
+		doh, known := names.Label(&f)
+		if want := map[bool]string{true: "True", false: "False"}[doh]; known && row[7] != want || !known && row[7] != "" {
+			t.Errorf("%v: class %q, the names say %v %v", row, row[7], doh, known)
+		}
+		if hdoh, hknown := human.Label(&f); hknown != known || hknown && hdoh != doh {
+			t.Errorf("%v given back as labels: %v %v", row, hdoh, hknown)
+		}
+		if row[7] == "" {
+			unknownRows++
+		}
+	}
+	for _, r := range rs {
+		if n := perGeneration[strconv.Itoa(r.Generation)]; n != r.Asked {
+			t.Errorf("generation %d: %d rows in %s, %d asked", r.Generation, n, queries, r.Asked)
+		}
+	}
+	if asked[0][0] != "generation" || unknownRows != unknown {
+		t.Errorf("header %v; %d rows without a class, %d unknown", asked[0], unknownRows, unknown)
 	}
 }

@@ -33,9 +33,11 @@ func LoadHuman(path string) (*Human, []*LineError, error) {
 // ReadHuman reads a person's labels: a CSV with the columns SRC_IP, DST_IP,
 // SRC_PORT, DST_PORT and class (True or False, in any case, or 1 or 0), as
 // alfd features writes them, other columns ignored, so that a person can
-// correct the class column of its output, in a spreadsheet too; a port may
-// be empty. A later line about the same flow wins. A line that does not
-// parse is an error naming it: a person's labels are not guessed at.
+// correct the class column of its output (or of the learner's
+// queries.ID.csv), in a spreadsheet too; a port may be empty, and a line
+// whose class is empty labels nothing. A later line about the same flow
+// wins. A line that does not parse is an error naming it: a person's
+// labels are not guessed at.
 func ReadHuman(r io.Reader, name string) (*Human, error) {
 	cr := csv.NewReader(r)
 	header, err := cr.Read()
@@ -63,6 +65,10 @@ func ReadHuman(r io.Reader, name string) (*Human, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
+		class := rec[col["class"]]
+		if class == "" {
+			continue // not labelled: a flow the person had no word on
+		}
 		var k humanKey
 		var perr error
 		if k.src, perr = netip.ParseAddr(rec[col["SRC_IP"]]); perr == nil {
@@ -79,13 +85,13 @@ func ReadHuman(r io.Reader, name string) (*Human, error) {
 		}
 		k.src, k.dst = k.src.Unmap(), k.dst.Unmap()
 		h.srcs[k.src] = struct{}{}
-		switch class := rec[col["class"]]; {
+		switch {
 		case strings.EqualFold(class, "true") || class == "1":
 			h.labels[k] = true
 		case strings.EqualFold(class, "false") || class == "0":
 			h.labels[k] = false
 		default:
-			return nil, fmt.Errorf("%s: line %d: class %q is neither True nor False", name, line, rec[col["class"]])
+			return nil, fmt.Errorf("%s: line %d: class %q is neither True nor False", name, line, class)
 		}
 	}
 }

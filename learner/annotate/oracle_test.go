@@ -114,7 +114,9 @@ func TestHumanFirst(t *testing.T) {
 		"1,10.0.0.2,192.0.2.7,5000,853,100,TRUE\n" +
 		"2,10.0.0.3,192.0.2.7,,,100,True\n" +
 		"3,10.0.0.3,192.0.2.7,,,100,0\n" + // a later line wins
-		"4,::ffff:10.0.0.4,2001:db8::53,6000,443,100,1\n"
+		"4,::ffff:10.0.0.4,2001:db8::53,6000,443,100,1\n" +
+		"5,10.0.0.9,1.1.1.1,,,100,\n" + // no word on it: the blacklist's
+		"6,not an address,,,,,\n" // nor on this one, whatever else it holds
 	h, err := ReadHuman(strings.NewReader(labels), "labels.csv")
 	if err != nil {
 		t.Fatal(err)

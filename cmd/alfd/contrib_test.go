@@ -19,7 +19,8 @@ import (
 
 // TestSystemdUnit: the service file in contrib starts alfd with options it
 // takes, a live capture whose CPUs are one per meter, and reloads it by
-// SIGHUP.
+// SIGHUP; the alfd classify it offers in its comments takes its options
+// too.
 func TestSystemdUnit(t *testing.T) {
 	f, err := os.Open(filepath.Join("..", "..", "contrib", "alfd.service"))
 	if err != nil {
@@ -27,9 +28,13 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	defer f.Close()
 	settings := map[string]string{}
+	var classify []string // the commented ExecStart of alfd classify
 	for s := bufio.NewScanner(f); s.Scan(); {
 		if key, value, ok := strings.Cut(s.Text(), "="); ok && !strings.HasPrefix(key, "#") {
 			settings[key] = value
+		}
+		if fields := strings.Fields(strings.TrimPrefix(s.Text(), "#")); len(fields) > 2 && fields[1] == "classify" {
+			classify = fields
 		}
 	}
 	args := strings.Fields(settings["ExecStart"])
@@ -46,6 +51,15 @@ func TestSystemdUnit(t *testing.T) {
 	cpus, err := c.packets.meterCPUs()
 	if err != nil || c.packets.afpacket == "" || len(cpus) != c.packets.fanout {
 		t.Errorf("ExecStart: capture on %q, %d meters on CPUs %v (%v)", c.packets.afpacket, c.packets.fanout, cpus, err)
+	}
+	var cc daemonConfig
+	cfs := flag.NewFlagSet("alfd classify", flag.ContinueOnError)
+	cfs.SetOutput(io.Discard)
+	cc.registerClassify(cfs)
+	if len(classify) == 0 || filepath.Base(classify[0]) != "alfd" {
+		t.Errorf("no alfd classify line in the comments: %v", classify)
+	} else if err := parseArgs(cfs, classify[2:], &cc.packets.pcaps); err != nil || cc.modelFile == "" || cc.packets.afpacket == "" {
+		t.Errorf("alfd classify %v: %v", classify[2:], err)
 	}
 	if settings["ExecReload"] != "/bin/kill -HUP $MAINPID" {
 		t.Errorf("ExecReload=%s: want SIGHUP, which reloads the blacklist", settings["ExecReload"])

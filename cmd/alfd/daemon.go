@@ -268,10 +268,8 @@ Options:
 func runClassify(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("alfd classify", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	c := daemonConfig{classifyOnly: true}
-	c.registerIO(fs)
-	fs.StringVar(&c.modelFile, "model", "", "the model: alfd's metadata JSON, or a LightGBM (text or JSON) or XGBoost (JSON or binary) file (required)")
-	fs.DurationVar(&c.reloadEvery, "model-reload", 30*time.Second, "check the model's file this often and load it again when it changed (0: never); SIGHUP loads it at once")
+	var c daemonConfig
+	c.registerClassify(fs)
 	fs.Usage = func() {
 		fmt.Fprint(e.stderr, classifyUsage)
 		fs.PrintDefaults()
@@ -280,6 +278,15 @@ func runClassify(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("classify: %w", err)
 	}
 	return nil
+}
+
+// registerClassify registers alfd classify's options: the inputs',
+// outputs' and classifiers', and the model's.
+func (c *daemonConfig) registerClassify(fs *flag.FlagSet) {
+	c.classifyOnly = true
+	c.registerIO(fs)
+	fs.StringVar(&c.modelFile, "model", "", "the model: alfd's metadata JSON, or a LightGBM (text or JSON) or XGBoost (JSON or binary) file (required)")
+	fs.DurationVar(&c.reloadEvery, "model-reload", 30*time.Second, "check the model's file this often and load it again when it changed (0: never); SIGHUP loads it at once")
 }
 
 // runConfigured parses args (after the --config file's settings) into c

@@ -95,6 +95,27 @@ func TestClassify(t *testing.T) {
 	if doh == 0 || doh == len(outRows) {
 		t.Errorf("%d of %d flows DoH: the model tells nothing apart", doh, len(outRows))
 	}
+
+	// With a blacklist, alfd classify measures the model as alfd eval
+	// does, at the end of the stream.
+	blacklist := shareddata.Path(t, "alf", "blacklist.txt")
+	_, stderr, err = runCmd(t, context.Background(), "classify", "--model", model, "-i", "f:"+trapcap, "--blacklist", blacklist)
+	if err != nil {
+		t.Fatalf("classify --blacklist: %v\n%s", err, stderr)
+	}
+	evalOut, evalErr, err := runCmd(t, context.Background(), "eval", "--model", model, "-i", "f:"+trapcap, "--blacklist", blacklist)
+	if err != nil {
+		t.Fatalf("eval: %v\n%s", err, evalErr)
+	}
+	var res evalResult
+	if err := json.Unmarshal([]byte(evalOut), &res); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`msg="the model on the flows the oracle labelled" flows=%d labelled=921 doh=%d f1=%.4f f1_doh=%.4f precision=%.4f recall=%.4f mcc=%.4f false_positives=%d false_negatives=%d`,
+		res.Records, res.DoH, res.Metrics.F1, res.Metrics.F1DoH, res.Metrics.Precision, res.Metrics.Recall, res.Metrics.MCC, res.Confusion.FP, res.Confusion.FN)
+	if !strings.Contains(stderr, want) {
+		t.Errorf("classify's measure is not eval's %s:\n%s", want, stderr)
+	}
 }
 
 // csvRows are the rows of a CSV text, its header left out.
@@ -114,9 +135,10 @@ func csvRows(t *testing.T, text string) [][]string {
 // model and replaces the model's file as an operator would (a new file
 // renamed over it): the flows sent after the reload carry the next
 // version; a file that does not load keeps the model in use and is
-// counted; a good one after it is loaded.
+// counted; a good one after it is loaded. With a blacklist, the model is
+// measured every --report-every.
 func TestClassifyReloads(t *testing.T) {
-	trapcap, _, d0 := synthSetup(t, 2000)
+	trapcap, blacklist, d0 := synthSetup(t, 2000)
 	dir := t.TempDir()
 	model := filepath.Join(dir, "model.txt")
 	trainModel(t, d0, "single", model, true)
@@ -135,7 +157,7 @@ func TestClassifyReloads(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done, logs := startDaemon(ctx, "classify", "--model", model, "-i", "u:classify_in", "--model-reload", "20ms",
-		"--output", outPath, "--metrics", metricsAddr, "--status-every", "0")
+		"--output", outPath, "--metrics", metricsAddr, "--status-every", "0", "--blacklist", blacklist, "--report-every", "50ms")
 	metric := func(name string) string {
 		resp, err := http.Get("http://" + metricsAddr + "/metrics")
 		if err != nil {
@@ -179,6 +201,14 @@ func TestClassifyReloads(t *testing.T) {
 		seen = len(lines)
 	}
 	replayVersion("1")
+	// Measured on the flows the blacklist labels, window by window.
+	waitFor(t, "a measure of the model", 10*time.Second, func() bool {
+		f1, err := strconv.ParseFloat(metric("alfd_generation_f1_all_predicted"), 64)
+		return err == nil && f1 > 0 && f1 <= 1
+	})
+	if metric(`alfd_oracle_entries{list="blacklist"}`) == "" || !strings.Contains(logs.String(), "the model on the flows the oracle labelled") {
+		t.Errorf("no oracle in the metrics, or no measure logged:\n%s", logs)
+	}
 
 	other := filepath.Join(dir, "gbdt.txt")
 	trainModel(t, d0, "gbdt", other, true)
@@ -223,7 +253,7 @@ func TestClassifyOptions(t *testing.T) {
 		{[]string{"-i", "f:" + trapcap}, "classify: --model is required"},
 		{[]string{"--model", broken, "-i", "f:" + trapcap}, "classify: model " + broken},
 		{[]string{"--model", broken}, "-i is required"},
-		{[]string{"--model", broken, "-i", "f:" + trapcap, "--blacklist", "bl.txt"}, "flag provided but not defined: -blacklist"},
+		{[]string{"--model", broken, "-i", "f:" + trapcap, "--query_strategy", "random"}, "flag provided but not defined: -query_strategy"},
 	} {
 		_, stderr, err := runCmd(t, context.Background(), append([]string{"classify"}, tc.args...)...)
 		if err == nil || !strings.Contains(err.Error()+stderr, tc.want) {

@@ -28,6 +28,7 @@ import (
 	"github.com/alfd/alfd/internal/reload"
 	"github.com/alfd/alfd/learner"
 	"github.com/alfd/alfd/learner/annotate"
+	"github.com/alfd/alfd/learner/evaluate"
 	"github.com/alfd/alfd/learner/query"
 	"github.com/alfd/alfd/trap"
 )
@@ -259,7 +260,8 @@ no oracle, D_0 or working directory. The model is loaded again when its
 file changes (write the new one beside it and rename it over) and on
 SIGHUP; one that does not load leaves the model in use. MODEL_VERSION is
 the version alfd's metadata records, or for a file without, its loads
-counted from 1.
+counted from 1. With an oracle (--blacklist, --domains, --labels), the
+model is measured on the flows it labels every --report-every.
 
 Options:
 `
@@ -286,7 +288,9 @@ func (c *daemonConfig) registerClassify(fs *flag.FlagSet) {
 	c.classifyOnly = true
 	c.registerIO(fs)
 	fs.StringVar(&c.modelFile, "model", "", "the model: alfd's metadata JSON, or a LightGBM (text or JSON) or XGBoost (JSON or binary) file (required)")
-	fs.DurationVar(&c.reloadEvery, "model-reload", 30*time.Second, "check the model's file this often and load it again when it changed (0: never); SIGHUP loads it at once")
+	fs.DurationVar(&c.reloadEvery, "model-reload", 30*time.Second, "check the model's file (and the oracle's) this often and load it again when it changed (0: never); SIGHUP loads them at once")
+	c.oracle.register(fs, "measure the model on the flows this blacklist of DoH resolvers labels (so --domains and --labels), logged and in the metrics every --report-every: how it does on today's traffic")
+	fs.DurationVar(&c.generationTime, "report-every", 5*time.Minute, "with an oracle: how often to measure the model on the flows it labelled since the last time (and at the end of each stream)")
 }
 
 // runConfigured parses args (after the --config file's settings) into c
@@ -332,14 +336,15 @@ type daemon struct {
 	e        *env
 	log      *slog.Logger
 	slot     infer.Slot
-	learner  *learner.Learner    // nil for alfd classify
-	lists    []annotate.Reloader // the oracle's
-	model    *infer.ModelFile    // alfd classify's
-	files    []reload.File       // the lists, or the model: kept fresh
-	reloads  [2]atomic.Uint64    // the model's loads again: done, failed
-	in       *trap.Reader        // a TRAP input
-	packets  *packetInput        // or packets, metered
-	sources  []classify.Source   // one, or one per meter of a fanout group
+	learner  *learner.Learner                 // nil for alfd classify
+	lists    []annotate.Reloader              // the oracle's
+	model    *infer.ModelFile                 // alfd classify's
+	measure  atomic.Pointer[evaluate.Metrics] // alfd classify's last measure of its model
+	files    []reload.File                    // the lists, or the model: kept fresh
+	reloads  [2]atomic.Uint64                 // the model's loads again: done, failed
+	in       *trap.Reader                     // a TRAP input
+	packets  *packetInput                     // or packets, metered
+	sources  []classify.Source                // one, or one per meter of a fanout group
 	trapOut  *trap.Writer
 	textOut  *os.File
 	pipeline *classify.Pipeline
@@ -490,6 +495,11 @@ func newDaemon(ctx context.Context, c *daemonConfig, e *env, log *slog.Logger) (
 			log.Warn(w, "model", c.modelFile)
 		}
 		d.files = []reload.File{d.model}
+		if c.oracle.given() {
+			if oracle, d.lists, err = c.oracle.load(log); err != nil {
+				return nil, err
+			}
+		}
 	} else {
 		if !c.oracle.given() {
 			return nil, errors.New("--blacklist is required: the oracle that labels the flows the learner asks about (or --domains, --labels)")
@@ -497,12 +507,12 @@ func newDaemon(ctx context.Context, c *daemonConfig, e *env, log *slog.Logger) (
 		if oracle, d.lists, err = c.oracle.load(log); err != nil {
 			return nil, err
 		}
-		for _, l := range d.lists {
-			d.files = append(d.files, l)
-		}
 		if lc, err = c.learnerConfig(set, oracle, log); err != nil {
 			return nil, err
 		}
+	}
+	for _, l := range d.lists {
+		d.files = append(d.files, l)
 	}
 	// The inputs first: a mistake in them should not wait for training.
 	inName := "packets"
@@ -545,6 +555,9 @@ func newDaemon(ctx context.Context, c *daemonConfig, e *env, log *slog.Logger) (
 	if c.classifyOnly {
 		m := d.slot.Load()
 		log.Info("alfd classify started", "version", version(), "input", inName, "classifiers", len(d.sources), "model", m.Path, "model_version", m.Version)
+		if oracle != nil {
+			pc.Oracle, pc.GenerationTime, pc.OnGeneration = oracle, c.generationTime, d.measured
+		}
 	} else {
 		if _, err := os.Stat(filepath.Join(c.workdir, "db."+c.id+".csv")); errors.Is(err, os.ErrNotExist) {
 			log.Info("training the first model from D_0", "dpath", c.dpath, "model", c.model)
@@ -660,6 +673,21 @@ func (d *daemon) run(ctx context.Context) error {
 		err = fmt.Errorf("%d broken containers, files or records skipped (the warnings above say which); the rest was %s", bad, what)
 	}
 	return err
+}
+
+// measured logs how alfd classify's model did on the flows the oracle
+// labelled in a window (a "generation" of the fast path).
+func (d *daemon) measured(s learner.GenerationStats) {
+	n := s.All.N()
+	if n == 0 {
+		d.log.Info("no flow labelled to measure the model on", "flows", s.Flows)
+		return
+	}
+	m := s.All.Metrics(float64(s.All.TP+s.All.FN) / float64(n))
+	d.measure.Store(&m)
+	d.log.Info("the model on the flows the oracle labelled", "flows", s.Flows, "labelled", n, "doh", s.All.TP+s.All.FN,
+		"f1", fmt.Sprintf("%.4f", m.F1), "f1_doh", fmt.Sprintf("%.4f", m.F1DoH), "precision", fmt.Sprintf("%.4f", m.Precision),
+		"recall", fmt.Sprintf("%.4f", m.Recall), "mcc", fmt.Sprintf("%.4f", m.MCC), "false_positives", s.All.FP, "false_negatives", s.All.FN)
 }
 
 // serveService serves a module's TRAP counters on its service interface,

@@ -88,8 +88,19 @@ func (d *daemon) writeMetrics(w io.Writer) {
 		share = float64(st.DoH.Load()) / float64(n)
 	}
 	m.one("alfd_doh_share", "gauge", "Share of the classified flows classified as DoH.", share)
+	if len(d.lists) > 0 {
+		m.one("alfd_flows_labelled_total", "counter", "Classified flows the oracle labelled (the dry run; alfd classify's measure).", float64(st.Labelled.Load()))
+		m.family("alfd_oracle_entries", "gauge", "Entries of the oracle's lists as last loaded: addresses, server names, a person's labelled flows.")
+		for _, l := range d.lists {
+			m.value("alfd_oracle_entries", `list="`+d.cfg.oracle.kind(l.Path())+`"`, float64(l.Len()))
+		}
+	}
 	if d.learner != nil {
 		d.writeLearnerMetrics(m, st)
+	}
+	if measure := d.measure.Load(); measure != nil {
+		m.one("alfd_generation_f1_all_predicted", "gauge", "Macro F1 of the model's predictions on every flow the oracle labelled in the last window (--report-every).", measure.F1)
+		m.one("alfd_generation_f1_doh_all_predicted", "gauge", "F1 of the DoH class on the same flows.", measure.F1DoH)
 	}
 	if d.trapOut != nil {
 		writeOutputMetrics(m, d.trapOut.Stats())
@@ -110,16 +121,11 @@ func (d *daemon) writeMetrics(w io.Writer) {
 
 // writeLearnerMetrics writes what the oracle and the learner count.
 func (d *daemon) writeLearnerMetrics(m metricWriter, st *classify.Stats) {
-	m.one("alfd_flows_labelled_total", "counter", "Classified flows the dry run's oracle labelled.", float64(st.Labelled.Load()))
 	m.one("alfd_learner_offered_total", "counter", "Flows handed to the learner as candidates.", float64(st.Offered.Load()))
 	m.one("alfd_learner_queue_drops_total", "counter", "Candidates dropped because the learner's queue was full.", float64(d.learner.Dropped()))
 	m.one("alfd_learner_ral_pool_full_total", "counter", "Flows RAL chose to ask that a generation's full pool turned away.", float64(d.learner.RALPoolFull()))
 	m.one("alfd_queries_total", "counter", "Flows the oracle was asked about.", float64(d.learner.Asked()))
 	m.one("alfd_queries_unknown_total", "counter", "Flows the oracle was asked about and could not label (none of its lists knew them).", float64(d.learner.Unknown()))
-	m.family("alfd_oracle_entries", "gauge", "Entries of the oracle's lists as last loaded: addresses, server names, a person's labelled flows.")
-	for _, l := range d.lists {
-		m.value("alfd_oracle_entries", `list="`+d.cfg.oracle.kind(l.Path())+`"`, float64(l.Len()))
-	}
 	m.one("alfd_generations_ended_total", "counter", "Generations the fast path ended.", float64(st.Generations.Load()))
 	m.one("alfd_generation_errors_total", "counter", "Generations the learner could not finish (see the log); the model in use goes on.", float64(d.learner.Failed()))
 	if r := d.learner.LastReport(); r != nil {

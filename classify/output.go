@@ -2,8 +2,10 @@ package classify
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/alfd/alfd/trap"
 )
@@ -69,6 +71,8 @@ func (o TrapOutput) Flush() error { return o.W.Flush() }
 // NEMEA: the input's fields, then DOH, DOH_PROBA and MODEL_VERSION.
 type TextOutput struct {
 	w       *bufio.Writer
+	dst     io.Writer // what w writes to
+	next    atomic.Pointer[io.Writer]
 	printer trap.Printer
 	tmpl    *trap.Template
 }
@@ -79,10 +83,29 @@ var predictionNames = []string{"DOH", "DOH_PROBA", "MODEL_VERSION"}
 // NewTextOutput writes to w, as JSON lines when asJSON, else as CSV with a
 // header whenever the input's template changes.
 func NewTextOutput(w io.Writer, asJSON bool) *TextOutput {
-	return &TextOutput{w: bufio.NewWriterSize(w, 64<<10), printer: trap.Printer{JSON: asJSON, Header: true}}
+	return &TextOutput{w: bufio.NewWriterSize(w, 64<<10), dst: w, printer: trap.Printer{JSON: asJSON, Header: true}}
+}
+
+// Switch makes the output go to w from its next Write or Flush on, whole
+// lines to each: what is buffered then goes to the writer before, which is
+// closed if it is an io.Closer, and CSV starts w with a header. It is for
+// log rotation (a file moved away, then SIGHUP) and safe from any
+// goroutine.
+func (o *TextOutput) Switch(w io.Writer) {
+	if old := o.next.Swap(&w); old != nil {
+		// Switched twice before a flush: the first new writer was never used.
+		if c, ok := (*old).(io.Closer); ok {
+			c.Close()
+		}
+	}
 }
 
 func (o *TextOutput) Write(t *trap.Template, recs [][]byte) error {
+	if o.next.Load() != nil {
+		if err := o.Flush(); err != nil {
+			return err
+		}
+	}
 	if t != o.tmpl {
 		o.tmpl = t
 		o.printer.Fields = o.printer.Fields[:0]
@@ -105,5 +128,26 @@ func (o *TextOutput) Write(t *trap.Template, recs [][]byte) error {
 	return nil
 }
 
-// Flush writes what is buffered.
-func (o *TextOutput) Flush() error { return o.w.Flush() }
+// Flush writes what is buffered, and then switches to the writer Switch
+// gave, if any.
+func (o *TextOutput) Flush() error {
+	err := o.w.Flush()
+	if next := o.next.Swap(nil); next != nil {
+		if c, ok := o.dst.(io.Closer); ok {
+			err = errors.Join(err, c.Close())
+		}
+		o.dst = *next
+		o.w.Reset(o.dst)
+		o.printer.Restart()
+	}
+	return err
+}
+
+// Close flushes and closes the writer in use, when it is an io.Closer.
+func (o *TextOutput) Close() error {
+	err := o.Flush()
+	if c, ok := o.dst.(io.Closer); ok {
+		err = errors.Join(err, c.Close())
+	}
+	return err
+}

@@ -21,6 +21,10 @@ type Printer struct {
 	line   []byte
 }
 
+// Restart makes the next record begin a new output: a CSV header first,
+// as on a file started anew.
+func (p *Printer) Restart() { p.tmpl = nil }
+
 // Print writes rec to w. A record without one of the chosen fields is an
 // error naming the field.
 func (p *Printer) Print(w io.Writer, rec Record) error {

@@ -346,7 +346,7 @@ type daemon struct {
 	packets  *packetInput                     // or packets, metered
 	sources  []classify.Source                // one, or one per meter of a fanout group
 	trapOut  *trap.Writer
-	textOut  *os.File
+	textOut  *classify.TextOutput // --output's
 	pipeline *classify.Pipeline
 	started  time.Time
 	running  time.Time // when classifying began
@@ -544,12 +544,14 @@ func newDaemon(ctx context.Context, c *daemonConfig, e *env, log *slog.Logger) (
 	if c.output != "" {
 		w := e.stdout
 		if c.output != "-" {
-			if d.textOut, err = os.Create(c.output); err != nil {
+			f, err := os.Create(c.output)
+			if err != nil {
 				return nil, fmt.Errorf("--output: %w", err)
 			}
-			w = d.textOut
+			w = f
 		}
-		outputs = append(outputs, classify.NewTextOutput(w, c.outputFormat == "json"))
+		d.textOut = classify.NewTextOutput(w, c.outputFormat == "json")
+		outputs = append(outputs, d.textOut)
 	}
 	pc := classify.Config{Set: set, Slot: &d.slot, BatchSize: c.batch, Log: log}
 	if c.classifyOnly {
@@ -605,10 +607,24 @@ func (d *daemon) run(ctx context.Context) error {
 	// SIGHUP reloads the oracle's files, or alfd classify's model, at once
 	// (systemctl reload), as daemons reload their files; --blacklist-reload
 	// (--model-reload) also looks for changes.
-	hup := make(chan os.Signal, 1)
+	hup, reloadNow := make(chan os.Signal, 1), make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	wg.Go(func() { reload.Watch(learnerCtx, d.cfg.reloadEvery, hup, d.files, d.reloaded) })
+	wg.Go(func() {
+		for {
+			select {
+			case <-learnerCtx.Done():
+				return
+			case sig := <-hup:
+				d.reopenOutput()
+				select {
+				case reloadNow <- sig:
+				default: // a reload is already asked for
+				}
+			}
+		}
+	})
+	wg.Go(func() { reload.Watch(learnerCtx, d.cfg.reloadEvery, reloadNow, d.files, d.reloaded) })
 	if d.in != nil || d.trapOut != nil {
 		defer serveService(learnerCtx, d.log, d.serviceStats)()
 	}
@@ -715,6 +731,23 @@ func (d *daemon) serviceStats() trap.ServiceStats {
 	return st
 }
 
+// reopenOutput opens --output's file anew on SIGHUP, after logrotate (or
+// a person) moved it away: the flows classified from the next flush on go
+// to the new file, none lost between. A file that cannot be opened leaves
+// the output where it was.
+func (d *daemon) reopenOutput() {
+	if d.textOut == nil || d.cfg.output == "-" {
+		return
+	}
+	f, err := os.OpenFile(d.cfg.output, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		d.log.Error("--output did not reopen; the flows go on to the file open before", "err", err)
+		return
+	}
+	d.textOut.Switch(f)
+	d.log.Info("output reopened", "file", d.cfg.output)
+}
+
 // reloaded logs what became of a file reload.Watch read again, or could
 // not look at.
 func (d *daemon) reloaded(f reload.File, err error) {
@@ -754,7 +787,7 @@ func (d *daemon) closeIO(ctx context.Context) error {
 	if d.trapOut != nil {
 		errs = append(errs, d.trapOut.CloseContext(ctx))
 	}
-	if d.textOut != nil {
+	if d.textOut != nil && d.cfg.output != "-" {
 		errs = append(errs, d.textOut.Close())
 	}
 	return errors.Join(errs...)

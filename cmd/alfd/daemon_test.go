@@ -279,7 +279,8 @@ func synthSetup(t *testing.T, flows int) (trapcap, blacklist, d0 string) {
 // TestDaemonSIGTERM is the issue's acceptance test for stopping: alfd, a
 // process of its own, is sent SIGTERM while it classifies a stream and
 // trains, exits within 2 s, and a restart finds D_i, models and metrics
-// intact. Before, SIGHUP reloads its blacklist and leaves it running.
+// intact. Before, SIGHUP reloads its blacklist, reopens its --output that
+// was moved away, and leaves it running.
 func TestDaemonSIGTERM(t *testing.T) {
 	bin := buildAlfd(t)
 	// The binary makes the stream: faster than this test's build, which
@@ -295,7 +296,8 @@ func TestDaemonSIGTERM(t *testing.T) {
 	workdir := filepath.Join(t.TempDir(), "workdir")
 	args := []string{"--id", "stop", "--workdir", workdir, "--model", "single", "--query_strategy", "uncertainty_unranked",
 		"--blacklist", blacklist, "--dpath", d0, "--query_nmax", "200", "--generation-flows", "5000"}
-	cmd := exec.Command(bin, append([]string{"-i", "u:alfd_in,b:"}, args...)...)
+	output := filepath.Join(dir, "flows.csv")
+	cmd := exec.Command(bin, append([]string{"-i", "u:alfd_in,b:", "--output", output, "--output-format", "csv"}, args...)...)
 	var logs syncBuffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
@@ -317,11 +319,20 @@ func TestDaemonSIGTERM(t *testing.T) {
 	waitFor(t, "a generation", 60*time.Second, func() bool { return len(reports(t, metricsFile)) >= 1 })
 
 	// SIGHUP reloads the blacklist (the file has not changed: only the
-	// signal reloads it), and alfd goes on.
+	// signal reloads it), and opens --output anew, moved away as logrotate
+	// does; alfd goes on.
+	rotated := output + ".1"
+	if err := os.Rename(output, rotated); err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the blacklist to reload on SIGHUP", 10*time.Second, func() bool { return strings.Contains(logs.String(), "blacklist reloaded") })
+	waitFor(t, "flows in the reopened output", 20*time.Second, func() bool {
+		fi, err := os.Stat(output)
+		return err == nil && fi.Size() > 0
+	})
 
 	start := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -342,6 +353,25 @@ func TestDaemonSIGTERM(t *testing.T) {
 	<-fed
 	if !strings.Contains(logs.String(), "alfd stopped") {
 		t.Errorf("no summary in the log:\n%s", logs.String())
+	}
+	// Every flow classified is in one file or the other, each file
+	// starting with the CSV header.
+	_, summary, _ := strings.Cut(logs.String(), `msg="alfd stopped"`)
+	_, classified, _ := strings.Cut(summary, " classified=")
+	classified, _, _ = strings.Cut(classified, " ")
+	var rows int
+	for _, path := range []string{rotated, output} {
+		text, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(string(text), "DST_IP,") {
+			t.Errorf("%s starts %.40q, not with the header", path, text)
+		}
+		rows += strings.Count(string(text), "\n") - 1
+	}
+	if strconv.Itoa(rows) != classified {
+		t.Errorf("%d flows in the output files, %s classified", rows, classified)
 	}
 	before := checkWorkdir(t, workdir, "stop")
 

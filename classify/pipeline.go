@@ -96,6 +96,7 @@ type generation struct {
 	mu      sync.Mutex
 	records uint64
 	all     evaluate.Confusion
+	ranks   evaluate.Histogram // the labelled flows' probabilities
 	start   time.Time
 	number  uint64 // generations ended before this one
 }
@@ -147,6 +148,7 @@ type worker struct {
 	// of all as of its last look, and which generation that was.
 	genRecords uint64
 	genAll     evaluate.Confusion
+	genRanks   evaluate.Histogram
 	genSeen    uint64
 	genNumber  uint64
 	genStart   time.Time
@@ -479,6 +481,7 @@ func (w *worker) flush() error {
 		if w.cfg.Oracle != nil {
 			if truth, known := w.cfg.Oracle.Label(flow); known {
 				w.genAll.Add(isDoH, truth)
+				w.genRanks.Add(s.Proba, truth)
 				labelled++
 				if w.cfg.OnLabelled != nil {
 					w.cfg.OnLabelled(s.Proba, truth)
@@ -536,6 +539,7 @@ func (w *worker) publish() {
 	}
 	g.records += w.genRecords
 	g.all.Merge(w.genAll)
+	w.genRanks.Drain(&g.ranks)
 	w.genSeen, w.genStart = g.records, g.start
 	g.mu.Unlock()
 	w.genRecords, w.genAll = 0, evaluate.Confusion{}
@@ -620,6 +624,10 @@ func (w *worker) endGeneration(ctx context.Context, cause generationCause) error
 		return nil
 	}
 	s := learner.GenerationStats{Flows: g.records, All: g.all}
+	if g.all.N() > 0 {
+		s.Ranks = new(evaluate.Histogram)
+		g.ranks.Drain(s.Ranks)
+	}
 	g.records, g.all, g.start = 0, evaluate.Confusion{}, time.Now()
 	g.number++
 	w.genNumber, w.genSeen, w.genStart = g.number, 0, g.start

@@ -100,8 +100,11 @@ type Candidate struct {
 type GenerationStats struct {
 	Flows uint64
 	// All counts every flow's prediction against the oracle's label, when
-	// the fast path labels them all (ALF's dry run): test_all_predicted.
-	All evaluate.Confusion
+	// the fast path labels them all (ALF's dry run): test_all_predicted;
+	// Ranks, the same flows by their probabilities, for its ranking
+	// measures.
+	All   evaluate.Confusion
+	Ranks *evaluate.Histogram
 }
 
 // Report is one generation's record, appended to metrics.ID.jsonl.
@@ -562,7 +565,11 @@ func (l *Learner) Generation(ctx context.Context, s GenerationStats) (*Report, e
 	annotated.Rank(askedProba, askedTruth)
 	r.Metrics["test_only_anotated"] = annotated
 	if s.All.N() > 0 {
-		r.Metrics["test_all_predicted"] = s.All.Metrics(prevalence)
+		all := s.All.Metrics(prevalence)
+		if s.Ranks != nil {
+			all.RankHistogram(s.Ranks)
+		}
+		r.Metrics["test_all_predicted"] = all
 	}
 
 	// Postprocess, split, train, evaluate, and swap when not worse.

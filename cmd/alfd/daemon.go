@@ -700,10 +700,16 @@ func (d *daemon) measured(s learner.GenerationStats) {
 		return
 	}
 	m := s.All.Metrics(float64(s.All.TP+s.All.FN) / float64(n))
-	d.measure.Store(&m)
-	d.log.Info("the model on the flows the oracle labelled", "flows", s.Flows, "labelled", n, "doh", s.All.TP+s.All.FN,
+	args := []any{"flows", s.Flows, "labelled", n, "doh", s.All.TP + s.All.FN,
 		"f1", fmt.Sprintf("%.4f", m.F1), "f1_doh", fmt.Sprintf("%.4f", m.F1DoH), "precision", fmt.Sprintf("%.4f", m.Precision),
-		"recall", fmt.Sprintf("%.4f", m.Recall), "mcc", fmt.Sprintf("%.4f", m.MCC), "false_positives", s.All.FP, "false_negatives", s.All.FN)
+		"recall", fmt.Sprintf("%.4f", m.Recall), "mcc", fmt.Sprintf("%.4f", m.MCC), "false_positives", s.All.FP, "false_negatives", s.All.FN}
+	if s.Ranks != nil {
+		if m.RankHistogram(s.Ranks); m.ROCAUC != nil {
+			args = append(args, "roc_auc", fmt.Sprintf("%.4f", *m.ROCAUC))
+		}
+	}
+	d.measure.Store(&m)
+	d.log.Info("the model on the flows the oracle labelled", args...)
 }
 
 // serveService serves a module's TRAP counters on its service interface,

@@ -189,6 +189,7 @@ func TestDaemonOverSockets(t *testing.T) {
 		"alfd_records_total 745\n", fmt.Sprintf("alfd_flows_classified_total %d\n", len(rows)),
 		`alfd_flows_dropped_total{reason="no_reverse_packets"}`, "alfd_output_records_total 368\n",
 		"alfd_queries_total 1\n", "alfd_generation 1\n", "alfd_model_f1 0.", "alfd_generation_errors_total 0\n",
+		"alfd_generation_roc_auc_all_predicted 0.",
 		"alfd_queries_unknown_total 0\n", `alfd_oracle_entries{list="blacklist"} 225` + "\n", // data/README.md: 225 unique addresses
 	} {
 		if !strings.Contains(string(body), want) {

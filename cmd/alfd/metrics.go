@@ -16,6 +16,7 @@ import (
 	"github.com/alfd/alfd/classify"
 	"github.com/alfd/alfd/features"
 	"github.com/alfd/alfd/flowmeter"
+	"github.com/alfd/alfd/learner/evaluate"
 	"github.com/alfd/alfd/trap"
 )
 
@@ -101,6 +102,7 @@ func (d *daemon) writeMetrics(w io.Writer) {
 	if measure := d.measure.Load(); measure != nil {
 		m.one("alfd_generation_f1_all_predicted", "gauge", "Macro F1 of the model's predictions on every flow the oracle labelled in the last window (--report-every).", measure.F1)
 		m.one("alfd_generation_f1_doh_all_predicted", "gauge", "F1 of the DoH class on the same flows.", measure.F1DoH)
+		writeRankMetric(m, *measure)
 	}
 	if d.trapOut != nil {
 		writeOutputMetrics(m, d.trapOut.Stats())
@@ -138,9 +140,18 @@ func (d *daemon) writeLearnerMetrics(m metricWriter, st *classify.Stats) {
 		m.one("alfd_model_f1", "gauge", "Macro F1 of the model in use on held-out rows of D_i, at the last generation.", f1)
 		if all, ok := r.Metrics["test_all_predicted"]; ok {
 			m.one("alfd_generation_f1_all_predicted", "gauge", "Macro F1 of the last generation's predictions on every labelled flow (dry run).", all.F1)
+			writeRankMetric(m, all)
 		}
 		m.one("alfd_training_seconds", "gauge", "Time the last generation spent training.", r.TrainSeconds)
 		m.one("alfd_db_rows", "gauge", "Rows of D_i after the last generation.", float64(r.DBSize))
+	}
+}
+
+// writeRankMetric writes how the model's probabilities ranked the labelled
+// flows of the last generation or window, when both classes were there.
+func writeRankMetric(m metricWriter, all evaluate.Metrics) {
+	if all.ROCAUC != nil {
+		m.one("alfd_generation_roc_auc_all_predicted", "gauge", "ROC AUC of the model's probabilities on every labelled flow of the last generation (or window): how well they rank DoH first, over every threshold.", *all.ROCAUC)
 	}
 }
 

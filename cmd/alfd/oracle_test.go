@@ -242,6 +242,9 @@ func TestDaemonByServerNames(t *testing.T) {
 	rows, unknown := d.Len(), 0
 	for _, r := range rs {
 		all := r.Metrics["test_all_predicted"]
+		if all.ROCAUC == nil || *all.ROCAUC < 0.5 || *all.ROCAUC > 1 || all.AP == nil {
+			t.Errorf("generation %d: the dry run's flows not ranked: %+v", r.Generation, all)
+		}
 		if r.Asked == 0 || r.NewInDB != r.Asked-r.Unknown || all.N == 0 || all.N >= int(r.Flows) {
 			t.Errorf("generation %d: asked %d, %d unknown, %d new in D_i; %d of %d flows labelled", r.Generation, r.Asked, r.Unknown, r.NewInDB, all.N, r.Flows)
 		}

@@ -108,42 +108,134 @@ func (m *Metrics) Rank(proba []float64, truth []bool) {
 		doh   bool
 	}
 	flows := make([]flow, len(proba))
-	pos := 0
 	for i := range proba {
 		flows[i] = flow{proba[i], truth[i]}
-		if truth[i] {
-			pos++
-		}
 	}
-	neg := len(flows) - pos
-	if pos == 0 || neg == 0 {
-		return
-	}
-	// Highest first; each run of one probability is a threshold.
-	// (A NaN, which no model should give, sorts lowest, as cmp.Compare
-	// orders it.)
+	// Highest first; each run of one probability is a threshold. (A NaN,
+	// which no model should give, sorts lowest, as cmp.Compare orders it.)
 	slices.SortFunc(flows, func(a, b flow) int { return cmp.Compare(b.proba, a.proba) })
-	var pairs, ap float64 // DoH-other pairs ranked right, ties half
-	tp, fp := 0, 0
-	for i := 0; i < len(flows); {
-		p, n := 0, 0
-		j := i
-		for ; j < len(flows) && cmp.Compare(flows[j].proba, flows[i].proba) == 0; j++ {
-			if flows[j].doh {
-				p++
+	i := 0
+	m.rank(func() (pos, neg int, ok bool) {
+		if i == len(flows) {
+			return 0, 0, false
+		}
+		for j := i; i < len(flows) && cmp.Compare(flows[i].proba, flows[j].proba) == 0; i++ {
+			if flows[i].doh {
+				pos++
 			} else {
-				n++
+				neg++
 			}
 		}
+		return pos, neg, true
+	})
+}
+
+// rank computes the ranking measures from the flows' counts at each
+// threshold, highest first: next gives a threshold's DoH and other flows.
+func (m *Metrics) rank(next func() (pos, neg int, ok bool)) {
+	type run struct{ pos, neg int }
+	var runs []run
+	var allPos, allNeg int
+	for {
+		p, n, ok := next()
+		if !ok {
+			break
+		}
+		if p+n > 0 {
+			runs = append(runs, run{p, n})
+			allPos, allNeg = allPos+p, allNeg+n
+		}
+	}
+	if allPos == 0 || allNeg == 0 {
+		return
+	}
+	var pairs, ap float64 // DoH-other pairs ranked right, ties half
+	tp, fp := 0, 0
+	for _, r := range runs {
 		// This run's DoH flows rank above the others not yet seen, and
 		// tie with this run's others.
-		pairs += float64(p)*float64(neg-fp-n) + float64(p)*float64(n)/2
-		tp, fp = tp+p, fp+n
-		ap += float64(p) / float64(pos) * float64(tp) / float64(tp+fp)
-		i = j
+		pairs += float64(r.pos)*float64(allNeg-fp-r.neg) + float64(r.pos)*float64(r.neg)/2
+		tp, fp = tp+r.pos, fp+r.neg
+		ap += float64(r.pos) / float64(allPos) * float64(tp) / float64(tp+fp)
 	}
-	auc := pairs / (float64(pos) * float64(neg))
+	auc := pairs / (float64(allPos) * float64(allNeg))
 	m.ROCAUC, m.AP = &auc, &ap
+}
+
+// HistogramBins is how finely a Histogram tells probabilities apart.
+const HistogramBins = 4096
+
+// Histogram counts flows by their probability of DoH and their label, in
+// HistogramBins bins, for the ranking measures of a stream of flows too
+// long to keep: flows in one bin count as tied. A model's probabilities
+// that differ by more than a bin's width are told apart, as those of a
+// forest's votes are. Its zero value is empty.
+type Histogram struct {
+	counts  [2][HistogramBins]uint64 // other, DoH
+	touched []uint16                 // bins counted since Drain, for a cheap merge
+}
+
+func bin(proba float64) int {
+	switch {
+	case !(proba > 0): // NaN too, lowest as Rank puts it
+		return 0
+	case proba >= 1:
+		return HistogramBins - 1
+	}
+	return int(proba * HistogramBins)
+}
+
+// Add counts a flow. It allocates nothing once the histogram has been
+// drained a few times.
+func (h *Histogram) Add(proba float64, doh bool) {
+	b := bin(proba)
+	if h.counts[0][b] == 0 && h.counts[1][b] == 0 {
+		h.touched = append(h.touched, uint16(b))
+	}
+	c := 0
+	if doh {
+		c = 1
+	}
+	h.counts[c][b]++
+}
+
+// Drain adds h's counts to into and empties h, in time proportional to
+// the bins h counted in.
+func (h *Histogram) Drain(into *Histogram) {
+	for _, b := range h.touched {
+		for c := range h.counts {
+			if n := h.counts[c][b]; n > 0 {
+				if into.counts[0][b] == 0 && into.counts[1][b] == 0 {
+					into.touched = append(into.touched, b)
+				}
+				into.counts[c][b] += n
+				h.counts[c][b] = 0
+			}
+		}
+	}
+	h.touched = h.touched[:0]
+}
+
+// N is the number of flows counted.
+func (h *Histogram) N() int {
+	n := 0
+	for _, b := range h.touched {
+		n += int(h.counts[0][b] + h.counts[1][b])
+	}
+	return n
+}
+
+// RankHistogram adds to m the ranking measures of h's flows, as Rank
+// computes them with each bin a threshold.
+func (m *Metrics) RankHistogram(h *Histogram) {
+	b := HistogramBins
+	m.rank(func() (pos, neg int, ok bool) {
+		if b == 0 {
+			return 0, 0, false
+		}
+		b--
+		return int(h.counts[1][b]), int(h.counts[0][b]), true
+	})
 }
 
 // div is a/b, or 0 when b is 0 (scikit-learn's zero_division=0).

@@ -149,16 +149,20 @@ func (m *Metrics) rank(next func() (pos, neg int, ok bool)) {
 	if allPos == 0 || allNeg == 0 {
 		return
 	}
-	var pairs, ap float64 // DoH-other pairs ranked right, ties half
+	// DoH-other pairs ranked right (ties half), and the precision at each
+	// threshold weighed by the DoH flows it adds: the sums, divided once,
+	// are 1 exactly for a perfect ranking.
+	var pairs, weighed float64
 	tp, fp := 0, 0
 	for _, r := range runs {
 		// This run's DoH flows rank above the others not yet seen, and
 		// tie with this run's others.
 		pairs += float64(r.pos)*float64(allNeg-fp-r.neg) + float64(r.pos)*float64(r.neg)/2
 		tp, fp = tp+r.pos, fp+r.neg
-		ap += float64(r.pos) / float64(allPos) * float64(tp) / float64(tp+fp)
+		weighed += float64(r.pos) * float64(tp) / float64(tp+fp)
 	}
-	auc := pairs / (float64(allPos) * float64(allNeg))
+	auc := min(pairs/(float64(allPos)*float64(allNeg)), 1)
+	ap := min(weighed/float64(allPos), 1)
 	m.ROCAUC, m.AP = &auc, &ap
 }
 

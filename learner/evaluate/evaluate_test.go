@@ -212,3 +212,19 @@ func TestRankHistogram(t *testing.T) {
 		t.Errorf("Add allocates %v", n)
 	}
 }
+
+// TestRankBounds: a perfect ranking of many runs is 1, not a rounding
+// error above it.
+func TestRankBounds(t *testing.T) {
+	var proba []float64
+	var truth []bool
+	for i := range 1000 {
+		proba = append(proba, float64(i)/1000)
+		truth = append(truth, i >= 700)
+	}
+	var m Metrics
+	m.Rank(proba, truth)
+	if *m.ROCAUC != 1 || *m.AP != 1 {
+		t.Errorf("a perfect ranking: AUC %v, AP %v", *m.ROCAUC, *m.AP)
+	}
+}

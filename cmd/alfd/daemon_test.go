@@ -311,9 +311,20 @@ func TestDaemonSIGTERM(t *testing.T) {
 	// Feed it until it has run a generation and is busy with more.
 	ctx, stopFeed := context.WithCancel(context.Background())
 	defer stopFeed()
+	// Four copies: the stream lasts past the SIGHUP below.
+	copies := t.TempDir()
+	data, err := os.ReadFile(trapcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if err := os.WriteFile(filepath.Join(copies, fmt.Sprintf("%d.trapcap", i)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	fed := make(chan error, 1)
 	go func() {
-		_, _, err := runCmd(t, ctx, "replay", "-i", "f:"+trapcap+",u:alfd_in")
+		_, _, err := runCmd(t, ctx, "replay", "-i", "f:"+filepath.Join(copies, "*.trapcap")+",u:alfd_in")
 		fed <- err
 	}()
 	metricsFile := filepath.Join(workdir, "metrics.stop.jsonl")

@@ -235,17 +235,10 @@ Options:
 
 // runDaemon is alfd itself.
 func runDaemon(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("alfd", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var c daemonConfig
-	c.register(fs)
-	fs.Usage = func() {
-		fmt.Fprint(e.stderr, daemonUsage)
-		fs.PrintDefaults()
+	return runConfigured(ctx, e, "alfd", daemonUsage, (*daemonConfig).register, args, func() {
 		fmt.Fprintln(e.stderr)
 		usageCommands(e.stderr)
-	}
-	return runConfigured(ctx, e, fs, &c, args)
+	})
 }
 
 // classifyUsage heads alfd classify's help.
@@ -268,15 +261,7 @@ Options:
 
 // runClassify is alfd classify: the daemon with a model chosen by hand.
 func runClassify(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("alfd classify", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var c daemonConfig
-	c.registerClassify(fs)
-	fs.Usage = func() {
-		fmt.Fprint(e.stderr, classifyUsage)
-		fs.PrintDefaults()
-	}
-	if err := runConfigured(ctx, e, fs, &c, args); err != nil {
+	if err := runConfigured(ctx, e, "alfd classify", classifyUsage, (*daemonConfig).registerClassify, args, nil); err != nil {
 		return fmt.Errorf("classify: %w", err)
 	}
 	return nil
@@ -293,9 +278,21 @@ func (c *daemonConfig) registerClassify(fs *flag.FlagSet) {
 	fs.DurationVar(&c.generationTime, "report-every", 5*time.Minute, "with an oracle: how often to measure the model on the flows it labelled since the last time (and at the end of each stream)")
 }
 
-// runConfigured parses args (after the --config file's settings) into c
-// and runs the daemon.
-func runConfigured(ctx context.Context, e *env, fs *flag.FlagSet, c *daemonConfig, args []string) error {
+// runConfigured parses args (after the --config file's settings) into the
+// options register makes, and runs the daemon. -h prints usage, the
+// options, and what moreHelp adds.
+func runConfigured(ctx context.Context, e *env, name, usage string, register func(*daemonConfig, *flag.FlagSet), args []string, moreHelp func()) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	c := new(daemonConfig)
+	register(c, fs)
+	fs.Usage = func() {
+		fmt.Fprint(e.stderr, usage)
+		fs.PrintDefaults()
+		if moreHelp != nil {
+			moreHelp()
+		}
+	}
 	if path := configPath(args); path != "" {
 		if err := applyConfigFile(fs, path); err != nil {
 			return err
@@ -332,24 +329,24 @@ func (c *daemonConfig) logger(w io.Writer) (*slog.Logger, error) {
 
 // daemon holds the running parts.
 type daemon struct {
-	cfg      *daemonConfig
-	e        *env
-	log      *slog.Logger
-	slot     infer.Slot
-	learner  *learner.Learner                 // nil for alfd classify
-	lists    []annotate.Reloader              // the oracle's
-	model    *infer.ModelFile                 // alfd classify's
-	measure  atomic.Pointer[evaluate.Metrics] // alfd classify's last measure of its model
-	files    []reload.File                    // the lists, or the model: kept fresh
-	reloads  [2]atomic.Uint64                 // the model's loads again: done, failed
-	in       *trap.Reader                     // a TRAP input
-	packets  *packetInput                     // or packets, metered
-	sources  []classify.Source                // one, or one per meter of a fanout group
-	trapOut  *trap.Writer
-	textOut  *classify.TextOutput // --output's
-	pipeline *classify.Pipeline
-	started  time.Time
-	running  time.Time // when classifying began
+	cfg                     *daemonConfig
+	e                       *env
+	log                     *slog.Logger
+	slot                    infer.Slot
+	learner                 *learner.Learner                 // nil for alfd classify
+	lists                   []annotate.Reloader              // the oracle's
+	model                   *infer.ModelFile                 // alfd classify's
+	measure                 atomic.Pointer[evaluate.Metrics] // alfd classify's last measure of its model
+	files                   []reload.File                    // the lists, or the model: kept fresh
+	reloads, reloadFailures atomic.Uint64                    // alfd classify's model loaded again, or not
+	in                      *trap.Reader                     // a TRAP input
+	packets                 *packetInput                     // or packets, metered
+	sources                 []classify.Source                // one, or one per meter of a fanout group
+	trapOut                 *trap.Writer
+	textOut                 *classify.TextOutput // --output's
+	pipeline                *classify.Pipeline
+	started                 time.Time
+	running                 time.Time // when classifying began
 }
 
 // interfaces are the TRAP input, from -i or ALF's --input/--input_def,
@@ -759,11 +756,11 @@ func (d *daemon) reopenOutput() {
 func (d *daemon) reloaded(f reload.File, err error) {
 	if _, isModel := f.(*infer.ModelFile); isModel {
 		if err != nil {
-			d.reloads[1].Add(1)
+			d.reloadFailures.Add(1)
 			d.log.Error("the model did not load again; the one in use stays", "file", f.Path(), "err", err)
 			return
 		}
-		d.reloads[0].Add(1)
+		d.reloads.Add(1)
 		m := d.slot.Load()
 		for _, w := range m.Warnings {
 			d.log.Warn(w, "model", f.Path())

@@ -112,8 +112,8 @@ func (d *daemon) writeMetrics(w io.Writer) {
 	}
 	if d.model != nil {
 		m.family("alfd_model_reloads_total", "counter", "Times alfd classify loaded its model's file again, as it changed or on SIGHUP, by outcome (failed: the model in use stayed).")
-		m.value("alfd_model_reloads_total", `outcome="loaded"`, float64(d.reloads[0].Load()))
-		m.value("alfd_model_reloads_total", `outcome="failed"`, float64(d.reloads[1].Load()))
+		m.value("alfd_model_reloads_total", `outcome="loaded"`, float64(d.reloads.Load()))
+		m.value("alfd_model_reloads_total", `outcome="failed"`, float64(d.reloadFailures.Load()))
 	}
 	if d.packets != nil {
 		d.packets.writeMetrics(m)

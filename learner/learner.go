@@ -876,9 +876,12 @@ var queriesHeader = []string{"generation", "SRC_IP", "DST_IP", "SRC_PORT", "DST_
 // queryRow is a flow asked about, with the oracle's label: True, False,
 // or empty when it did not know.
 func queryRow(generation int, c *Candidate, doh, known bool) []string {
-	class := ""
-	if known {
-		class = map[bool]string{true: "True", false: "False"}[doh]
+	class := "" // the oracle did not know
+	switch {
+	case known && doh:
+		class = "True"
+	case known:
+		class = "False"
 	}
 	f := &c.Flow
 	return []string{strconv.Itoa(generation), f.Src.String(), f.Dst.String(), strconv.Itoa(int(f.SrcPort)), strconv.Itoa(int(f.DstPort)),

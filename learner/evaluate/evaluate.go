@@ -220,15 +220,6 @@ func (h *Histogram) Drain(into *Histogram) {
 	h.touched = h.touched[:0]
 }
 
-// N is the number of flows counted.
-func (h *Histogram) N() int {
-	n := 0
-	for _, b := range h.touched {
-		n += int(h.counts[0][b] + h.counts[1][b])
-	}
-	return n
-}
-
 // RankHistogram adds to m the ranking measures of h's flows, as Rank
 // computes them with each bin a threshold.
 func (m *Metrics) RankHistogram(h *Histogram) {
